@@ -1,0 +1,68 @@
+# `make demo` and `make test` do all set-up themselves: a virtual environment in .venv, PyTorch
+# (the CPU build where no CUDA GPU is present), then dta-edge with the extras each target needs.
+# Set-up is skipped on a re-run until pyproject.toml changes (the stamp file is keyed on its hash).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+# Where the CPU build of torch comes from if no local wheel provides it (PyTorch's CPU index).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-12)
+DEMO_EXTRAS := train
+TEST_EXTRAS := train,dev
+DEMO_OUT ?= runs/demo
+
+.PHONY: demo test lint format venv torch clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   set up .venv and run the pipeline on the embedded tiny model (out: $(DEMO_OUT))"
+	@echo "make test   set up .venv with test extras, lint, and run the whole test suite"
+	@echo "make lint   ruff check + format check;  make format  apply ruff format"
+	@echo "make clean  remove .venv and build stamps"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.torch-$(TORCH_VERSION): | $(BIN)/python
+ifeq ($(HAS_CUDA),yes)
+	@echo "CUDA GPU found: installing torch==$(TORCH_VERSION) (CUDA build)"
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+else
+	@echo "no CUDA GPU: installing the CPU build of torch $(TORCH_VERSION)"
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)+cpu" \
+	  || $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" --index-url "$(TORCH_CPU_INDEX)"
+endif
+	@touch $@
+
+$(VENV)/.installed-demo-$(PYPROJECT_HASH): $(VENV)/.torch-$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e ".[$(DEMO_EXTRAS)]"
+	@touch $@
+
+$(VENV)/.installed-test-$(PYPROJECT_HASH): $(VENV)/.torch-$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e ".[$(TEST_EXTRAS)]"
+	@touch $@
+
+demo: $(VENV)/.installed-demo-$(PYPROJECT_HASH)
+	$(BIN)/dta problems generate --config curation/problems.yaml --out $(DEMO_OUT)
+	$(BIN)/dta model tiny --config curation/tiny-model.yaml --out $(DEMO_OUT)/model
+	$(BIN)/dta model check $(DEMO_OUT)/model --n 200 --out $(DEMO_OUT)/check
+	$(BIN)/dta score run --problems $(DEMO_OUT)/check/problems.jsonl \
+	  --completions $(DEMO_OUT)/check/completions.jsonl --config curation/score.yaml --out $(DEMO_OUT)/score
+
+lint: $(VENV)/.installed-test-$(PYPROJECT_HASH)
+	$(BIN)/ruff check dta_edge tests
+	$(BIN)/ruff format --check dta_edge tests
+
+format: $(VENV)/.installed-test-$(PYPROJECT_HASH)
+	$(BIN)/ruff format dta_edge tests
+	$(BIN)/ruff check --fix dta_edge tests
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

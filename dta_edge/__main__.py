@@ -1,0 +1,3 @@
+from dta_edge.cli import main
+
+main()

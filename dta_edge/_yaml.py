@@ -1,0 +1,71 @@
+"""YAML loading that remembers where every key came from.
+
+pydantic reports errors by key path; users fix files by line. Composing the node tree first
+gives us a key-path -> line map to join the two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dta_edge.errors import ConfigError
+
+KeyPath = tuple[str | int, ...]
+
+
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dupes: list[str]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                dupes.append(f"line {key_node.start_mark.line + 1}: duplicate key '{key}'")
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines, dupes)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines, dupes)
+
+
+def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """Read a YAML file and map each key path to its 1-based line.
+
+    Raises:
+        ConfigError: the file is missing, is not valid YAML, or repeats a key.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read file: {exc.strerror or exc}"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            problem += f" ({context} started on line {context_mark.line + 1})"
+        raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from None
+    lines: dict[KeyPath, int] = {}
+    dupes: list[str] = []
+    if root is not None:
+        _walk(root, (), lines, dupes)
+    if dupes:
+        raise ConfigError(path, dupes)
+    return data, lines
+
+
+def line_of(lines: dict[KeyPath, int], loc: KeyPath) -> int | None:
+    """Return the line of the deepest prefix of ``loc`` present in the file."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

@@ -1,0 +1,43 @@
+"""Project exceptions.
+
+Every error a user can cause derives from :class:`DtaError`; the CLI turns it into a short message
+and exit code 2, so a bad file never produces a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DtaError(Exception):
+    """Base class of user-facing errors (bad input, bad config, bad data)."""
+
+
+class ConfigError(DtaError):
+    """A recipe, profile or target file failed to parse or validate.
+
+    Carries every problem found, so the user fixes them in one pass.
+    """
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"invalid config {self.path} ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class RecordError(DtaError):
+    """A JSONL record is malformed or does not match its schema."""
+
+    def __init__(self, path: Path | str, line: int, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        super().__init__(f"{self.path}:{line}: {message}")
+
+
+class DataError(DtaError):
+    """A data set (benchmark file, problem list) is missing fields or has bad values."""
+
+
+class ModelError(DtaError):
+    """A model folder is missing, incomplete or cannot be built."""

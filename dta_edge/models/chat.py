@@ -1,0 +1,44 @@
+"""The Qwen3-style chat format: special tokens, the template, and prompt building.
+
+The template follows Qwen3's behaviour that matters for us: ``enable_thinking=False`` pre-fills an
+empty think block so the model answers directly; with thinking on, the model opens ``<think>``
+itself. It is kept small so llama.cpp's template engine renders it too.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+ENDOFTEXT = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
+ADDED_TOKENS = (THINK_OPEN, THINK_CLOSE)
+EMPTY_THINK = f"{THINK_OPEN}\n\n{THINK_CLOSE}\n\n"
+
+DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def chat_template() -> str:
+    """The Jinja chat template stored with every tiny model."""
+    return files("dta_edge.models").joinpath("qwen3_chat.jinja").read_text(encoding="utf-8")
+
+
+def user_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) -> str:
+    """The user turn for a problem: the question, then the answer-format instruction."""
+    return f"{question}\n{instruction}" if instruction else question
+
+
+def render_prompt(user: str, *, thinking: bool) -> str:
+    """Render a single-turn prompt exactly as the template does (no tokenizer needed)."""
+    head = f"{IM_START}user\n{user}{IM_END}\n{IM_START}assistant\n"
+    return head if thinking else head + EMPTY_THINK
+
+
+def render_completion(solution: str, *, reasoning: str | None) -> str:
+    """The assistant text that follows :func:`render_prompt`, closed by ``<|im_end|>``."""
+    if reasoning is None:
+        return f"{solution}{IM_END}"
+    return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{solution}{IM_END}"

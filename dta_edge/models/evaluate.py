@@ -1,0 +1,146 @@
+"""Greedy answers of a local transformers model on problems: the tiny model's health check.
+
+The bench stage measures systems properly (backends, timings, energy); this is the quick check
+that a freshly built or trained model writes well-formed, scorable answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+from dta_edge.models.chat import user_prompt
+from dta_edge.records import Problem
+
+
+def greedy_answers(
+    model_dir: Path,
+    problems: Sequence[Problem],
+    *,
+    thinking: bool = False,
+    max_new_tokens: int = 256,
+    batch_size: int = 32,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Generate one greedy completion per problem (chat template, thinking on or off).
+
+    Args:
+        model_dir: a transformers model folder with a chat template.
+        problems: what to answer.
+        thinking: Qwen3 ``enable_thinking``.
+        max_new_tokens: generation budget per answer.
+        batch_size: prompts per generate call (left padding).
+        on_batch: called with the number of problems finished after each batch.
+
+    Returns:
+        The decoded completions, special tokens removed, in problem order.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    outputs: list[str] = []
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start : start + batch_size]
+        prompts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": user_prompt(p.question)}],
+                tokenize=False,
+                add_generation_prompt=True,
+                enable_thinking=thinking,
+            )
+            for p in chunk
+        ]
+        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            generated = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = generated[:, batch["input_ids"].shape[1] :]
+        outputs.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        if on_batch is not None:
+            on_batch(len(outputs))
+    return outputs
+
+
+class ModelCheck(FrozenModel):
+    """How well a model answers held-out generated problems (greedy, one sample each)."""
+
+    model: str
+    problems: int
+    seed: int
+    thinking: bool
+    well_formed_rate: float = Field(
+        description="Share with a declared answer (\\boxed{} or 'Answer:')."
+    )
+    answered_rate: float = Field(description="Share with any extractable number.")
+    pass_at_1: float
+    pass_at_1_ci95: tuple[float, float]
+    by_difficulty: dict[str, float]
+    by_category: dict[str, float]
+    by_family: dict[str, float]
+    generate_seconds: float
+
+
+def check_model(
+    model_dir: Path,
+    out_dir: Path,
+    *,
+    n: int = 200,
+    seed: int = 7,
+    thinking: bool = False,
+    max_new_tokens: int = 256,
+    on_batch: Callable[[int], None] | None = None,
+) -> ModelCheck:
+    """Answer ``n`` generated problems greedily, score them and write the evidence to ``out_dir``.
+
+    Writes problems.jsonl, completions.jsonl, scores.jsonl and check.json. The problems come from
+    ``seed``, which the tiny model's pre-training corpus never uses, so they are held out.
+    """
+    import time
+
+    from dta_edge.records import Completion
+    from dta_edge.storage import atomic_write_json, write_jsonl
+    from dta_edge.tasks.answers import explicit_answer
+    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+    from dta_edge.tasks.scoring import score_completion, summarize
+
+    problems = list(generate_problems(ProblemsConfig(n=n, seed=seed, id_prefix="check")))
+    started = time.perf_counter()
+    texts = greedy_answers(
+        model_dir, problems, thinking=thinking, max_new_tokens=max_new_tokens, on_batch=on_batch
+    )
+    seconds = time.perf_counter() - started
+    scored = [score_completion(p, 0, t) for p, t in zip(problems, texts, strict=True)]
+    summary = summarize(scored, {p.id: p for p in problems}, k_values=(1,))
+    result = ModelCheck(
+        model=str(model_dir),
+        problems=n,
+        seed=seed,
+        thinking=thinking,
+        well_formed_rate=sum(explicit_answer(t) is not None for t in texts) / n,
+        answered_rate=summary.answered_rate,
+        pass_at_1=summary.pass_at_1,
+        pass_at_1_ci95=summary.pass_at_1_ci95,
+        by_difficulty=summary.by_difficulty,
+        by_category=summary.by_category,
+        by_family=summary.by_family,
+        generate_seconds=round(seconds, 1),
+    )
+    write_jsonl(out_dir / "problems.jsonl", problems)
+    write_jsonl(
+        out_dir / "completions.jsonl",
+        [Completion(request_id=p.id, text=t) for p, t in zip(problems, texts, strict=True)],
+    )
+    write_jsonl(out_dir / "scores.jsonl", scored)
+    atomic_write_json(out_dir / "check.json", result.model_dump(mode="json"))
+    return result

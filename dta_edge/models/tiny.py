@@ -1,0 +1,246 @@
+"""Build the embedded tiny Qwen3: tokenizer, weights and a short pre-training on generated problems.
+
+The result is an ordinary transformers folder (safetensors, tokenizer.json, generation_config.json,
+chat template) that every later stage treats like a real Qwen3 checkpoint. Builds are cached under
+the user cache directory, keyed by the config, and are bit-for-bit reproducible from the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dta_edge.models.chat import (
+    ENDOFTEXT,
+    IM_END,
+    chat_template,
+    render_completion,
+    render_prompt,
+    user_prompt,
+)
+from dta_edge.models.tiny_config import TinyModelConfig
+from dta_edge.records import Problem
+from dta_edge.storage import atomic_write_json
+from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+
+BUILD_INFO = "dta_tiny.json"
+StepCallback = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class TinyBuild:
+    """Where a tiny model is and how it was made."""
+
+    path: Path
+    cached: bool
+    info: dict
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache of built tiny models."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("dta-edge")) / "tiny-models"
+
+
+def corpus_problems(config: TinyModelConfig) -> list[Problem]:
+    """The generated problems the tiny model learns from (a seed range disjoint from evaluation)."""
+    recipe = ProblemsConfig(
+        n=config.corpus_problems,
+        seed=1_000_000 + config.seed,
+        advanced_fraction=config.corpus_advanced_fraction,
+        id_prefix="tiny",
+    )
+    return list(generate_problems(recipe))
+
+
+def training_texts(problems: list[Problem], config: TinyModelConfig) -> Iterator[tuple[str, str]]:
+    """(prompt, completion) pairs: thinking on for a share, the instruction line on half."""
+    rng = random.Random(f"texts:{config.seed}")
+    for problem in problems:
+        instruction = rng.random() < 0.5
+        user = user_prompt(problem.question) if instruction else problem.question
+        thinking = rng.random() < config.thinking_fraction
+        prompt = render_prompt(user, thinking=thinking)
+        completion = render_completion(
+            problem.solution or "", reasoning=problem.method if thinking else None
+        )
+        yield prompt, completion
+
+
+def _examples(tokenizer, pairs: list[tuple[str, str]], max_len: int) -> list[tuple[list[int], int]]:
+    """Token ids of prompt + completion, and where the completion (which alone has loss) starts."""
+    out = []
+    for prompt, completion in pairs:
+        p_ids = tokenizer.encode(prompt, add_special_tokens=False)
+        c_ids = tokenizer.encode(completion, add_special_tokens=False)
+        if len(p_ids) + len(c_ids) <= max_len:
+            out.append((p_ids + c_ids, len(p_ids)))
+    return out
+
+
+def _lr_at(step: int, config: TinyModelConfig) -> float:
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _train(
+    model, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None
+) -> list[float]:
+    import torch
+
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=0.01, betas=(0.9, 0.95)
+    )
+    # Batches of similar length waste little compute on padding; their order is shuffled per epoch.
+    by_length = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), i))
+    batches = [
+        by_length[i : i + config.batch_size] for i in range(0, len(by_length), config.batch_size)
+    ]
+    schedule: list[int] = []
+    losses: list[float] = []
+    model.train()
+    for step in range(config.steps):
+        if not schedule:
+            schedule = torch.randperm(len(batches), generator=generator).tolist()
+        batch = [examples[i] for i in batches[schedule.pop()]]
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (ids, start) in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            labels[row, start : len(ids)] = torch.tensor(ids[start:])
+            mask[row, : len(ids)] = 1
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, config)
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step + 1, config.steps, losses[-1])
+    model.eval()
+    return losses
+
+
+def build_tiny_model(
+    config: TinyModelConfig, out_dir: Path, on_step: StepCallback | None = None
+) -> dict:
+    """Build the model into ``out_dir`` (no cache); return its build info.
+
+    Args:
+        config: architecture and pre-training recipe.
+        out_dir: an empty or new folder.
+        on_step: called after every optimizer step with (step, total, loss), for progress bars.
+    """
+    import torch
+    import transformers
+    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    from dta_edge.models.tokenizer import train_bpe, wrap_for_transformers
+
+    started = time.perf_counter()
+    problems = corpus_problems(config)
+    pairs = list(training_texts(problems, config))
+    raw = train_bpe((text for pair in pairs for text in pair), config.vocab_size)
+    tokenizer = wrap_for_transformers(raw, chat_template())
+    pad_id, eos_id = (
+        tokenizer.convert_tokens_to_ids(ENDOFTEXT),
+        tokenizer.convert_tokens_to_ids(IM_END),
+    )
+    model_config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_key_value_heads,
+        head_dim=config.head_dim,
+        max_position_embeddings=config.max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": config.rope_theta},
+        tie_word_embeddings=True,
+        bos_token_id=pad_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        dtype="float32",
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = Qwen3ForCausalLM(model_config)
+        examples = _examples(tokenizer, pairs, config.max_seq_len)
+        losses = _train(model, examples, pad_id, config, on_step)
+    model.generation_config = GenerationConfig(
+        bos_token_id=pad_id,
+        eos_token_id=[eos_id, pad_id],
+        pad_token_id=pad_id,
+        do_sample=False,
+        max_new_tokens=256,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    tail = losses[-20:]
+    info = {
+        "config": config.model_dump(mode="json"),
+        "cache_key": config.cache_key(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "training_examples": len(examples),
+        "final_loss": sum(tail) / len(tail),
+        "first_loss": losses[0],
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    atomic_write_json(out_dir / BUILD_INFO, info)
+    return info
+
+
+def tiny_model(
+    config: TinyModelConfig | None = None,
+    *,
+    cache_dir: Path | None = None,
+    on_step: StepCallback | None = None,
+) -> TinyBuild:
+    """Return the cached tiny model for ``config``, building it on first use.
+
+    The build happens in a temporary folder beside the cache entry and is renamed into place, so
+    an interrupted build never leaves a half-written model that looks complete.
+    """
+    config = config or TinyModelConfig()
+    root = cache_dir or default_cache_dir()
+    final = root / config.cache_key()
+    if (final / BUILD_INFO).exists():
+        return TinyBuild(final, True, json.loads((final / BUILD_INFO).read_text()))
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    try:
+        info = build_tiny_model(config, staging, on_step)
+        if final.exists():  # another process finished first; keep theirs
+            shutil.rmtree(staging)
+        else:
+            staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TinyBuild(final, False, info)
+
+
+def export_tiny_model(build: TinyBuild, out_dir: Path) -> Path:
+    """Copy a built model to ``out_dir`` (what `dta model tiny --out` delivers)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(build.path, out_dir, dirs_exist_ok=True)
+    return out_dir

@@ -1,0 +1,38 @@
+"""Device profiles: what a target machine is and how to run and measure on it.
+
+Bench and export read these; the roofline figure uses the memory bandwidth. Values are
+declarations by the user, never probed, so a profile validates on any machine.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+
+
+class DeviceProfile(FrozenModel):
+    """One device class: CPU laptop, laptop GPU, Jetson Orin, GPU server."""
+
+    kind: Literal["profile"] = "profile"
+    name: str = Field(description="Short name used in reports, e.g. 'jetson-orin-nano'.")
+    description: str = ""
+    device: Literal["cpu", "cuda"] = Field(description="Where inference runs.")
+    backend: Literal["transformers", "llama-cpp", "onnx", "openai", "vllm"] = Field(
+        description="Default generator backend on this device."
+    )
+    quantization: str = Field(description="Default weight format, e.g. 'q4_k_m', 'int4', 'bf16'.")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads; None lets the backend choose."
+    )
+    gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU (-1 = all).")
+    energy_meter: Literal["nvml", "jetson-ina3221", "rapl", "codecarbon", "none"] = Field(
+        description="How energy is measured on this device."
+    )
+    memory_gib: float = Field(gt=0, description="Memory available to the model.")
+    memory_bandwidth_gbs: float = Field(gt=0, description="Peak memory bandwidth (roofline).")
+    tdp_w: float | None = Field(
+        default=None, gt=0, description="Board power, for estimated energy."
+    )

@@ -1,0 +1,151 @@
+"""The typed records that flow between stages, one JSONL line each.
+
+Every record is frozen, carries ``schema_version`` and exposes ``key``: the identity that resume
+uses to skip work already written. Units live in field names (``_s``, ``_ms``, ``_j``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+
+Difficulty = Literal["basic", "advanced"]
+
+
+class Problem(FrozenModel):
+    """One domain problem with a verified answer (generated or loaded from a benchmark)."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(description="Unique within its file.")
+    source: str = Field(description="Where it came from: 'telecom-generator', 'telemath', ...")
+    category: str = Field(description="TeleMath category, or the source's own subject.")
+    family: str | None = Field(default=None, description="Generator family, when generated.")
+    difficulty: Difficulty | None = None
+    question: str
+    answer: float | None = Field(description="Numeric answer; None for a symbolic one.")
+    answer_text: str = Field(
+        description="The answer as written (symbolic answers are scored here)."
+    )
+    unit: str | None = None
+    rel_tol: float | None = Field(
+        default=None, description="Relative tolerance for this problem; None uses the scorer's."
+    )
+    solution: str | None = Field(default=None, description="Step-by-step reference solution.")
+    method: str | None = Field(default=None, description="One-line plan of the solution.")
+    tags: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return self.id
+
+
+class Completion(FrozenModel):
+    """One generated sample for one request, as every backend returns it."""
+
+    schema_version: Literal[1] = 1
+    request_id: str
+    sample_index: int = 0
+    text: str
+    reasoning_text: str = ""
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.request_id}#{self.sample_index}"
+
+
+class ScoredCompletion(FrozenModel):
+    """A completion after answer extraction and comparison with the reference."""
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    sample_index: int
+    extracted: str | None = Field(description="The answer string found, or None.")
+    value: float | None = Field(description="Its numeric value in the reference unit, if numeric.")
+    correct: bool
+    reason: str = Field(description="Why it is (in)correct, for humans reading the file.")
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.problem_id}#{self.sample_index}"
+
+
+class Candidate(FrozenModel):
+    """A Phase I teacher solution for one problem."""
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    teacher: str
+    sample_index: int
+    text: str
+    extracted_answer: str | None = None
+    correct: bool | None = Field(default=None, description="Against the reference, where known.")
+    synthetic: bool = Field(
+        default=False, description="Deliberately corrupted by the demo teacher."
+    )
+    output_tokens: int | None = None
+    latency_s: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+
+
+class ChatMessage(FrozenModel):
+    """One chat turn."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class SFTExample(FrozenModel):
+    """One supervised fine-tuning example (the DTA set or the distilled control set)."""
+
+    schema_version: Literal[1] = 1
+    id: str
+    problem_id: str
+    set_name: Literal["dta", "distilled"]
+    messages: tuple[ChatMessage, ...]
+    teacher: str | None = None
+    student_nll_before: float | None = None
+    student_nll_after: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return self.id
+
+
+class BenchResult(FrozenModel):
+    """One request of a bench suite: what was asked, answered, scored, and what it cost."""
+
+    schema_version: Literal[1] = 1
+    system: str
+    problem_id: str
+    sample_index: int
+    text: str
+    extracted: str | None
+    correct: bool
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    ttft_ms: float | None = None
+    e2e_ms: float | None = None
+    energy_j: float | None = None
+    energy_estimated: bool | None = None
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.system}#{self.problem_id}#{self.sample_index}"

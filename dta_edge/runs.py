@@ -1,0 +1,189 @@
+"""run.json: what was run, with which config, code and machine, and when.
+
+Written when a stage starts (status "running") and rewritten atomically when it ends, so a
+crashed run is recognisable and a resumed one records that it resumed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+from dta_edge.storage import atomic_write_json
+
+TRACKED_PACKAGES = (
+    "dta-edge",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "peft",
+    "trl",
+    "gguf",
+    "llama_cpp_python",
+    "onnxruntime",
+    "onnxruntime-genai",
+    "vllm",
+    "pydantic",
+    "math-verify",
+)
+
+
+class Hardware(FrozenModel):
+    """The machine a run happened on."""
+
+    platform: str
+    machine: str
+    cpu_model: str
+    cpu_count: int
+    memory_gib: float | None
+    gpus: tuple[str, ...] = ()
+
+
+class RunInfo(FrozenModel):
+    """The content of run.json."""
+
+    schema_version: Literal[1] = 1
+    command: tuple[str, ...]
+    stage: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    python: str
+    packages: dict[str, str]
+    git_revision: str | None
+    hardware: Hardware
+    started_at: str
+    ended_at: str | None = None
+    status: Literal["running", "finished", "failed"] = "running"
+    resumed: bool = False
+    error: str | None = None
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that change results (absent ones are left out)."""
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def git_revision(start: Path | None = None) -> str | None:
+    """The git commit of the source tree (with '-dirty' when it has changes), or None."""
+    where = start or Path(__file__).resolve().parent
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        rev = subprocess.run(
+            [git, "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            [git, "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return round(pages * page_size / 2**30, 1)
+
+
+def _gpus() -> tuple[str, ...]:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return ()
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(line.strip() for line in out.stdout.splitlines() if line.strip())
+
+
+def detect_hardware() -> Hardware:
+    """Describe this machine without importing torch."""
+    return Hardware(
+        platform=platform.platform(),
+        machine=platform.machine(),
+        cpu_model=_cpu_model(),
+        cpu_count=os.cpu_count() or 1,
+        memory_gib=_memory_gib(),
+        gpus=_gpus(),
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def run_record(out_dir: Path | str, stage: str, config: dict[str, Any]) -> Iterator[RunInfo]:
+    """Write ``out_dir/run.json`` around a stage: "running" now, "finished" or "failed" after.
+
+    Args:
+        out_dir: the run folder.
+        stage: the stage's name, e.g. "problems.generate".
+        config: the resolved config (JSON-serialisable).
+    """
+    out = Path(out_dir)
+    path = out / "run.json"
+    info = RunInfo(
+        command=tuple(sys.argv),
+        stage=stage,
+        config=config,
+        python=sys.version.split()[0],
+        packages=package_versions(),
+        git_revision=git_revision(),
+        hardware=detect_hardware(),
+        started_at=_now(),
+        resumed=path.exists(),
+    )
+    atomic_write_json(path, info.model_dump(mode="json"))
+    try:
+        yield info
+    except BaseException as exc:
+        failed = info.model_copy(
+            update={"ended_at": _now(), "status": "failed", "error": repr(exc)}
+        )
+        atomic_write_json(path, failed.model_dump(mode="json"))
+        raise
+    done = info.model_copy(update={"ended_at": _now(), "status": "finished"})
+    atomic_write_json(path, done.model_dump(mode="json"))

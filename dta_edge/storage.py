@@ -1,0 +1,173 @@
+"""Crash-safe files: append-only JSONL with resume, and atomic whole-file writes.
+
+A stage appends one record per line and flushes each, so a SIGKILL loses at most the line being
+written. On reopen the torn tail is cut off and the keys already present are known, so a resumed
+stage writes each missing record exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dta_edge.errors import RecordError
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write a whole file so that readers see the old or the new content, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path | str, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _parse_line(path: Path, number: int, line: str, model: type[R]) -> R:
+    try:
+        return model.model_validate_json(line)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "<record>"
+        if first["type"] == "json_invalid":
+            raise RecordError(path, number, f"not valid JSON ({first['msg']})") from None
+        raise RecordError(path, number, f"field '{field}': {first['msg']}") from None
+
+
+def iter_jsonl(
+    path: Path | str, model: type[R], *, tolerate_torn_tail: bool = False
+) -> Iterator[R]:
+    """Yield the records of a JSONL file, validated against ``model``.
+
+    Args:
+        path: the file.
+        model: the record type of every line.
+        tolerate_torn_tail: skip a final line without a newline that does not parse (what a crash
+            mid-write leaves); anywhere else a bad line is an error.
+
+    Raises:
+        RecordError: naming file and line of the first malformed record.
+    """
+    path = Path(path)
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            torn = not line.endswith("\n")
+            try:
+                yield _parse_line(path, number, line, model)
+            except RecordError:
+                if torn and tolerate_torn_tail:
+                    return
+                raise
+
+
+def read_jsonl(path: Path | str, model: type[R], *, tolerate_torn_tail: bool = False) -> list[R]:
+    """Read a whole JSONL file (see :func:`iter_jsonl`)."""
+    return list(iter_jsonl(path, model, tolerate_torn_tail=tolerate_torn_tail))
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Truncate a trailing partial line; return how many bytes were removed."""
+    with path.open("rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return 0
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return 0
+        # Walk back to the last newline; the bytes after it are the torn record.
+        position = size - 1
+        chunk = 4096
+        while position > 0:
+            start = max(0, position - chunk)
+            handle.seek(start)
+            block = handle.read(position - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                handle.truncate(keep)
+                return size - keep
+            position = start
+        handle.truncate(0)
+        return size
+
+
+def _key_of(record: BaseModel) -> str:
+    key = getattr(record, "key", None)
+    if not isinstance(key, str):
+        raise TypeError(f"{type(record).__name__} has no string 'key' property")
+    return key
+
+
+class JsonlWriter(Generic[R]):
+    """Append records to a JSONL file, one flushed line each, skipping keys already written.
+
+    Use as a context manager. On open, a torn last line from an earlier crash is removed and the
+    keys of the intact records are loaded into :attr:`done`.
+    """
+
+    def __init__(self, path: Path | str, model: type[R], *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.model = model
+        self.fsync = fsync
+        self.done: set[str] = set()
+        self.torn_bytes = 0
+        self._handle: Any = None
+
+    def __enter__(self) -> JsonlWriter[R]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            self.torn_bytes = _cut_torn_tail(self.path)
+            for record in iter_jsonl(self.path, self.model):
+                self.done.add(_key_of(record))
+        self._handle = self.path.open("a", encoding="utf-8", newline="\n")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def write(self, record: R) -> bool:
+        """Append ``record`` unless its key is already written; return whether it was appended."""
+        if self._handle is None:
+            raise RuntimeError("JsonlWriter.write called outside its 'with' block")
+        key = _key_of(record)
+        if key in self.done:
+            return False
+        self._handle.write(record.model_dump_json() + "\n")
+        self._handle.flush()
+        if self.fsync:
+            os.fsync(self._handle.fileno())
+        self.done.add(key)
+        return True
+
+    def write_all(self, records: Iterable[R]) -> int:
+        """Append every new record; return how many were written."""
+        return sum(self.write(record) for record in records)
+
+
+def write_jsonl(path: Path | str, records: Iterable[BaseModel]) -> None:
+    """Write a complete JSONL file atomically (for outputs produced in one go)."""
+    atomic_write_text(path, "".join(record.model_dump_json() + "\n" for record in records))

@@ -1,0 +1,1 @@
+"""Problem sources, answer extraction and scoring."""

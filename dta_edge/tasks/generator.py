@@ -1,0 +1,92 @@
+"""Generate telecom-mathematics problems with verified answers and worked solutions.
+
+Each problem draws its numbers from its own ``random.Random`` seeded by (seed, index), so a file is
+byte-identical for the same config, and problem i does not change when n grows.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from dta_edge.config import FrozenModel
+from dta_edge.records import Problem
+from dta_edge.tasks.telecom import FAMILIES
+from dta_edge.tasks.telecom._common import solution_text
+
+SOURCE = "telecom-generator"
+
+
+class ProblemsConfig(FrozenModel):
+    """Recipe for `dta problems generate`."""
+
+    kind: Literal["problems"] = "problems"
+    n: int = Field(default=200, ge=1, description="How many problems to write.")
+    seed: int = Field(default=0, description="Same seed and config give a byte-identical file.")
+    families: tuple[str, ...] = Field(
+        default=(), description="Family names to draw from; empty means all of them."
+    )
+    difficulty: Literal["basic", "advanced", "mixed"] = Field(
+        default="mixed", description="Tier of every problem, or a mix."
+    )
+    advanced_fraction: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="Share of advanced problems when mixed."
+    )
+    id_prefix: str = Field(default="tc", description="Problem ids are '<prefix>-<seed>-<index>'.")
+
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; valid: {', '.join(sorted(FAMILIES))}")
+        return names
+
+
+def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:
+    """Yield ``config.n`` problems, cycling over the chosen families in a seeded order."""
+    names = list(config.families or sorted(FAMILIES))
+    random.Random(f"families:{config.seed}").shuffle(names)
+    for index in range(config.n):
+        rng = random.Random(f"problem:{config.seed}:{index}")
+        family = FAMILIES[names[index % len(names)]]
+        if config.difficulty == "mixed":
+            level = "advanced" if rng.random() < config.advanced_fraction else "basic"
+        else:
+            level = config.difficulty
+        drawn = family.make(rng, level)
+        answer = float(f"{drawn.answer:.6g}")
+        yield Problem(
+            id=f"{config.id_prefix}-{config.seed}-{index:05d}",
+            source=SOURCE,
+            category=family.category,
+            family=family.name,
+            difficulty=level,
+            question=drawn.question,
+            answer=answer,
+            answer_text=f"{answer:.6g}",
+            unit=drawn.unit or None,
+            rel_tol=drawn.rel_tol,
+            solution=solution_text(drawn),
+            method=drawn.method,
+        )
+
+
+def write_problems(config: ProblemsConfig, out: Path) -> Path:
+    """Write generated problems to ``out`` (a .jsonl file, or a run folder getting problems.jsonl).
+
+    The file is written atomically: an interrupted run leaves the previous file or none.
+    """
+    from dta_edge.runs import run_record
+    from dta_edge.storage import write_jsonl
+
+    if out.suffix == ".jsonl":
+        write_jsonl(out, generate_problems(config))
+        return out
+    with run_record(out, "problems.generate", config.model_dump(mode="json")):
+        write_jsonl(out / "problems.jsonl", generate_problems(config))
+    return out / "problems.jsonl"

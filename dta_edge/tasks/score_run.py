@@ -1,0 +1,52 @@
+"""`dta score run`: score a completions file against its problems, resumably."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dta_edge.errors import DataError
+from dta_edge.records import Completion, Problem, ScoredCompletion
+from dta_edge.runs import run_record
+from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
+from dta_edge.tasks.scoring import ScoreConfig, ScoreSummary, score_completion, summarize
+
+SCORES_FILE = "scores.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def score_files(
+    problems_path: Path,
+    completions_path: Path,
+    out_dir: Path,
+    config: ScoreConfig,
+    on_record: Callable[[int, int], None] | None = None,
+) -> ScoreSummary:
+    """Score every completion, append to scores.jsonl (skipping ones already scored), summarize.
+
+    Raises:
+        DataError: a completion names a problem the problems file does not have.
+    """
+    problems = {p.id: p for p in read_jsonl(problems_path, Problem)}
+    completions = read_jsonl(completions_path, Completion)
+    with run_record(out_dir, "score.run", config.model_dump(mode="json")):
+        with JsonlWriter(out_dir / SCORES_FILE, ScoredCompletion) as writer:
+            for index, completion in enumerate(completions, start=1):
+                problem = problems.get(completion.request_id)
+                if problem is None:
+                    raise DataError(
+                        f"{completions_path}: completion {completion.key} names problem "
+                        f"'{completion.request_id}', which {problems_path} does not contain"
+                    )
+                if completion.key not in writer.done:
+                    writer.write(
+                        score_completion(
+                            problem, completion.sample_index, completion.text, config.rel_tol
+                        )
+                    )
+                if on_record is not None:
+                    on_record(index, len(completions))
+        scored = read_jsonl(out_dir / SCORES_FILE, ScoredCompletion)
+        summary = summarize(scored, problems, config.k_values, config.rel_tol)
+        atomic_write_json(out_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
+    return summary

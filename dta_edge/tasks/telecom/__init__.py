@@ -1,0 +1,5 @@
+"""The built-in telecom-mathematics problem generator."""
+
+from dta_edge.tasks.telecom._registry import CATEGORIES, FAMILIES, Family, FamilyProblem
+
+__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem"]

@@ -1,0 +1,25 @@
+"""The family registry: every family by name, built once from the family modules."""
+
+from __future__ import annotations
+
+from dta_edge.tasks.telecom._common import CATEGORIES, Family, FamilyProblem
+from dta_edge.tasks.telecom._families_radio import FAMILIES_RADIO
+from dta_edge.tasks.telecom._families_signal import FAMILIES_SIGNAL
+from dta_edge.tasks.telecom._families_traffic import FAMILIES_TRAFFIC
+
+
+def _build(*groups: tuple[Family, ...]) -> dict[str, Family]:
+    registry: dict[str, Family] = {}
+    for group in groups:
+        for family in group:
+            if family.name in registry:
+                raise ValueError(f"duplicate problem family name: {family.name}")
+            if family.category not in CATEGORIES:
+                raise ValueError(f"family {family.name} has unknown category {family.category}")
+            registry[family.name] = family
+    return registry
+
+
+FAMILIES: dict[str, Family] = _build(FAMILIES_RADIO, FAMILIES_SIGNAL, FAMILIES_TRAFFIC)
+
+__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem"]
