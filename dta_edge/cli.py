@@ -153,8 +153,13 @@ def problems_load(
         typer.Option("--map", help="Override a mapping field, e.g. --map question=prompt."),
     ] = None,
     split: Annotated[str, typer.Option(help="Split of a datasets folder or hub set.")] = "test",
+    config: ConfigOpt = None,
 ) -> None:
-    """Load a benchmark into problem records, checking every row's fields."""
+    """Load a benchmark into problem records, checking every row's fields.
+
+    The field mapping starts from --format (or a field-map YAML given with --config); each --map
+    overrides one field.
+    """
     from dta_edge.config import validate_mapping
     from dta_edge.storage import write_jsonl
     from dta_edge.tasks.loaders import PRESETS, FieldMap, load_problems, read_hub_rows, read_rows
@@ -163,7 +168,7 @@ def problems_load(
         raise typer.BadParameter("give a local PATH or --hf NAME, not both and not neither")
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown --format '{preset}'; valid: {', '.join(PRESETS)}")
-    fields = PRESETS[preset].model_dump()
+    fields = (load_config(config, FieldMap) if config else PRESETS[preset]).model_dump()
     for item in mapping or []:
         key, sep, value = item.partition("=")
         if not sep:

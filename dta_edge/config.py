@@ -31,6 +31,7 @@ CONFIG_KINDS: dict[str, str] = {
     "problems": "dta_edge.tasks.generator:ProblemsConfig",
     "tiny-model": "dta_edge.models.tiny_config:TinyModelConfig",
     "score": "dta_edge.tasks.scoring:ScoreConfig",
+    "field-map": "dta_edge.tasks.loaders:FieldMap",
     "profile": "dta_edge.profiles:DeviceProfile",
 }
 

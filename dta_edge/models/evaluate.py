@@ -79,6 +79,7 @@ class ModelCheck(FrozenModel):
     problems: int
     seed: int
     thinking: bool
+    excluded_seen: int = Field(description="Generated problems skipped because training saw them.")
     well_formed_rate: float = Field(
         description="Share with a declared answer (\\boxed{} or 'Answer:')."
     )
@@ -89,6 +90,43 @@ class ModelCheck(FrozenModel):
     by_category: dict[str, float]
     by_family: dict[str, float]
     generate_seconds: float
+
+
+def training_questions(model_dir: Path) -> set[str]:
+    """Questions a tiny model was pre-trained on (empty for any other model)."""
+    import json
+
+    from dta_edge.models.tiny import BUILD_INFO, corpus_problems
+    from dta_edge.models.tiny_config import TinyModelConfig
+
+    info_path = model_dir / BUILD_INFO
+    if not info_path.exists():
+        return set()
+    config = TinyModelConfig.model_validate_json(
+        json.dumps(json.loads(info_path.read_text())["config"])
+    )
+    return {p.question for p in corpus_problems(config)}
+
+
+def held_out_problems(model_dir: Path, n: int, seed: int) -> tuple[list[Problem], int]:
+    """``n`` generated problems from ``seed`` that the model never trained on.
+
+    Returns:
+        (the problems, how many generated problems were skipped because training saw them).
+    """
+    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+
+    seen = training_questions(model_dir)
+    problems: list[Problem] = []
+    excluded = 0
+    for problem in generate_problems(ProblemsConfig(n=n * 10, seed=seed, id_prefix="check")):
+        if problem.question in seen:
+            excluded += 1
+        elif len(problems) < n:
+            problems.append(problem)
+        else:
+            break
+    return problems, excluded
 
 
 def check_model(
@@ -104,43 +142,47 @@ def check_model(
     """Answer ``n`` generated problems greedily, score them and write the evidence to ``out_dir``.
 
     Writes problems.jsonl, completions.jsonl, scores.jsonl and check.json. The problems come from
-    ``seed``, which the tiny model's pre-training corpus never uses, so they are held out.
+    ``seed``; for a tiny model, any question its pre-training corpus contains is skipped (families
+    with few distinct parameter draws repeat questions across seeds), so every problem is unseen.
     """
     import time
 
     from dta_edge.records import Completion
+    from dta_edge.runs import run_record
     from dta_edge.storage import atomic_write_json, write_jsonl
     from dta_edge.tasks.answers import explicit_answer
-    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
     from dta_edge.tasks.scoring import score_completion, summarize
 
-    problems = list(generate_problems(ProblemsConfig(n=n, seed=seed, id_prefix="check")))
-    started = time.perf_counter()
-    texts = greedy_answers(
-        model_dir, problems, thinking=thinking, max_new_tokens=max_new_tokens, on_batch=on_batch
-    )
-    seconds = time.perf_counter() - started
-    scored = [score_completion(p, 0, t) for p, t in zip(problems, texts, strict=True)]
-    summary = summarize(scored, {p.id: p for p in problems}, k_values=(1,))
-    result = ModelCheck(
-        model=str(model_dir),
-        problems=n,
-        seed=seed,
-        thinking=thinking,
-        well_formed_rate=sum(explicit_answer(t) is not None for t in texts) / n,
-        answered_rate=summary.answered_rate,
-        pass_at_1=summary.pass_at_1,
-        pass_at_1_ci95=summary.pass_at_1_ci95,
-        by_difficulty=summary.by_difficulty,
-        by_category=summary.by_category,
-        by_family=summary.by_family,
-        generate_seconds=round(seconds, 1),
-    )
-    write_jsonl(out_dir / "problems.jsonl", problems)
-    write_jsonl(
-        out_dir / "completions.jsonl",
-        [Completion(request_id=p.id, text=t) for p, t in zip(problems, texts, strict=True)],
-    )
-    write_jsonl(out_dir / "scores.jsonl", scored)
-    atomic_write_json(out_dir / "check.json", result.model_dump(mode="json"))
+    problems, excluded = held_out_problems(model_dir, n, seed)
+    settings = {"model": str(model_dir), "n": n, "seed": seed, "thinking": thinking}
+    with run_record(out_dir, "model.check", {**settings, "max_new_tokens": max_new_tokens}):
+        started = time.perf_counter()
+        texts = greedy_answers(
+            model_dir, problems, thinking=thinking, max_new_tokens=max_new_tokens, on_batch=on_batch
+        )
+        seconds = time.perf_counter() - started
+        scored = [score_completion(p, 0, t) for p, t in zip(problems, texts, strict=True)]
+        summary = summarize(scored, {p.id: p for p in problems}, k_values=(1,))
+        result = ModelCheck(
+            model=str(model_dir),
+            problems=len(problems),
+            seed=seed,
+            thinking=thinking,
+            excluded_seen=excluded,
+            well_formed_rate=sum(explicit_answer(t) is not None for t in texts) / len(texts),
+            answered_rate=summary.answered_rate,
+            pass_at_1=summary.pass_at_1,
+            pass_at_1_ci95=summary.pass_at_1_ci95,
+            by_difficulty=summary.by_difficulty,
+            by_category=summary.by_category,
+            by_family=summary.by_family,
+            generate_seconds=round(seconds, 1),
+        )
+        completions = [
+            Completion(request_id=p.id, text=t) for p, t in zip(problems, texts, strict=True)
+        ]
+        write_jsonl(out_dir / "problems.jsonl", problems)
+        write_jsonl(out_dir / "completions.jsonl", completions)
+        write_jsonl(out_dir / "scores.jsonl", scored)
+        atomic_write_json(out_dir / "check.json", result.model_dump(mode="json"))
     return result

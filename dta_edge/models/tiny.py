@@ -51,14 +51,33 @@ def default_cache_dir() -> Path:
 
 
 def corpus_problems(config: TinyModelConfig) -> list[Problem]:
-    """The generated problems the tiny model learns from (a seed range disjoint from evaluation)."""
-    recipe = ProblemsConfig(
-        n=config.corpus_problems,
+    """The generated problems the tiny model learns from (a seed range disjoint from evaluation).
+
+    A share comes from the focus families, the rest from all families; the two are interleaved in
+    a seeded order.
+    """
+    focused = round(config.corpus_problems * config.corpus_focus_fraction)
+    if not config.corpus_focus_families:
+        focused = 0
+    general = ProblemsConfig(
+        n=config.corpus_problems - focused,
         seed=1_000_000 + config.seed,
         advanced_fraction=config.corpus_advanced_fraction,
         id_prefix="tiny",
     )
-    return list(generate_problems(recipe))
+    problems = list(generate_problems(general))
+    if focused:
+        focus = general.model_copy(
+            update={
+                "n": focused,
+                "seed": 2_000_000 + config.seed,
+                "families": config.corpus_focus_families,
+                "id_prefix": "tiny-focus",
+            }
+        )
+        problems += generate_problems(focus)
+    random.Random(f"corpus:{config.seed}").shuffle(problems)
+    return problems
 
 
 def training_texts(problems: list[Problem], config: TinyModelConfig) -> Iterator[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dta_edge.config import FrozenModel
 
@@ -35,6 +35,14 @@ class TinyModelConfig(FrozenModel):
     corpus_advanced_fraction: float = Field(
         default=0.25, ge=0, le=1, description="Share of advanced problems in the corpus."
     )
+    corpus_focus_families: tuple[str, ...] = Field(
+        default=("link-budget",),
+        description="Families oversampled in the corpus, so the model can really solve a slice of "
+        "problems (a 1 M-parameter model learns dB additions, not logarithms).",
+    )
+    corpus_focus_fraction: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the corpus drawn from the focus families."
+    )
     steps: int = Field(default=300, ge=1, description="Optimizer steps of pre-training.")
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=4e-3, gt=0)
@@ -43,6 +51,16 @@ class TinyModelConfig(FrozenModel):
     thinking_fraction: float = Field(
         default=0.25, ge=0, le=1, description="Share of examples with a non-empty think block."
     )
+
+    @field_validator("corpus_focus_families")
+    @classmethod
+    def _known_families(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from dta_edge.tasks.telecom import FAMILIES
+
+        unknown = [name for name in names if name not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; valid: {', '.join(sorted(FAMILIES))}")
+        return names
 
     def cache_key(self) -> str:
         """Stable key of everything that determines the weights."""

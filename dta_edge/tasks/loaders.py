@@ -23,8 +23,9 @@ Row = dict[str, Any]
 
 
 class FieldMap(FrozenModel):
-    """How a data set's columns become problem fields."""
+    """How a data set's columns become problem fields (`dta problems load --config`)."""
 
+    kind: Literal["field-map"] = "field-map"
     source: str = Field(description="Name written into each record's 'source'.")
     question: str = Field(description="Column holding the question text.")
     answer: str = Field(
