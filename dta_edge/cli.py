@@ -221,7 +221,7 @@ def model_check(
     n: Annotated[int, typer.Option(help="Held-out generated problems.")] = 200,
     seed: Annotated[
         int,
-        typer.Option(help="Problem seed (the tiny model never trains on seeds below 1,000,000)."),
+        typer.Option(help="Problem seed; questions a tiny model trained on are skipped."),
     ] = 7,
     thinking: Annotated[bool, typer.Option(help="Qwen3 enable_thinking.")] = False,
     max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 256,
@@ -239,14 +239,15 @@ def model_check(
             max_new_tokens=max_new_tokens,
             on_batch=advance,
         )
-    low, high = result.pass_at_1_ci95
+    summary = result.summary
+    low, high = summary.pass_at_1_ci95
     out.print(
-        f"well-formed {result.well_formed_rate:.1%}  answered {result.answered_rate:.1%}  "
-        f"pass@1 {result.pass_at_1:.1%} [{low:.1%}, {high:.1%}]"
+        f"well-formed {result.well_formed_rate:.1%}  answered {summary.answered_rate:.1%}  "
+        f"pass@1 {summary.pass_at_1:.1%} [{low:.1%}, {high:.1%}]"
     )
     out.print(
         "pass@1 by difficulty: "
-        + ", ".join(f"{k} {v:.1%}" for k, v in result.by_difficulty.items())
+        + ", ".join(f"{k} {v:.1%}" for k, v in summary.by_difficulty.items())
     )
     out.print(f"details in [bold]{out_path / 'check.json'}[/bold]")
 

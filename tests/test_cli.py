@@ -63,46 +63,30 @@ def test_score_run_end_to_end_and_resume(tmp_path):
     assert len(read_jsonl(tmp_path / "out" / "scores.jsonl", ScoredCompletion)) == 4
 
 
+def score_with_one_problem(tmp_path, completions_text: str):
+    """Run `dta score run` on a one-problem file and the given completions file content."""
+    one = Problem(id="a", source="t", category="c", question="q", answer=1.0, answer_text="1")
+    write_jsonl(tmp_path / "problems.jsonl", [one])
+    (tmp_path / "completions.jsonl").write_text(completions_text)
+    return run_dta(
+        "score", "run",
+        "--problems", str(tmp_path / "problems.jsonl"),
+        "--completions", str(tmp_path / "completions.jsonl"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+
+
 def test_score_run_unknown_problem_exits_2(tmp_path):
-    write_jsonl(
-        tmp_path / "problems.jsonl",
-        [Problem(id="a", source="t", category="c", question="q", answer=1.0, answer_text="1")],
+    result = score_with_one_problem(
+        tmp_path, Completion(request_id="zzz", text="1").model_dump_json() + "\n"
     )
-    write_jsonl(tmp_path / "completions.jsonl", [Completion(request_id="zzz", text="1")])
-    result = run_dta(
-        "score",
-        "run",
-        "--problems",
-        str(tmp_path / "problems.jsonl"),
-        "--completions",
-        str(tmp_path / "completions.jsonl"),
-        "--out",
-        str(tmp_path / "out"),
-    )
-    assert (
-        result.returncode == 2
-        and "names problem 'zzz'" in result.stderr
-        and "Traceback" not in result.stderr
-    )
+    assert result.returncode == 2, result.stderr
+    assert "names problem 'zzz'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_malformed_completions_file_exits_2_with_line(tmp_path):
-    write_jsonl(
-        tmp_path / "problems.jsonl",
-        [Problem(id="a", source="t", category="c", question="q", answer=1.0, answer_text="1")],
-    )
-    (tmp_path / "completions.jsonl").write_text(
-        '{"request_id": "a", "text": "1"}\n{"request_id": 5}\n'
-    )
-    result = run_dta(
-        "score",
-        "run",
-        "--problems",
-        str(tmp_path / "problems.jsonl"),
-        "--completions",
-        str(tmp_path / "completions.jsonl"),
-        "--out",
-        str(tmp_path / "out"),
+    result = score_with_one_problem(
+        tmp_path, '{"request_id": "a", "text": "1"}\n{"request_id": 5}\n'
     )
     assert result.returncode == 2 and "completions.jsonl:2" in result.stderr
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.models.chat import user_prompt
 from dta_edge.records import Problem
+from dta_edge.tasks.scoring import ScoreSummary
 
 
 def greedy_answers(
@@ -83,13 +84,8 @@ class ModelCheck(FrozenModel):
     well_formed_rate: float = Field(
         description="Share with a declared answer (\\boxed{} or 'Answer:')."
     )
-    answered_rate: float = Field(description="Share with any extractable number.")
-    pass_at_1: float
-    pass_at_1_ci95: tuple[float, float]
-    by_difficulty: dict[str, float]
-    by_category: dict[str, float]
-    by_family: dict[str, float]
     generate_seconds: float
+    summary: ScoreSummary = Field(description="pass@1 with its interval, and breakdowns.")
 
 
 def training_questions(model_dir: Path) -> set[str]:
@@ -170,13 +166,8 @@ def check_model(
             thinking=thinking,
             excluded_seen=excluded,
             well_formed_rate=sum(explicit_answer(t) is not None for t in texts) / len(texts),
-            answered_rate=summary.answered_rate,
-            pass_at_1=summary.pass_at_1,
-            pass_at_1_ci95=summary.pass_at_1_ci95,
-            by_difficulty=summary.by_difficulty,
-            by_category=summary.by_category,
-            by_family=summary.by_family,
             generate_seconds=round(seconds, 1),
+            summary=summary,
         )
         completions = [
             Completion(request_id=p.id, text=t) for p, t in zip(problems, texts, strict=True)

@@ -60,22 +60,21 @@ def corpus_problems(config: TinyModelConfig) -> list[Problem]:
     if not config.corpus_focus_families:
         focused = 0
     general = ProblemsConfig(
-        n=config.corpus_problems - focused,
+        n=max(config.corpus_problems - focused, 1),
         seed=1_000_000 + config.seed,
         advanced_fraction=config.corpus_advanced_fraction,
         id_prefix="tiny",
     )
-    problems = list(generate_problems(general))
-    if focused:
-        focus = general.model_copy(
-            update={
-                "n": focused,
-                "seed": 2_000_000 + config.seed,
-                "families": config.corpus_focus_families,
-                "id_prefix": "tiny-focus",
-            }
-        )
-        problems += generate_problems(focus)
+    focus = general.model_copy(
+        update={
+            "n": max(focused, 1),
+            "seed": 2_000_000 + config.seed,
+            "families": config.corpus_focus_families,
+            "id_prefix": "tiny-focus",
+        }
+    )
+    problems = list(generate_problems(general))[: config.corpus_problems - focused]
+    problems += list(generate_problems(focus))[:focused]
     random.Random(f"corpus:{config.seed}").shuffle(problems)
     return problems
 
@@ -112,6 +111,24 @@ def _lr_at(step: int, config: TinyModelConfig) -> float:
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _epoch_batches(examples, batch_size: int, generator) -> list[list[int]]:
+    """One epoch of batches: shuffled, then sorted by length within windows of 8 batches.
+
+    Sorting within a window keeps padding low; the window keeps each batch a mix of problem
+    families, which a globally length-sorted order would not (and the gradient gets noisy).
+    """
+    import torch
+
+    order = torch.randperm(len(examples), generator=generator).tolist()
+    window = 8 * batch_size
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: len(examples[i][0]))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffled]
+
+
 def _train(
     model, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None
 ) -> list[float]:
@@ -121,18 +138,13 @@ def _train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=0.01, betas=(0.9, 0.95)
     )
-    # Batches of similar length waste little compute on padding; their order is shuffled per epoch.
-    by_length = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), i))
-    batches = [
-        by_length[i : i + config.batch_size] for i in range(0, len(by_length), config.batch_size)
-    ]
-    schedule: list[int] = []
+    schedule: list[list[int]] = []
     losses: list[float] = []
     model.train()
     for step in range(config.steps):
         if not schedule:
-            schedule = torch.randperm(len(batches), generator=generator).tolist()
-        batch = [examples[i] for i in batches[schedule.pop()]]
+            schedule = _epoch_batches(examples, config.batch_size, generator)
+        batch = [examples[i] for i in schedule.pop()]
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)

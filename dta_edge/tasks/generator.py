@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import Problem
-from dta_edge.tasks.telecom import FAMILIES
+from dta_edge.tasks.telecom import FAMILIES, check_family_names
 from dta_edge.tasks.telecom._common import solution_text
 
 SOURCE = "telecom-generator"
@@ -41,10 +41,7 @@ class ProblemsConfig(FrozenModel):
     @field_validator("families")
     @classmethod
     def _known_families(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in names if name not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown families {unknown}; valid: {', '.join(sorted(FAMILIES))}")
-        return names
+        return check_family_names(names)
 
 
 def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:

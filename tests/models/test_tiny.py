@@ -121,8 +121,40 @@ def test_default_model_answers_well_formed(tiny_model_dir, tmp_path, artifacts_d
     result = check_model(tiny_model_dir, tmp_path, n=200, seed=7)
     (artifacts_dir / "tiny_model_check.json").write_text(result.model_dump_json(indent=2))
     assert result.well_formed_rate >= 0.95
-    assert 0.0 <= result.pass_at_1 <= 1.0 and set(result.by_difficulty) <= {"basic", "advanced"}
+    assert 0.0 <= result.summary.pass_at_1 <= 1.0 and set(result.summary.by_difficulty) <= {
+        "basic",
+        "advanced",
+    }
     print(
         f"\ntiny model: well-formed {result.well_formed_rate:.1%}, "
-        f"pass@1 {result.pass_at_1:.1%}, by tier {result.by_difficulty}"
+        f"pass@1 {result.summary.pass_at_1:.1%}, by tier {result.summary.by_difficulty}"
     )
+
+
+def test_check_uses_only_unseen_questions(tiny_model_dir):
+    from dta_edge.models.evaluate import held_out_problems, training_questions
+
+    problems, excluded = held_out_problems(tiny_model_dir, 200, 7)
+    seen = training_questions(tiny_model_dir)
+    assert len(seen) > 1000
+    assert len(problems) == 200
+    assert not any(p.question in seen for p in problems)
+    assert excluded >= 0
+
+
+def test_corpus_focus_oversamples_families():
+    from collections import Counter
+
+    from dta_edge.models.tiny import corpus_problems
+
+    plain = corpus_problems(TinyModelConfig(corpus_problems=440))
+    focused = corpus_problems(
+        TinyModelConfig(
+            corpus_problems=440, corpus_focus_families=("link-budget",), corpus_focus_fraction=0.5
+        )
+    )
+    assert len(plain) == len(focused) == 440
+    assert Counter(p.family for p in plain)["link-budget"] == 20
+    assert Counter(p.family for p in focused)["link-budget"] == 220 + 10
+    with pytest.raises(ValueError, match="unknown families"):
+        TinyModelConfig(corpus_focus_families=("nope",))

@@ -22,4 +22,13 @@ def _build(*groups: tuple[Family, ...]) -> dict[str, Family]:
 
 FAMILIES: dict[str, Family] = _build(FAMILIES_RADIO, FAMILIES_SIGNAL, FAMILIES_TRAFFIC)
 
-__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem"]
+
+def check_family_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``names`` if all are registered; else raise ValueError listing the valid ones."""
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown families {unknown}; valid: {', '.join(sorted(FAMILIES))}")
+    return names
+
+
+__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem", "check_family_names"]
