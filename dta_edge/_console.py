@@ -22,7 +22,7 @@ def make_console(stderr: bool = False) -> Console:
 
 @contextmanager
 def progress_bar(console: Console, description: str, total: int) -> Iterator:
-    """Yield ``advance(done, extra_text)`` driving one rich progress bar."""
+    """Yield ``advance(done, extra_text, total=None)`` driving one rich progress bar."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -36,7 +36,7 @@ def progress_bar(console: Console, description: str, total: int) -> Iterator:
     with progress:
         task = progress.add_task(description, total=total, extra="")
 
-        def advance(done: int, extra: str = "") -> None:
-            progress.update(task, completed=done, extra=extra)
+        def advance(done: int, extra: str = "", total: int | None = None) -> None:
+            progress.update(task, completed=done, extra=extra, total=total)
 
         yield advance

@@ -272,13 +272,9 @@ def score_run(
     from dta_edge.tasks.scoring import ScoreConfig
 
     recipe = _overrides(ScoreConfig, config, rel_tol=rel_tol)
-    with progress_bar(out, "scoring", 1) as advance:
+    with progress_bar(out, "scoring", 0) as advance:
         summary = score_files(
-            problems,
-            completions,
-            out_path,
-            recipe,
-            on_record=lambda i, t: advance(i) if i < t else advance(1),
+            problems, completions, out_path, recipe, on_record=lambda i, t: advance(i, total=t)
         )
     low, high = summary.pass_at_1_ci95
     out.print(

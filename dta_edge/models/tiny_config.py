@@ -9,8 +9,8 @@ from pydantic import Field, field_validator
 
 from dta_edge.config import FrozenModel
 
-# Bump when the builder changes in a way that changes the weights: cached builds are keyed on it.
-BUILDER_VERSION = 2
+# Bump when the builder or the generator changes the weights: cached builds are keyed on it.
+BUILDER_VERSION = 3
 
 
 class TinyModelConfig(FrozenModel):

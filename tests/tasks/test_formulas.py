@@ -179,3 +179,80 @@ def test_cqi_table_and_selection():
 def test_db_round_trip():
     assert close(f.linear_to_db(f.db_to_linear(13.0)), 13.0, rel=1e-12)
     assert close(f.db_to_linear(3.0103), 2.0, rel=1e-4)
+
+
+def test_shannon_inverted():
+    # Proakis & Salehi, Digital Communications 5th ed., sec. 6.5: R/B = 1 b/s/Hz needs SNR = 1,
+    # i.e. 0 dB; 2 b/s/Hz needs 3 (4.77 dB).
+    assert close(f.shannon_min_snr_linear(1e6, 1e6), 1.0, rel=1e-12)
+    assert close(f.linear_to_db(f.shannon_min_snr_linear(2e6, 1e6)), 4.771, rel=1e-3)
+
+
+def test_mathis_inverted():
+    # Mathis et al. (1997) eq. 3 solved for p: 1.4306 Mb/s with MSS 1460 B, RTT 100 ms -> p = 1%.
+    assert close(f.mathis_max_loss(1460, 0.1, 1.4306e6), 0.01, rel=1e-3)
+
+
+def test_selection_combining_outage():
+    # Goldsmith, Wireless Communications (2005), sec. 7.2.2: Pout = (1 - e^{-g0/gbar})^M; two
+    # branches at g0/gbar = 0.1 give 0.0952^2 = 0.00906.
+    assert close(f.selection_combining_outage(1.0, 10.0, 2), 0.009056, rel=1e-3)
+
+
+def test_bpsk_rayleigh_inverted():
+    # Goldsmith sec. 6.3.2: BPSK in Rayleigh fading needs about 24 dB mean SNR for Pb = 1e-3.
+    assert close(f.linear_to_db(f.bpsk_rayleigh_required_snr(1e-3)), 23.97, rel=1e-3)
+    assert close(f.bpsk_rayleigh_required_snr(f.ber_bpsk_rayleigh(10.0)), 10.0, rel=1e-9)
+
+
+def test_qpsk_equals_bpsk_per_bit():
+    # Sklar sec. 4.9.3: Gray-coded QPSK has BPSK's bit error rate at the same Eb/N0.
+    assert close(
+        f.qpsk_ber_awgn(2 * f.db_to_linear(9.6)), f.ber_bpsk_awgn(f.db_to_linear(9.6)), rel=1e-12
+    )
+
+
+def test_sqnr_min_bits():
+    # Oppenheim & Schafer sec. 4.8.3: 16 bits give 98.08 dB, 15 bits only 92.06 dB.
+    assert f.sqnr_min_bits(96.0) == 16
+    assert f.sqnr_min_bits(92.0) == 15
+
+
+def test_poisson_cdf():
+    # Ross, A First Course in Probability: P(N <= 2) with mean 2 is 5 e^-2 = 0.6767.
+    assert close(f.poisson_cdf(2, 2.0), 5 * math.exp(-2), rel=1e-12)
+
+
+def test_rc_lowpass_gain():
+    # Horowitz & Hill sec. 1.7: -3.01 dB at the cutoff, then -20 dB per decade.
+    assert close(f.rc_lowpass_gain_db(100.0, 100.0), -3.0103, rel=1e-4)
+    assert close(f.rc_lowpass_gain_db(1000.0, 100.0), -20.043, rel=1e-4)
+
+
+def test_mm1_mean_number():
+    # Kleinrock vol. 1, eq. 3.24: N = rho/(1 - rho); rho = 0.8 gives 4 in the system.
+    assert close(f.mm1_mean_number(0.8), 4.0, rel=1e-12)
+    with pytest.raises(ValueError):
+        f.mm1_mean_number(1.0)
+
+
+def test_carried_traffic():
+    # Erlang-B table: 10 trunks offered 4.46 E block 1%, so they carry 4.415 E.
+    assert close(f.carried_traffic_erlang(4.46, 10), 4.415, rel=1e-3)
+
+
+def test_receiver_sensitivity():
+    # Pozar sec. 10.1, the -174 dBm/Hz rule: 1 MHz, NF 5 dB, SNR 10 dB -> -174 + 60 + 5 + 10 = -99.
+    assert close(f.receiver_sensitivity_dbm(1e6, 5.0, 10.0), -98.98, rel=1e-4)
+
+
+def test_store_and_forward():
+    # Kurose & Ross sec. 1.4.3: N links of L/R each, d_end-end = N L/R (+ propagation).
+    # 1500 B at 10 Mb/s over 3 links and 2,000 km: 3.6 ms + 10 ms.
+    assert close(f.store_and_forward_delay_s(12_000, 10e6, 3, 2_000_000), 0.0136, rel=1e-12)
+
+
+def test_huffman_efficiency():
+    # Cover & Thomas Example 5.6.1: H = 2.2855 bits against L = 2.3 bits -> 99.37%; dyadic -> 100%.
+    assert close(f.huffman_efficiency([0.25, 0.25, 0.2, 0.15, 0.15]), 2.2855 / 2.3, rel=1e-4)
+    assert close(f.huffman_efficiency([0.5, 0.25, 0.125, 0.125]), 1.0, rel=1e-12)

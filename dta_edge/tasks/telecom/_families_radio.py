@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 from dta_edge.records import Difficulty
@@ -245,7 +244,7 @@ def thermal_noise_floor(rng: random.Random, level: Difficulty) -> FamilyProblem:
             q, ktb, "dBm", (step1,), "Thermal noise is kTB; in dBm, -174 dBm/Hz plus 10log10(B)."
         )
     nf, snr = uniform(rng, 2.0, 9.0, 1), uniform(rng, -3.0, 20.0, 1)
-    sens = ktb + nf + snr
+    sens = f.receiver_sensitivity_dbm(bw_mhz * 1e6, nf, snr)
     q = (
         f"A receiver at 290 K has a {fmt(bw_mhz)} MHz bandwidth, a noise figure of {fmt(nf)} dB and needs "
         f"an SNR of {fmt(snr)} dB. What is its sensitivity in dBm?"
@@ -274,7 +273,7 @@ def rc_lowpass(rng: random.Random, level: Difficulty) -> FamilyProblem:
         )
     ratio = pick(rng, (2, 3, 5, 10))
     freq = fc * ratio
-    gain = -10 * math.log10(1 + ratio**2)
+    gain = f.rc_lowpass_gain_db(freq, fc)
     q = base + f" What is its gain in dB at {fmt(freq)} Hz?"
     steps = (step1, f"f/fc = {ratio}; G = -10log10(1 + {ratio}^2) = {fmt(gain)} dB.")
     return FamilyProblem(

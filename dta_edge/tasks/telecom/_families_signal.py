@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 from dta_edge.records import Difficulty
@@ -26,7 +25,7 @@ def quantization_sqnr(rng: random.Random, level: Difficulty) -> FamilyProblem:
             "SQNR = 6.02 N + 1.76 dB.",
         )
     target = uniform(rng, 40.0, 110.0, 0)
-    bits = math.ceil((target - 1.76) / 6.02)
+    bits = f.sqnr_min_bits(target)
     q = f"What is the minimum number of bits a uniform quantizer needs to reach an SQNR of at least {fmt(target)} dB for a full-scale sine?"
     steps = (
         f"N >= ({fmt(target)} - 1.76)/6.02 = {fmt((target - 1.76) / 6.02)}.",
@@ -96,7 +95,7 @@ def ber_awgn(rng: random.Random, level: Difficulty) -> FamilyProblem:
         return FamilyProblem(q, ber, "", steps, "BER of BPSK is Q(sqrt(2 Eb/N0)).", rel_tol=0.02)
     esn0_db = round(ebn0_db + 3.0103, 1)
     eb = f.db_to_linear(esn0_db - 3.0103)
-    ber = f.ber_bpsk_awgn(eb)
+    ber = f.qpsk_ber_awgn(f.db_to_linear(esn0_db))
     q = f"Gray-coded QPSK is received in AWGN at Es/N0 = {fmt(esn0_db)} dB. What is the bit error rate?"
     steps = (
         f"Eb/N0 = {fmt(esn0_db)} - 3.01 = {fmt(esn0_db - 3.0103)} dB = {fmt(eb)}.",
@@ -127,7 +126,7 @@ def ber_rayleigh(rng: random.Random, level: Difficulty) -> FamilyProblem:
         )
     target = pick(rng, (1e-2, 5e-3, 1e-3, 5e-4, 1e-4))
     x = 1 - 2 * target
-    g = x * x / (1 - x * x)
+    g = f.bpsk_rayleigh_required_snr(target)
     q = f"What average SNR in dB does BPSK need on a flat Rayleigh fading channel to reach an average BER of {fmt(target)}?"
     steps = (
         f"sqrt(g/(1+g)) = 1 - 2*{fmt(target)} = {fmt(x)}.",
@@ -151,7 +150,7 @@ def shannon_capacity(rng: random.Random, level: Difficulty) -> FamilyProblem:
         )
         return FamilyProblem(q, cap, "kbps", steps, "C = B log2(1 + SNR).")
     rate = bw_khz * uniform(rng, 0.5, 8.0, 1)
-    snr = 2 ** (rate / bw_khz) - 1
+    snr = f.shannon_min_snr_linear(rate, bw_khz)
     q = f"What minimum SNR in dB lets a {fmt(bw_khz)} kHz channel carry {fmt(rate)} kbps error-free?"
     steps = (
         f"SNR = 2^({fmt(rate)}/{fmt(bw_khz)}) - 1 = {fmt(snr)}.",
@@ -204,12 +203,12 @@ def huffman_length(rng: random.Random, level: Difficulty) -> FamilyProblem:
             tuple(steps),
             "Merge the two least likely symbols repeatedly, then average the lengths.",
         )
-    h = f.entropy_bits(probs)
-    steps.append(f"H = {fmt(h)} bits; efficiency = {fmt(h)}/{fmt(avg)} = {fmt(100 * h / avg)}%.")
+    h, efficiency = f.entropy_bits(probs), f.huffman_efficiency(probs)
+    steps.append(f"H = {fmt(h)} bits; efficiency = {fmt(h)}/{fmt(avg)} = {fmt(100 * efficiency)}%.")
     q = f"A binary Huffman code is built for probabilities {listed}. What is its coding efficiency (entropy over average length) in percent?"
     return FamilyProblem(
         q,
-        100 * h / avg,
+        100 * efficiency,
         "%",
         tuple(steps),
         "Build the Huffman code, then divide entropy by average length.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 from dta_edge.records import Difficulty
@@ -33,7 +32,9 @@ def rayleigh_outage(rng: random.Random, level: Difficulty) -> FamilyProblem:
             rel_tol=0.02,
         )
     branches = pick(rng, (2, 3, 4))
-    outage = single**branches
+    outage = f.selection_combining_outage(
+        f.db_to_linear(threshold_db), f.db_to_linear(mean_db), branches
+    )
     steps.append(
         f"With selection combining over {branches} branches: Pout = {fmt(single)}^{branches} = {fmt(outage)}."
     )
@@ -69,7 +70,7 @@ def poisson_arrivals(rng: random.Random, level: Difficulty) -> FamilyProblem:
             steps,
             "Poisson pmf with mean rate times window.",
         )
-    p = sum(f.poisson_pmf(i, mean) for i in range(k + 1))
+    p = f.poisson_cdf(k, mean)
     steps = (
         f"Mean count = {fmt(mean)}.",
         f"P(N <= {k}) = sum over i = 0..{k} of e^-{fmt(mean)} {fmt(mean)}^i/i! = {fmt(p)}.",
@@ -97,7 +98,7 @@ def erlang_b_blocking(rng: random.Random, level: Difficulty) -> FamilyProblem:
             (step1,),
             "Erlang-B formula via its recursion.",
         )
-    carried = traffic * (1 - blocking)
+    carried = f.carried_traffic_erlang(traffic, servers)
     steps = (step1, f"Carried = {fmt(traffic)}*(1 - {fmt(blocking)}) = {fmt(carried)} Erlang.")
     return FamilyProblem(
         base + " How much traffic in Erlang is carried?",
@@ -125,7 +126,7 @@ def mm1_delay(rng: random.Random, level: Difficulty) -> FamilyProblem:
     mu = rate_mbps * 1e6 / bits
     lam = round(mu * uniform(rng, 0.3, 0.95, 2), 1)
     rho = lam / mu
-    n = rho / (1 - rho)
+    n = f.mm1_mean_number(rho)
     q = (
         f"Packets of {bits} bits (exponentially distributed) arrive at a {rate_mbps} Mbps link at {fmt(lam)} packets/s. "
         "Modelling it as M/M/1, what is the mean number of packets in the system?"
@@ -174,7 +175,7 @@ def tcp_mathis(rng: random.Random, level: Difficulty) -> FamilyProblem:
         steps = (f"BW = ({mss}*8/{rtt_ms / 1e3:g}) * 1.2247/sqrt({fmt(loss)}) = {fmt(bw)} Mbps.",)
         return FamilyProblem(q, bw, "Mbps", steps, "BW = (MSS/RTT) * sqrt(3/2)/sqrt(p).")
     target = pick(rng, (1, 5, 10, 50, 100))
-    loss = (mss * 8 * math.sqrt(1.5) / (rtt_ms / 1e3 * target * 1e6)) ** 2
+    loss = f.mathis_max_loss(mss, rtt_ms / 1e3, target * 1e6)
     q = f"By the Mathis model, what is the highest loss rate that still allows {target} Mbps of TCP throughput with MSS {mss} bytes and RTT {rtt_ms} ms?"
     steps = (
         f"p = (MSS*8*1.2247/(RTT*BW))^2 = ({mss}*8*1.2247/({rtt_ms / 1e3:g}*{target}e6))^2 = {fmt(loss)}.",
@@ -200,7 +201,7 @@ def packet_delay(rng: random.Random, level: Difficulty) -> FamilyProblem:
         )
         return FamilyProblem(q, total, "ms", steps, "Delay = L/R + d/s.")
     hops = pick(rng, (2, 3, 4, 5))
-    total = hops * tx_ms + prop_ms
+    total = f.store_and_forward_delay_s(size_bytes * 8, rate_mbps * 1e6, hops, dist_km * 1e3) * 1e3
     q = (
         f"A {size_bytes}-byte packet crosses {hops} store-and-forward links of {rate_mbps} Mbps each; the total path is "
         f"{dist_km} km (propagation 2e8 m/s). Ignoring processing and queueing, what is the end-to-end delay in ms?"

@@ -251,3 +251,77 @@ def select_cqi(snr_db: float, thresholds_db: Sequence[float]) -> int:
         if snr_db >= threshold:
             chosen = index
     return chosen
+
+
+def shannon_min_snr_linear(rate_bps: float, bandwidth_hz: float) -> float:
+    """Least SNR carrying ``rate_bps`` through ``bandwidth_hz``: 2^(R/B) - 1 (Shannon inverted)."""
+    return 2.0 ** (rate_bps / bandwidth_hz) - 1.0
+
+
+def mathis_max_loss(mss_bytes: float, rtt_s: float, throughput_bps: float) -> float:
+    """Highest loss rate that still allows ``throughput_bps`` by the Mathis model (inverted)."""
+    return (mss_bytes * 8.0 * math.sqrt(1.5) / (rtt_s * throughput_bps)) ** 2
+
+
+def selection_combining_outage(
+    threshold_linear: float, mean_snr_linear: float, branches: int
+) -> float:
+    """Outage of selection combining over i.i.d. Rayleigh branches: (1 - exp(-g0/gbar))^M."""
+    return rayleigh_outage(threshold_linear, mean_snr_linear) ** branches
+
+
+def bpsk_rayleigh_required_snr(target_ber: float) -> float:
+    """Mean SNR (linear) at which BPSK in Rayleigh fading reaches ``target_ber`` (inverted)."""
+    x = 1.0 - 2.0 * target_ber
+    return x * x / (1.0 - x * x)
+
+
+def qpsk_ber_awgn(esn0_linear: float) -> float:
+    """Gray-coded QPSK bit error rate from Es/N0: each bit sees BPSK at Eb/N0 = Es/N0 / 2."""
+    return ber_bpsk_awgn(esn0_linear / 2.0)
+
+
+def sqnr_min_bits(target_db: float) -> int:
+    """Fewest quantizer bits whose full-scale-sine SQNR reaches ``target_db``."""
+    return math.ceil((target_db - 1.76) / 6.02)
+
+
+def poisson_cdf(k: int, mean: float) -> float:
+    """P(N <= k) for a Poisson count with the given mean."""
+    return sum(poisson_pmf(i, mean) for i in range(k + 1))
+
+
+def rc_lowpass_gain_db(frequency_hz: float, cutoff_hz: float) -> float:
+    """Gain of a first-order low-pass at ``frequency_hz``: -10 log10(1 + (f/fc)^2)."""
+    return -10.0 * math.log10(1.0 + (frequency_hz / cutoff_hz) ** 2)
+
+
+def mm1_mean_number(utilisation: float) -> float:
+    """Mean number in an M/M/1 system, rho / (1 - rho)."""
+    if not 0 <= utilisation < 1:
+        raise ValueError("M/M/1 needs 0 <= rho < 1")
+    return utilisation / (1.0 - utilisation)
+
+
+def carried_traffic_erlang(traffic_erlang: float, servers: int) -> float:
+    """Traffic carried by a loss system: offered traffic times (1 - Erlang-B blocking)."""
+    return traffic_erlang * (1.0 - erlang_b(traffic_erlang, servers))
+
+
+def receiver_sensitivity_dbm(
+    bandwidth_hz: float, noise_figure_db: float, snr_db: float, temperature_k: float = 290.0
+) -> float:
+    """Weakest usable signal: thermal noise kTB plus noise figure plus required SNR (dBm)."""
+    return thermal_noise_dbm(bandwidth_hz, temperature_k) + noise_figure_db + snr_db
+
+
+def store_and_forward_delay_s(
+    packet_bits: float, rate_bps: float, hops: int, distance_m: float, propagation_m_s: float = 2e8
+) -> float:
+    """End-to-end delay over ``hops`` equal store-and-forward links: N L/R + d/s."""
+    return hops * packet_bits / rate_bps + distance_m / propagation_m_s
+
+
+def huffman_efficiency(probabilities: Sequence[float]) -> float:
+    """Entropy divided by the Huffman code's average length (1 for dyadic sources)."""
+    return entropy_bits(probabilities) / huffman_average_length(probabilities)
