@@ -23,16 +23,13 @@ def test_shipped_yaml_files_exist():
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(REPO)))
-def test_every_shipped_yaml_validates(path):
+def test_every_shipped_yaml_validates(path, tmp_path):
     config = load_config(path)
     assert config.kind in CONFIG_KINDS
     # Round trip: what `dta config show` prints loads back to the same config.
-    round_trip = path.parent / f".roundtrip-{path.name}"
-    try:
-        round_trip.write_text(dump_config(config))
-        assert load_config(round_trip) == config
-    finally:
-        round_trip.unlink(missing_ok=True)
+    round_trip = tmp_path / path.name
+    round_trip.write_text(dump_config(config))
+    assert load_config(round_trip) == config
 
 
 def test_every_kind_resolves_to_a_frozen_strict_model():
