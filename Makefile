@@ -11,7 +11,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-12)
 DEMO_EXTRAS := train
-TEST_EXTRAS := train,dev
+TEST_EXTRAS := train,gguf,dev
 DEMO_OUT ?= runs/demo
 
 .PHONY: demo test lint format venv torch clean help

@@ -41,3 +41,7 @@ class DataError(DtaError):
 
 class ModelError(DtaError):
     """A model folder is missing, incomplete or cannot be built."""
+
+
+class ExportError(DtaError):
+    """A model cannot be exported, or an exported file is missing, corrupt or unsupported."""

@@ -1,0 +1,1 @@
+"""Export: merged checkpoints to GGUF (llama.cpp) and, later, ONNX."""

@@ -1,0 +1,262 @@
+"""GGUF export checked with the real llama.cpp on the files we write (tiny model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from dta_edge.errors import ExportError
+from dta_edge.export.gguf_quantize import QUANT_TYPES, check_gguf, quantize_gguf
+from dta_edge.export.gguf_writer import write_gguf
+from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+
+@pytest.fixture(scope="session")
+def gguf_files(tiny_model_dir, tmp_path_factory):
+    """F32, F16 and every quantization of the tiny model, written once per session."""
+    out = tmp_path_factory.mktemp("gguf")
+    files = {
+        "f32": write_gguf(tiny_model_dir, out / "tiny-f32.gguf", "f32"),
+        "f16": write_gguf(tiny_model_dir, out / "tiny-f16.gguf", "f16"),
+    }
+    for quant in QUANT_TYPES:
+        files[quant] = quantize_gguf(files["f32"], out / f"tiny-{quant}.gguf", quant)
+    return files
+
+
+def load(path, **kwargs):
+    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False, **kwargs)
+
+
+def test_metadata_is_complete(gguf_files, tiny_model_dir):
+    import gguf
+
+    reader = gguf.GGUFReader(gguf_files["f32"])
+    fields = reader.fields
+
+    def value(key):
+        field = fields[key]
+        part = field.parts[field.data[0]]
+        return (
+            bytes(part).decode()
+            if field.types[0] == gguf.GGUFValueType.STRING
+            else part.tolist()[0]
+        )
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert value("general.architecture") == "qwen3"
+    assert value("qwen3.rope.freq_base") == config["rope_parameters"]["rope_theta"]
+    assert value("qwen3.block_count") == config["num_hidden_layers"]
+    assert value("qwen3.attention.head_count_kv") == config["num_key_value_heads"]
+    assert value("qwen3.attention.key_length") == config["head_dim"]
+    assert value("tokenizer.ggml.model") == "gpt2"
+    assert value("tokenizer.ggml.pre") == "qwen2"
+    assert value("tokenizer.ggml.eos_token_id") == config["eos_token_id"]
+    assert value("tokenizer.ggml.padding_token_id") == config["pad_token_id"]
+    assert value("tokenizer.ggml.bos_token_id") == config["bos_token_id"]
+    assert len(fields["tokenizer.ggml.tokens"].data) == config["vocab_size"]
+    assert len(fields["tokenizer.ggml.merges"].data) > 500
+    assert "enable_thinking" in value("tokenizer.chat_template")
+    names = {t.name for t in reader.tensors}
+    assert "token_embd.weight" in names and "blk.3.attn_q_norm.weight" in names
+    assert "output.weight" not in names  # tied embeddings
+
+
+def test_f16_keeps_norms_f32(gguf_files):
+    import gguf
+
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(gguf_files["f16"]).tensors}
+    assert types["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
+    assert types["blk.0.attn_norm.weight"] == gguf.GGMLQuantizationType.F32
+
+
+def parity_strings() -> list[str]:
+    problems = list(generate_problems(ProblemsConfig(n=200, seed=99)))
+    texts = [p.question for p in problems[:120]] + [p.solution for p in problems[120:]]
+    texts += [
+        "µ = 5 µs, Ω = 50 Ω, ∑ naïve café — “quotes” ‘single’",
+        "日本語のテキスト 한국어 Ελληνικά кириллица",
+        "emoji 📡📶🛰️ and tabs\tand\nnewlines\r\n",
+        r"$\frac{E_b}{N_0} = 10^{-3}$ and \boxed{1.2 \times 10^{-3}}",
+        "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n4",
+        "1,234,567.890 -0.0001 3e-12 1e+09 007 2^10",
+        "   leading spaces and trailing   ",
+        "don't can't we'll I'M THEY'RE",
+        "",
+        " ",
+        "\n\n\n",
+        "a" * 300,
+        "1" * 50,
+    ]
+    return texts
+
+
+def test_tokenization_matches_transformers(gguf_files, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(tiny_model_dir)
+    llm = load(gguf_files["f32"], vocab_only=True)
+    strings = parity_strings()
+    assert len(strings) >= 200
+    mismatches = [
+        s
+        for s in strings
+        if llm.tokenize(s.encode(), add_bos=False, special=True)
+        != hf.encode(s, add_special_tokens=False)
+    ]
+    assert not mismatches, f"{len(mismatches)} of {len(strings)} differ, e.g. {mismatches[:3]!r}"
+
+
+PROMPTS = [
+    "What is the received power in dBm?",
+    "A 2400 MHz radio link spans 3.2 km in free space. What is the free-space path loss in dB?",
+    "An M/M/1 queue has arrival rate 40 packets/s and service rate 50 packets/s.",
+    "Step 1:",
+    "The capacity of a 20 MHz channel",
+]
+
+
+def hf_greedy(model_dir, prompts, max_new_tokens=64):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    outputs = []
+    for prompt in prompts:
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(
+                **ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None
+            )
+        outputs.append(out[0, ids["input_ids"].shape[1] :].tolist())
+    return outputs
+
+
+def llama_greedy(path, prompts, max_new_tokens=64):
+    llm = load(path)
+    outputs = []
+    for prompt in prompts:
+        llm.reset()
+        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        generated = []
+        for token in llm.generate(tokens, top_k=1, temp=0.0, repeat_penalty=1.0):
+            generated.append(token)
+            if len(generated) == max_new_tokens:
+                break
+        outputs.append(generated)
+    return outputs
+
+
+@pytest.mark.parametrize("kind", ["f32", "f16"])
+def test_greedy_generation_matches_transformers(gguf_files, tiny_model_dir, kind):
+    expected = hf_greedy(tiny_model_dir, PROMPTS)
+    assert llama_greedy(gguf_files[kind], PROMPTS) == expected
+
+
+def top1_agreement(path, model_dir, texts) -> float:
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    llm = load(path, logits_all=True)
+    agree = total = 0
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        with torch.no_grad():
+            reference = model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
+        llm.reset()
+        llm.eval(ids)
+        ours = np.asarray(llm.scores[: len(ids)]).argmax(-1)
+        agree += int((ours == reference).sum())
+        total += len(ids)
+    return agree / total
+
+
+@pytest.fixture(scope="session")
+def teacher_forcing_texts():
+    return [p.question + "\n" + p.solution for p in generate_problems(ProblemsConfig(n=40, seed=5))]
+
+
+def test_q8_0_top1_agreement(gguf_files, tiny_model_dir, teacher_forcing_texts, artifacts_dir):
+    results = {
+        q: top1_agreement(gguf_files[q], tiny_model_dir, teacher_forcing_texts)
+        for q in ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
+    }
+    (artifacts_dir / "gguf_top1_agreement.json").write_text(json.dumps(results, indent=2))
+    print("\nGGUF top-1 agreement vs transformers fp32:", results)
+    assert results["q8_0"] >= 0.99
+
+
+def test_check_gguf_rejects_broken_files(gguf_files, tmp_path):
+    truncated = tmp_path / "truncated.gguf"
+    data = gguf_files["f32"].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ExportError, match="truncated"):
+        check_gguf(truncated)
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"NOPE" + data[4:1000])
+    with pytest.raises(ExportError, match="not a GGUF file"):
+        check_gguf(junk)
+    with pytest.raises(ExportError, match="truncated|corrupt"):
+        quantize_gguf(truncated, tmp_path / "q.gguf", "q8_0")
+    assert not (tmp_path / "q.gguf").exists()
+
+
+def test_unsupported_architecture_lists_supported(tiny_model_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    config = json.loads((model / "config.json").read_text())
+    config["architectures"] = ["GPT2LMHeadModel"]
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ExportError, match="supported: Qwen3ForCausalLM, Qwen2ForCausalLM, LlamaForCausalLM"
+    ):
+        write_gguf(model, tmp_path / "x.gguf")
+    assert not (tmp_path / "x.gguf").exists()
+
+
+@pytest.mark.parametrize("architecture", ["Qwen2ForCausalLM", "LlamaForCausalLM"])
+def test_other_architectures_match_transformers_logits(architecture, tiny_model_dir, tmp_path):
+    """Random-weight Qwen2 (q/k/v biases, untied output) and Llama (llama.cpp's q/k rope
+    permutation) built here with the tiny tokenizer: llama.cpp's teacher-forced logits must match
+    transformers' at every position. (Greedy tokens of random weights hit near-ties, so logits are
+    compared; a wrong rope layout or tensor mapping gives errors of the logits' own size.)"""
+    import numpy as np
+    import torch
+    import transformers
+
+    tiny_config = json.loads((tiny_model_dir / "config.json").read_text())
+    config_class = {
+        "Qwen2ForCausalLM": transformers.Qwen2Config,
+        "LlamaForCausalLM": transformers.LlamaConfig,
+    }
+    config = config_class[architecture](
+        vocab_size=tiny_config["vocab_size"], hidden_size=64, intermediate_size=128,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=512, initializer_range=0.2, tie_word_embeddings=False, bos_token_id=tiny_config["bos_token_id"],
+        eos_token_id=tiny_config["eos_token_id"], pad_token_id=tiny_config["pad_token_id"],
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = getattr(transformers, architecture)(config).eval()
+    model_dir = tmp_path / architecture
+    model.save_pretrained(model_dir)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(tiny_model_dir / name, model_dir / name)
+    path = write_gguf(model_dir, tmp_path / f"{architecture}.gguf", "f32")
+    ids = list(range(5, 69))
+    with torch.no_grad():
+        reference = model(torch.tensor([ids])).logits[0].numpy()
+    llm = load(path, logits_all=True)
+    llm.eval(ids)
+    ours = np.asarray(llm.scores[: len(ids)])
+    scale = np.abs(reference).max()
+    assert np.abs(ours - reference).max() <= 2e-3 * scale
+    assert (ours.argmax(-1) == reference.argmax(-1)).mean() >= 0.95
