@@ -240,8 +240,9 @@ def test_other_architectures_match_transformers_logits(architecture, tiny_model_
     config = config_class[architecture](
         vocab_size=tiny_config["vocab_size"], hidden_size=64, intermediate_size=128,
         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        max_position_embeddings=512, initializer_range=0.2, tie_word_embeddings=False, bos_token_id=tiny_config["bos_token_id"],
-        eos_token_id=tiny_config["eos_token_id"], pad_token_id=tiny_config["pad_token_id"],
+        max_position_embeddings=512, initializer_range=0.2, tie_word_embeddings=False,
+        bos_token_id=tiny_config["bos_token_id"], eos_token_id=tiny_config["eos_token_id"],
+        pad_token_id=tiny_config["pad_token_id"],
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
