@@ -12,6 +12,10 @@ HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-12)
 DEMO_EXTRAS := train
 TEST_EXTRAS := train,gguf,dev
+comma := ,
+# Keyed on pyproject.toml and the extras, so a change to either re-installs.
+DEMO_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)-$(subst $(comma),-,$(DEMO_EXTRAS))
+TEST_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)-$(subst $(comma),-,$(TEST_EXTRAS))
 DEMO_OUT ?= runs/demo
 
 .PHONY: demo test lint format venv torch clean help
@@ -38,26 +42,26 @@ else
 endif
 	@touch $@
 
-$(VENV)/.installed-demo-$(PYPROJECT_HASH): $(VENV)/.torch-$(TORCH_VERSION)
+$(DEMO_STAMP): $(VENV)/.torch-$(TORCH_VERSION)
 	$(BIN)/pip install --quiet -e ".[$(DEMO_EXTRAS)]"
 	@touch $@
 
-$(VENV)/.installed-test-$(PYPROJECT_HASH): $(VENV)/.torch-$(TORCH_VERSION)
+$(TEST_STAMP): $(VENV)/.torch-$(TORCH_VERSION)
 	$(BIN)/pip install --quiet -e ".[$(TEST_EXTRAS)]"
 	@touch $@
 
-demo: $(VENV)/.installed-demo-$(PYPROJECT_HASH)
+demo: $(DEMO_STAMP)
 	$(BIN)/dta problems generate --config curation/problems.yaml --out $(DEMO_OUT)
 	$(BIN)/dta model tiny --config curation/tiny-model.yaml --out $(DEMO_OUT)/model
 	$(BIN)/dta model check $(DEMO_OUT)/model --n 200 --out $(DEMO_OUT)/check
 	$(BIN)/dta score run --problems $(DEMO_OUT)/check/problems.jsonl \
 	  --completions $(DEMO_OUT)/check/completions.jsonl --config curation/score.yaml --out $(DEMO_OUT)/score
 
-lint: $(VENV)/.installed-test-$(PYPROJECT_HASH)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check dta_edge tests
 	$(BIN)/ruff format --check dta_edge tests
 
-format: $(VENV)/.installed-test-$(PYPROJECT_HASH)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format dta_edge tests
 	$(BIN)/ruff check --fix dta_edge tests
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 
+# Installed by `make test` (the gguf extra): llama.cpp runs on a CPU, so a missing one must fail,
+# not skip.
+import llama_cpp
 import pytest
 
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_quantize import QUANT_TYPES, check_gguf, quantize_gguf
 from dta_edge.export.gguf_writer import write_gguf
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
-
-llama_cpp = pytest.importorskip("llama_cpp")
 
 
 @pytest.fixture(scope="session")
