@@ -94,6 +94,5 @@ def merge_parity(
     with torch.no_grad():
         for text in texts:
             ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
-            diff = (with_adapter(ids).logits - merged(ids).logits).abs().max().item()
-            worst = max(worst, diff)
+            worst = max(worst, (with_adapter(ids).logits - merged(ids).logits).abs().max().item())
     return worst

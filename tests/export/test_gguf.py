@@ -1,18 +1,26 @@
-"""GGUF export checked with the real llama.cpp on the files we write (tiny model)."""
+"""GGUF export checked with the real llama.cpp on the files we write (tiny model).
+
+llama-cpp-python is installed by `make test` (the gguf extra); it runs on a CPU, so these tests
+fail rather than skip when it is missing.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 
-# Installed by `make test` (the gguf extra): llama.cpp runs on a CPU, so a missing one must fail,
-# not skip.
-import llama_cpp
 import pytest
 
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_quantize import QUANT_TYPES, check_gguf, quantize_gguf
 from dta_edge.export.gguf_writer import write_gguf
+from dta_edge.export.parity import (
+    gguf_greedy_tokens,
+    gguf_top1_agreement,
+    hf_greedy_tokens,
+    load_gguf,
+    tokenization_mismatches,
+)
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
 
@@ -27,10 +35,6 @@ def gguf_files(tiny_model_dir, tmp_path_factory):
     for quant in QUANT_TYPES:
         files[quant] = quantize_gguf(files["f32"], out / f"tiny-{quant}.gguf", quant)
     return files
-
-
-def load(path, **kwargs):
-    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False, **kwargs)
 
 
 def test_metadata_is_complete(gguf_files, tiny_model_dir):
@@ -97,18 +101,9 @@ def parity_strings() -> list[str]:
 
 
 def test_tokenization_matches_transformers(gguf_files, tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    hf = AutoTokenizer.from_pretrained(tiny_model_dir)
-    llm = load(gguf_files["f32"], vocab_only=True)
     strings = parity_strings()
     assert len(strings) >= 200
-    mismatches = [
-        s
-        for s in strings
-        if llm.tokenize(s.encode(), add_bos=False, special=True)
-        != hf.encode(s, add_special_tokens=False)
-    ]
+    mismatches = tokenization_mismatches(gguf_files["f32"], tiny_model_dir, strings)
     assert not mismatches, f"{len(mismatches)} of {len(strings)} differ, e.g. {mismatches[:3]!r}"
 
 
@@ -121,63 +116,10 @@ PROMPTS = [
 ]
 
 
-def hf_greedy(model_dir, prompts, max_new_tokens=64):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    outputs = []
-    for prompt in prompts:
-        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-        with torch.no_grad():
-            out = model.generate(
-                **ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None
-            )
-        outputs.append(out[0, ids["input_ids"].shape[1] :].tolist())
-    return outputs
-
-
-def llama_greedy(path, prompts, max_new_tokens=64):
-    llm = load(path)
-    outputs = []
-    for prompt in prompts:
-        llm.reset()
-        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-        generated = []
-        for token in llm.generate(tokens, top_k=1, temp=0.0, repeat_penalty=1.0):
-            generated.append(token)
-            if len(generated) == max_new_tokens:
-                break
-        outputs.append(generated)
-    return outputs
-
-
 @pytest.mark.parametrize("kind", ["f32", "f16"])
 def test_greedy_generation_matches_transformers(gguf_files, tiny_model_dir, kind):
-    expected = hf_greedy(tiny_model_dir, PROMPTS)
-    assert llama_greedy(gguf_files[kind], PROMPTS) == expected
-
-
-def top1_agreement(path, model_dir, texts) -> float:
-    import numpy as np
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    llm = load(path, logits_all=True)
-    agree = total = 0
-    for text in texts:
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        with torch.no_grad():
-            reference = model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
-        llm.reset()
-        llm.eval(ids)
-        ours = np.asarray(llm.scores[: len(ids)]).argmax(-1)
-        agree += int((ours == reference).sum())
-        total += len(ids)
-    return agree / total
+    expected = hf_greedy_tokens(tiny_model_dir, PROMPTS)
+    assert gguf_greedy_tokens(gguf_files[kind], PROMPTS) == expected
 
 
 @pytest.fixture(scope="session")
@@ -185,9 +127,9 @@ def teacher_forcing_texts():
     return [p.question + "\n" + p.solution for p in generate_problems(ProblemsConfig(n=40, seed=5))]
 
 
-def test_q8_0_top1_agreement(gguf_files, tiny_model_dir, teacher_forcing_texts, artifacts_dir):
+def test_q8_0_gguf_top1_agreement(gguf_files, tiny_model_dir, teacher_forcing_texts, artifacts_dir):
     results = {
-        q: top1_agreement(gguf_files[q], tiny_model_dir, teacher_forcing_texts)
+        q: gguf_top1_agreement(gguf_files[q], tiny_model_dir, teacher_forcing_texts)
         for q in ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
     }
     (artifacts_dir / "gguf_top1_agreement.json").write_text(json.dumps(results, indent=2))
@@ -256,7 +198,7 @@ def test_other_architectures_match_transformers_logits(architecture, tiny_model_
     ids = list(range(5, 69))
     with torch.no_grad():
         reference = model(torch.tensor([ids])).logits[0].numpy()
-    llm = load(path, logits_all=True)
+    llm = load_gguf(path, logits_all=True)
     llm.eval(ids)
     ours = np.asarray(llm.scores[: len(ids)])
     scale = np.abs(reference).max()

@@ -1,0 +1,109 @@
+"""Parity of an export with its source model: tokenization, greedy tokens, top-1 agreement.
+
+These are the numbers a manifest records and `make test` asserts; both call the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def load_gguf(path: Path, **kwargs):  # -> llama_cpp.Llama
+    """Open a GGUF with llama.cpp on the CPU, quietly, after checking the file is sound."""
+    import llama_cpp
+
+    from dta_edge.export.gguf_quantize import check_gguf
+
+    check_gguf(path)
+    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False, **kwargs)
+
+
+def tokenization_mismatches(gguf_path: Path, model_dir: Path, texts: Sequence[str]) -> list[str]:
+    """The texts whose llama.cpp token ids differ from the HF tokenizer's."""
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(model_dir)
+    llm = load_gguf(gguf_path, vocab_only=True)
+    return [
+        text
+        for text in texts
+        if llm.tokenize(text.encode(), add_bos=False, special=True)
+        != hf.encode(text, add_special_tokens=False)
+    ]
+
+
+def hf_greedy_tokens(
+    model_dir: Path, prompts: Sequence[str], max_new_tokens: int = 64
+) -> list[list[int]]:
+    """Greedy continuation token ids from transformers in fp32 (EOS does not stop it)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    outputs = []
+    for prompt in prompts:
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(
+                **ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None
+            )
+        outputs.append(out[0, ids["input_ids"].shape[1] :].tolist())
+    return outputs
+
+
+def gguf_greedy_tokens(
+    path: Path, prompts: Sequence[str], max_new_tokens: int = 64
+) -> list[list[int]]:
+    """Greedy continuation token ids from llama.cpp (top-k 1, no repetition penalty)."""
+    llm = load_gguf(path)
+    outputs = []
+    for prompt in prompts:
+        llm.reset()
+        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        generated: list[int] = []
+        for token in llm.generate(tokens, top_k=1, temp=0.0, repeat_penalty=1.0):
+            generated.append(token)
+            if len(generated) == max_new_tokens:
+                break
+        outputs.append(generated)
+    return outputs
+
+
+def gguf_top1_agreement(path: Path, model_dir: Path, texts: Sequence[str]) -> float:
+    """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    llm = load_gguf(path, logits_all=True)
+    agree = total = 0
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        with torch.no_grad():
+            reference = model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
+        llm.reset()
+        llm.eval(ids)
+        ours = np.asarray(llm.scores[: len(ids)]).argmax(-1)
+        agree += int((ours == reference).sum())
+        total += len(ids)
+    return agree / total
+
+
+def hf_max_logit_diff(source_dir: Path, exported_dir: Path, texts: Sequence[str]) -> float:
+    """Max absolute fp32 logit difference between two transformers folders over ``texts``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source_dir)
+    source = AutoModelForCausalLM.from_pretrained(source_dir, dtype=torch.float32).eval()
+    exported = AutoModelForCausalLM.from_pretrained(exported_dir, dtype=torch.float32).eval()
+    worst = 0.0
+    with torch.no_grad():
+        for text in texts:
+            ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
+            worst = max(worst, (source(ids).logits - exported(ids).logits).abs().max().item())
+    return worst
