@@ -33,6 +33,7 @@ CONFIG_KINDS: dict[str, str] = {
     "score": "dta_edge.tasks.scoring:ScoreConfig",
     "field-map": "dta_edge.tasks.loaders:FieldMap",
     "profile": "dta_edge.profiles:DeviceProfile",
+    "export-target": "dta_edge.export.targets:ExportTarget",
 }
 
 

@@ -10,28 +10,6 @@ from dta_edge.export.merge import merge_adapter, merge_parity
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
 
-@pytest.fixture(scope="session")
-def lora_adapter(tiny_model_dir, tmp_path_factory):
-    """A LoRA adapter on the tiny model with non-zero B, so the merge really changes weights."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    config = LoraConfig(
-        r=8,
-        lora_alpha=16,
-        target_modules=["q_proj", "v_proj", "down_proj"],
-        init_lora_weights=False,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        peft_model = get_peft_model(model, config)
-    out = tmp_path_factory.mktemp("adapter")
-    peft_model.save_pretrained(out)
-    return out
-
-
 def test_merge_parity_within_1e_4(tiny_model_dir, lora_adapter, tmp_path, artifacts_dir):
     import torch
     from transformers import AutoModelForCausalLM

@@ -1,0 +1,187 @@
+"""`dta export`: merge (if an adapter is given), convert, quantize, measure parity, write manifest.
+
+Every file lands under its final name only when complete (temp + rename), and manifest.json is
+written last, so a folder with a manifest is a finished export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import shutil
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+from dta_edge.errors import ExportError
+from dta_edge.export.targets import ExportTarget
+from dta_edge.storage import atomic_write_json
+
+MANIFEST = "manifest.json"
+TOOLS = ("dta-edge", "gguf", "llama_cpp_python", "transformers", "torch", "peft", "safetensors")
+Stage = Callable[[str], None]
+
+
+class ExportedFile(FrozenModel):
+    """One file of an export."""
+
+    path: str
+    bytes: int
+    sha256: str
+
+
+class ExportManifest(FrozenModel):
+    """What manifest.json records about an export."""
+
+    schema_version: Literal[1] = 1
+    target: ExportTarget
+    source_model: str
+    source_sha256: str = Field(description="sha256 over the source folder's safetensors files.")
+    adapter: str | None
+    format: str
+    quantization: str
+    files: tuple[ExportedFile, ...]
+    parity: dict[str, float]
+    tools: dict[str, str]
+    seconds: float
+    peak_rss_mib: float = Field(description="Peak resident memory of the export process.")
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder_sha256(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")):
+        digest.update(sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+def _tools() -> dict[str, str]:
+    found = {}
+    for name in TOOLS:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def parity_texts(n: int) -> list[str]:
+    """Generated telecom problems and solutions: the text parity is measured on."""
+    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+
+    return [
+        p.question + "\n" + (p.solution or "")
+        for p in generate_problems(ProblemsConfig(n=n, seed=5))
+    ]
+
+
+def _export_gguf(
+    target: ExportTarget, source: Path, out_dir: Path, texts: list[str]
+) -> tuple[Path, dict[str, float]]:
+    from dta_edge.export.gguf_quantize import quantize_gguf
+    from dta_edge.export.gguf_writer import write_gguf
+    from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
+
+    final = out_dir / f"{target.name}.gguf"
+    if target.quantization in ("f32", "f16"):
+        write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
+    else:
+        base = write_gguf(source, out_dir / f".{target.name}-f32.gguf", "f32")
+        try:
+            quantize_gguf(base, final, target.quantization)
+        finally:
+            base.unlink(missing_ok=True)
+    mismatches = tokenization_mismatches(final, source, texts)
+    parity = {
+        "tokenization_identical": 1.0 - len(mismatches) / len(texts),
+        "top1_agreement": gguf_top1_agreement(final, source, texts),
+    }
+    return final, parity
+
+
+def _export_hf(
+    target: ExportTarget, source: Path, out_dir: Path, texts: list[str]
+) -> tuple[Path, dict[str, float]]:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from dta_edge.export.merge import TOKENIZER_FILES
+    from dta_edge.export.parity import hf_max_logit_diff
+
+    final = out_dir / "model"
+    staging = out_dir / ".model.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, target.quantization))
+    model.save_pretrained(staging)
+    for name in TOKENIZER_FILES:
+        if (source / name).exists():
+            shutil.copy2(source / name, staging / name)
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    return final, {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
+
+
+def export_model(
+    target: ExportTarget,
+    model_dir: Path,
+    out_dir: Path,
+    adapter_dir: Path | None = None,
+    on_stage: Stage | None = None,
+) -> ExportManifest:
+    """Export ``model_dir`` (plus ``adapter_dir`` merged in) for ``target`` into ``out_dir``.
+
+    Raises:
+        ExportError: missing files, a wrong adapter, an unsupported model, or a failed quantization.
+    """
+    if not (model_dir / "config.json").exists():
+        raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
+    started = time.perf_counter()
+    say = on_stage or (lambda _message: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # an export in progress has no manifest
+    texts = parity_texts(target.parity_texts)
+    parity: dict[str, float] = {}
+    source = model_dir
+    if adapter_dir is not None:
+        from dta_edge.export.merge import merge_adapter, merge_parity
+
+        say("merging adapter")
+        source = merge_adapter(model_dir, adapter_dir, out_dir / "merged")
+        parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
+    say(f"writing {target.format} ({target.quantization}) and measuring parity")
+    exporter = _export_gguf if target.format == "gguf" else _export_hf
+    final, measured = exporter(target, source, out_dir, texts)
+    parity.update(measured)
+    paths = [final] if final.is_file() else sorted(p for p in final.iterdir() if p.is_file())
+    files = tuple(
+        ExportedFile(path=str(p.relative_to(out_dir)), bytes=p.stat().st_size, sha256=sha256_of(p))
+        for p in paths
+    )
+    manifest = ExportManifest(
+        target=target,
+        source_model=str(model_dir),
+        source_sha256=_folder_sha256(model_dir),
+        adapter=str(adapter_dir) if adapter_dir else None,
+        format=target.format,
+        quantization=target.quantization,
+        files=files,
+        parity=parity,
+        tools=_tools(),
+        seconds=round(time.perf_counter() - started, 2),
+        peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    )
+    atomic_write_json(out_dir / MANIFEST, manifest.model_dump(mode="json"))
+    return manifest

@@ -1,0 +1,42 @@
+"""Export targets: the format, the quantization and the device profile an export is for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dta_edge.config import FrozenModel
+
+GGUF_TYPES = ("f32", "f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
+HF_DTYPES = ("float32", "bfloat16", "float16")
+
+
+class ExportTarget(FrozenModel):
+    """One shipped export recipe (export/<name>.yaml)."""
+
+    kind: Literal["export-target"] = "export-target"
+    name: str = Field(description="Target name, also the default output file stem.")
+    description: str = ""
+    format: Literal["gguf", "hf"] = Field(
+        description="gguf: one llama.cpp file; hf: a safetensors folder (vLLM, transformers)."
+    )
+    quantization: str = Field(description=f"gguf: one of {GGUF_TYPES}; hf: one of {HF_DTYPES}.")
+    profile: str = Field(description="Device profile this target is for, e.g. profiles/cpu.yaml.")
+    parity_texts: int = Field(default=20, ge=1, description="Generated texts for the parity check.")
+
+    @model_validator(mode="after")
+    def _quantization_fits_format(self) -> ExportTarget:
+        allowed = GGUF_TYPES if self.format == "gguf" else HF_DTYPES
+        if self.quantization not in allowed:
+            raise ValueError(
+                f"quantization '{self.quantization}' is not valid for {self.format}; "
+                f"valid: {', '.join(allowed)}"
+            )
+        return self
+
+
+def shipped_targets(folder: Path) -> dict[str, Path]:
+    """Target files in ``folder`` by name (what `dta export --list` shows)."""
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
