@@ -58,12 +58,12 @@ demo: $(DEMO_STAMP)
 	  --completions $(DEMO_OUT)/check/completions.jsonl --config curation/score.yaml --out $(DEMO_OUT)/score
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check dta_edge tests
-	$(BIN)/ruff format --check dta_edge tests
+	$(BIN)/ruff check dta_edge tests benchmarks
+	$(BIN)/ruff format --check dta_edge tests benchmarks
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format dta_edge tests
-	$(BIN)/ruff check --fix dta_edge tests
+	$(BIN)/ruff format dta_edge tests benchmarks
+	$(BIN)/ruff check --fix dta_edge tests benchmarks
 
 test: lint
 	$(BIN)/python -m pytest

@@ -16,6 +16,7 @@ from typing import Literal
 
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
+from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32
 
 # HF architecture -> (gguf architecture name, whether q/k need llama.cpp's rope permutation).
 ARCHITECTURES: dict[str, tuple[str, bool]] = {
@@ -30,7 +31,7 @@ OutType = Literal["f32", "f16"]
 class TensorPlan:
     """One output tensor: where it comes from and what it becomes."""
 
-    hf_name: str
+    entry: TensorEntry
     gguf_name: str
     shard: Path
     shape: tuple[int, ...]
@@ -68,27 +69,21 @@ def plan_tensors(
 ) -> list[TensorPlan]:
     """Map every checkpoint tensor to its GGUF name and type, reading only headers."""
     import gguf
-    from safetensors import safe_open
 
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     plans: list[TensorPlan] = []
-    for shard in _shards(model_dir):
-        with safe_open(shard, framework="pt") as handle:
-            for hf_name in handle.keys():  # noqa: SIM118 - safe_open is not a dict
-                if tied and hf_name == "lm_head.weight":
-                    continue
-                if hf_name.endswith("rotary_emb.inv_freq"):
-                    continue
-                gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
-                if gguf_name is None:
-                    raise ExportError(f"{shard}: tensor '{hf_name}' has no GGUF name for {arch}")
-                shape = tuple(handle.get_slice(hf_name).get_shape())
-                plans.append(
-                    TensorPlan(
-                        hf_name, gguf_name, shard, shape, out_type == "f16" and len(shape) == 2
-                    )
-                )
+    for shard, entry in iter_index(_shards(model_dir)):
+        if (tied and entry.name == "lm_head.weight") or entry.name.endswith("rotary_emb.inv_freq"):
+            continue
+        gguf_name = names.get_name(entry.name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise ExportError(f"{shard}: tensor '{entry.name}' has no GGUF name for {arch}")
+        plans.append(
+            TensorPlan(
+                entry, gguf_name, shard, entry.shape, out_type == "f16" and len(entry.shape) == 2
+            )
+        )
     return plans
 
 
@@ -105,16 +100,17 @@ def _permute_for_rope(weight, n_head: int):  # numpy array in, numpy array out
 def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> numpy array
     """Read one tensor, apply the rope permutation if needed, cast to its GGUF type."""
     import numpy as np
-    from safetensors import safe_open
 
-    with safe_open(plan.shard, framework="pt") as handle:
-        array = handle.get_tensor(plan.hf_name).float().numpy()
-    if arch_permute and plan.hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+    array = read_float32(plan.shard, plan.entry)
+    name = plan.entry.name
+    if arch_permute and name.endswith(("q_proj.weight", "k_proj.weight")):
         heads = config["num_attention_heads"]
-        if plan.hf_name.endswith("k_proj.weight"):
+        if name.endswith("k_proj.weight"):
             heads = config.get("num_key_value_heads") or heads
         array = _permute_for_rope(array, heads)
-    return np.ascontiguousarray(array.astype(np.float16 if plan.float16 else np.float32))
+    return np.ascontiguousarray(
+        array.astype(np.float16 if plan.float16 else np.float32, copy=False)
+    )
 
 
 def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Path:

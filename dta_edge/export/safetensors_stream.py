@@ -1,0 +1,82 @@
+"""Read safetensors one tensor at a time with plain file reads, without torch and without mmap.
+
+safetensors' own loader maps the whole file; every page it touches counts as resident memory, so a
+conversion that visits all tensors ends up holding the whole model. Reading each tensor into its own
+buffer and dropping it keeps peak memory near one tensor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dta_edge.errors import ExportError
+
+_NUMPY = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16}
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """Where one tensor lives in a safetensors file."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    offset: int  # absolute byte offset in the file
+    nbytes: int
+
+
+def read_index(path: Path) -> list[TensorEntry]:
+    """The tensor table of a safetensors file, checked against the file size."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        raw = handle.read(8)
+        if len(raw) < 8:
+            raise ExportError(f"{path}: truncated safetensors file (no header)")
+        header_len = int.from_bytes(raw, "little")
+        if header_len > size - 8:
+            raise ExportError(f"{path}: corrupt safetensors header length {header_len}")
+        try:
+            header = json.loads(handle.read(header_len))
+        except json.JSONDecodeError as exc:
+            raise ExportError(f"{path}: corrupt safetensors header ({exc.msg})") from None
+    base = 8 + header_len
+    entries = []
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = meta["data_offsets"]
+        if base + end > size:
+            raise ExportError(
+                f"{path}: truncated safetensors file (tensor '{name}' ends past the end)"
+            )
+        entries.append(
+            TensorEntry(name, meta["dtype"], tuple(meta["shape"]), base + start, end - start)
+        )
+    return entries
+
+
+def read_float32(path: Path, entry: TensorEntry) -> np.ndarray:
+    """Load one tensor as float32 (bf16 is widened exactly by a 16-bit shift)."""
+    if entry.dtype not in _NUMPY:
+        raise ExportError(f"{path}: tensor '{entry.name}' has unsupported dtype {entry.dtype}")
+    dtype = np.dtype(_NUMPY[entry.dtype])
+    with path.open("rb") as handle:
+        handle.seek(entry.offset)
+        array = np.fromfile(handle, dtype=dtype, count=entry.nbytes // dtype.itemsize)
+    if entry.dtype == "BF16":
+        array = (array.astype(np.uint32) << 16).view(np.float32)
+    elif dtype != np.float32:
+        array = array.astype(np.float32)
+    return array.reshape(entry.shape)
+
+
+def iter_index(shards: list[Path]) -> Iterator[tuple[Path, TensorEntry]]:
+    """Every tensor of every shard, in file order."""
+    for shard in shards:
+        for entry in read_index(shard):
+            yield shard, entry
