@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dta_edge import __version__
+from dta_edge._cli_export import export_app
 from dta_edge._console import make_console, progress_bar
 from dta_edge.config import dump_config, load_config
 from dta_edge.errors import DtaError
@@ -41,10 +42,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(problems_app, name="problems")
 app.add_typer(model_app, name="model")
 app.add_typer(score_app, name="score")
-export_app = typer.Typer(
-    help="Export a model (plus a LoRA adapter) for a device: GGUF for llama.cpp, merged "
-    "safetensors for vLLM; parity measured and recorded in manifest.json.",
-)
 app.add_typer(export_app, name="export")
 
 out = make_console()
@@ -323,50 +320,6 @@ def score_extract(
         _, _, correct, reason = score_text(text, problem, rel_tol)
         result.update(correct=correct, reason=reason)
     out.print_json(json.dumps(result))
-
-
-@export_app.callback(invoke_without_command=True)
-def export(
-    ctx: typer.Context,
-    target: Annotated[
-        Path | None, typer.Option(help="export/<name>.yaml, or a target name.")
-    ] = None,
-    model: Annotated[Path | None, typer.Option(help="Source transformers folder.")] = None,
-    adapter: Annotated[Path | None, typer.Option(help="peft LoRA adapter to merge first.")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
-    list_targets: Annotated[bool, typer.Option("--list", help="List the shipped targets.")] = False,
-    targets_dir: Annotated[Path, typer.Option(help="Folder of target YAMLs.")] = Path("export"),
-) -> None:
-    """Export --model for --target into --out (see --list for the shipped targets)."""
-    from dta_edge.export.runner import export_model
-    from dta_edge.export.targets import ExportTarget, shipped_targets
-
-    if ctx.invoked_subcommand is not None:
-        return
-    if list_targets:
-        from rich.table import Table
-
-        table = Table("target", "format", "quantization", "profile", "description")
-        for name, path in shipped_targets(targets_dir).items():
-            spec = load_config(path, ExportTarget)
-            table.add_row(name, spec.format, spec.quantization, spec.profile, spec.description)
-        out.print(table)
-        return
-    if target is None or model is None or out_path is None:
-        raise typer.BadParameter("give --target, --model and --out (or --list)")
-    known = shipped_targets(targets_dir)
-    target_file = known.get(str(target), target)
-    spec = load_config(target_file, ExportTarget)
-    manifest = export_model(
-        spec, model, out_path, adapter, on_stage=lambda m: out.print(f"[bold]{m}[/bold]")
-    )
-    for item in manifest.files:
-        out.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
-    out.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
-    out.print(
-        f"{manifest.seconds:.1f} s, peak RSS {manifest.peak_rss_mib:.0f} MiB; "
-        f"manifest in [bold]{out_path / 'manifest.json'}[/bold]"
-    )
 
 
 def main() -> None:

@@ -185,3 +185,65 @@ def export_model(
     )
     atomic_write_json(out_dir / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
+
+
+class VerifyResult(FrozenModel):
+    """`dta export verify`: do the files and the parity still match the manifest?"""
+
+    files_ok: bool
+    problems: tuple[str, ...]
+    parity_recorded: dict[str, float]
+    parity_now: dict[str, float]
+
+
+def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
+    """Re-hash every file and re-measure parity exactly as the export did.
+
+    Raises:
+        ExportError: no manifest, or a manifest that does not validate.
+    """
+    path = out_dir / MANIFEST
+    if not path.exists():
+        raise ExportError(f"{path}: missing; not a finished export folder")
+    try:
+        manifest = ExportManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ExportError(f"{path}: invalid manifest ({exc})") from None
+    file_problems: list[str] = []
+    for item in manifest.files:
+        file = out_dir / item.path
+        if not file.exists():
+            file_problems.append(f"{file}: missing")
+        elif file.stat().st_size != item.bytes or sha256_of(file) != item.sha256:
+            file_problems.append(f"{file}: content differs from the manifest")
+    problems = list(file_problems)
+    source = Path(manifest.source_model)
+    now: dict[str, float] = {}
+    if not file_problems:
+        texts = parity_texts(manifest.target.parity_texts)
+        merged = out_dir / "merged"
+        model = merged if manifest.adapter else source
+        if manifest.format == "gguf":
+            from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
+
+            final = out_dir / manifest.files[0].path
+            now = {
+                "tokenization_identical": 1.0
+                - len(tokenization_mismatches(final, model, texts)) / len(texts),
+                "top1_agreement": gguf_top1_agreement(final, model, texts),
+            }
+        else:
+            from dta_edge.export.parity import hf_max_logit_diff
+
+            now = {"max_abs_logit_diff": hf_max_logit_diff(model, out_dir / "model", texts)}
+        for key, value in now.items():
+            if abs(manifest.parity.get(key, float("nan")) - value) > tolerance:
+                problems.append(
+                    f"parity {key}: manifest {manifest.parity.get(key)}, measured {value}"
+                )
+    return VerifyResult(
+        files_ok=not file_problems,
+        problems=tuple(problems),
+        parity_recorded=manifest.parity,
+        parity_now=now,
+    )

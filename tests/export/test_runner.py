@@ -94,3 +94,21 @@ def test_export_with_a_missing_tokenizer_exits_2(tiny_model_dir, tmp_path):
     )
     assert result.returncode == 2 and "tokenizer.json: missing" in result.stderr
     assert not (tmp_path / "o" / "cpu-gguf-q8_0.gguf").exists()
+
+
+def test_verify_passes_then_catches_a_tampered_file(tiny_model_dir, tmp_path):
+    out = tmp_path / "out"
+    export = run_dta(
+        "export", "--target", "cpu-gguf-q8_0", "--model", str(tiny_model_dir), "--out", str(out)
+    )
+    assert export.returncode == 0, export.stderr
+    ok = run_dta("export", "verify", str(out))
+    assert ok.returncode == 0 and "verified" in ok.stdout, ok.stdout + ok.stderr
+    gguf = out / "cpu-gguf-q8_0.gguf"
+    data = bytearray(gguf.read_bytes())
+    data[-1] ^= 0xFF
+    gguf.write_bytes(bytes(data))
+    tampered = run_dta("export", "verify", str(out))
+    assert tampered.returncode == 1 and "content differs from the manifest" in tampered.stdout
+    missing = run_dta("export", "verify", str(tmp_path))
+    assert missing.returncode == 2 and "not a finished export folder" in missing.stderr

@@ -1,0 +1,78 @@
+"""`dta export`: its own module to keep cli.py small; the same thin-command rules apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge._console import make_console
+from dta_edge.config import load_config
+
+export_app = typer.Typer(
+    help="Export a model (plus a LoRA adapter) for a device: GGUF for llama.cpp, merged "
+    "safetensors for vLLM; parity measured and recorded in manifest.json.",
+)
+out = make_console()
+
+
+@export_app.callback(invoke_without_command=True)
+def export(
+    ctx: typer.Context,
+    target: Annotated[
+        Path | None, typer.Option(help="export/<name>.yaml, or a target name.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="Source transformers folder.")] = None,
+    adapter: Annotated[Path | None, typer.Option(help="peft LoRA adapter to merge first.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    list_targets: Annotated[bool, typer.Option("--list", help="List the shipped targets.")] = False,
+    targets_dir: Annotated[Path, typer.Option(help="Folder of target YAMLs.")] = Path("export"),
+) -> None:
+    """Export --model for --target into --out (see --list for the shipped targets)."""
+    from dta_edge.export.runner import export_model
+    from dta_edge.export.targets import ExportTarget, shipped_targets
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if list_targets:
+        from rich.table import Table
+
+        table = Table("target", "format", "quantization", "profile", "description")
+        for name, path in shipped_targets(targets_dir).items():
+            spec = load_config(path, ExportTarget)
+            table.add_row(name, spec.format, spec.quantization, spec.profile, spec.description)
+        out.print(table)
+        return
+    if target is None or model is None or out_path is None:
+        raise typer.BadParameter("give --target, --model and --out (or --list)")
+    known = shipped_targets(targets_dir)
+    target_file = known.get(str(target), target)
+    spec = load_config(target_file, ExportTarget)
+    manifest = export_model(
+        spec, model, out_path, adapter, on_stage=lambda m: out.print(f"[bold]{m}[/bold]")
+    )
+    for item in manifest.files:
+        out.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
+    out.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
+    out.print(
+        f"{manifest.seconds:.1f} s, peak RSS {manifest.peak_rss_mib:.0f} MiB; "
+        f"manifest in [bold]{out_path / 'manifest.json'}[/bold]"
+    )
+
+
+@export_app.command("verify")
+def export_verify(
+    folder: Annotated[Path, typer.Argument(help="An export folder with manifest.json.")],
+) -> None:
+    """Re-hash the exported files and re-measure parity; exit 1 if anything moved."""
+    from dta_edge.export.runner import verify_export
+
+    result = verify_export(folder)
+    for key, value in result.parity_now.items():
+        out.print(f"  {key}: manifest {result.parity_recorded.get(key)}  now {value}")
+    if result.problems:
+        for problem in result.problems:
+            out.print(f"[red]{problem}[/red]")
+        raise typer.Exit(1)
+    out.print("[green]verified[/green]: files match their sha256 and parity is unchanged")
