@@ -34,9 +34,9 @@ def tokenization_mismatches(gguf_path: Path, model_dir: Path, texts: Sequence[st
 
 
 def hf_greedy_tokens(
-    model_dir: Path, prompts: Sequence[str], max_new_tokens: int = 64
+    model_dir: Path, prompts: Sequence[str], max_new_tokens: int = 64, stop_at_eos: bool = False
 ) -> list[list[int]]:
-    """Greedy continuation token ids from transformers in fp32 (EOS does not stop it)."""
+    """Greedy continuation token ids from transformers in fp32 (EOS stops it only if asked)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -46,9 +46,8 @@ def hf_greedy_tokens(
     for prompt in prompts:
         ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(
-                **ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None
-            )
+            stop = {} if stop_at_eos else {"eos_token_id": None}
+            out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, **stop)
         outputs.append(out[0, ids["input_ids"].shape[1] :].tolist())
     return outputs
 

@@ -23,7 +23,10 @@ from dta_edge.export.targets import ExportTarget
 from dta_edge.storage import atomic_write_json
 
 MANIFEST = "manifest.json"
-TOOLS = ("dta-edge", "gguf", "llama_cpp_python", "transformers", "torch", "peft", "safetensors")
+TOOLS = (
+    "dta-edge", "gguf", "llama_cpp_python", "onnxruntime", "onnxruntime-genai", "onnx_ir",
+    "transformers", "torch", "peft", "safetensors",
+)  # fmt: skip
 Stage = Callable[[str], None]
 
 
@@ -88,38 +91,25 @@ def parity_texts(n: int) -> list[str]:
     ]
 
 
-def _export_gguf(
-    target: ExportTarget, source: Path, out_dir: Path, texts: list[str]
-) -> tuple[Path, dict[str, float]]:
+def _write_gguf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
     from dta_edge.export.gguf_quantize import quantize_gguf
     from dta_edge.export.gguf_writer import write_gguf
-    from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
 
     final = out_dir / f"{target.name}.gguf"
     if target.quantization in ("f32", "f16"):
-        write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
-    else:
-        base = write_gguf(source, out_dir / f".{target.name}-f32.gguf", "f32")
-        try:
-            quantize_gguf(base, final, target.quantization)
-        finally:
-            base.unlink(missing_ok=True)
-    mismatches = tokenization_mismatches(final, source, texts)
-    parity = {
-        "tokenization_identical": 1.0 - len(mismatches) / len(texts),
-        "top1_agreement": gguf_top1_agreement(final, source, texts),
-    }
-    return final, parity
+        return write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
+    base = write_gguf(source, out_dir / f".{target.name}-f32.gguf", "f32")
+    try:
+        return quantize_gguf(base, final, target.quantization)
+    finally:
+        base.unlink(missing_ok=True)
 
 
-def _export_hf(
-    target: ExportTarget, source: Path, out_dir: Path, texts: list[str]
-) -> tuple[Path, dict[str, float]]:
+def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 
     from dta_edge.export.merge import TOKENIZER_FILES
-    from dta_edge.export.parity import hf_max_logit_diff
 
     final = out_dir / "model"
     staging = out_dir / ".model.partial"
@@ -131,7 +121,46 @@ def _export_hf(
             shutil.copy2(source / name, staging / name)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    return final, {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
+    return final
+
+
+def _write_onnx(target: ExportTarget, source: Path, out_dir: Path) -> Path:
+    from dta_edge.export.onnx_export import build_onnx
+
+    return build_onnx(source, out_dir / "onnx", target.quantization, "cpu")
+
+
+def _measure_gguf(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
+    from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
+
+    return {
+        "tokenization_identical": 1.0
+        - len(tokenization_mismatches(final, source, texts)) / len(texts),
+        "top1_agreement": gguf_top1_agreement(final, source, texts),
+    }
+
+
+def _measure_hf(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
+    from dta_edge.export.parity import hf_max_logit_diff
+
+    return {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
+
+
+def _measure_onnx(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
+    from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
+
+    return {
+        "special_ids_match": float(special_ids_match(final, source)),
+        "top1_agreement": onnx_top1_agreement(final, source, texts),
+    }
+
+
+# format -> (writer, parity measurement); export and verify share the measurement.
+FORMATS = {
+    "gguf": (_write_gguf, _measure_gguf),
+    "hf": (_write_hf, _measure_hf),
+    "onnx": (_write_onnx, _measure_onnx),
+}
 
 
 def export_model(
@@ -162,9 +191,9 @@ def export_model(
         source = merge_adapter(model_dir, adapter_dir, out_dir / "merged")
         parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
     say(f"writing {target.format} ({target.quantization}) and measuring parity")
-    exporter = _export_gguf if target.format == "gguf" else _export_hf
-    final, measured = exporter(target, source, out_dir, texts)
-    parity.update(measured)
+    write, measure = FORMATS[target.format]
+    final = write(target, source, out_dir)
+    parity.update(measure(final, source, texts))
     paths = [final] if final.is_file() else sorted(p for p in final.iterdir() if p.is_file())
     files = tuple(
         ExportedFile(path=str(p.relative_to(out_dir)), bytes=p.stat().st_size, sha256=sha256_of(p))
@@ -223,19 +252,8 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
         texts = parity_texts(manifest.target.parity_texts)
         merged = out_dir / "merged"
         model = merged if manifest.adapter else source
-        if manifest.format == "gguf":
-            from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
-
-            final = out_dir / manifest.files[0].path
-            now = {
-                "tokenization_identical": 1.0
-                - len(tokenization_mismatches(final, model, texts)) / len(texts),
-                "top1_agreement": gguf_top1_agreement(final, model, texts),
-            }
-        else:
-            from dta_edge.export.parity import hf_max_logit_diff
-
-            now = {"max_abs_logit_diff": hf_max_logit_diff(model, out_dir / "model", texts)}
+        final = out_dir / Path(manifest.files[0].path).parts[0]
+        now = FORMATS[manifest.format][1](final, model, texts)
         for key, value in now.items():
             if abs(manifest.parity.get(key, float("nan")) - value) > tolerance:
                 problems.append(

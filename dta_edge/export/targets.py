@@ -11,6 +11,7 @@ from dta_edge.config import FrozenModel
 
 GGUF_TYPES = ("f32", "f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
 HF_DTYPES = ("float32", "bfloat16", "float16")
+ONNX_TYPES = ("fp32", "int8", "int4")
 
 
 class ExportTarget(FrozenModel):
@@ -19,16 +20,19 @@ class ExportTarget(FrozenModel):
     kind: Literal["export-target"] = "export-target"
     name: str = Field(description="Target name, also the default output file stem.")
     description: str = ""
-    format: Literal["gguf", "hf"] = Field(
-        description="gguf: one llama.cpp file; hf: a safetensors folder (vLLM, transformers)."
+    format: Literal["gguf", "hf", "onnx"] = Field(
+        description="gguf: one llama.cpp file; hf: a safetensors folder (vLLM, transformers); "
+        "onnx: ONNX Runtime GenAI folder with KV cache."
     )
-    quantization: str = Field(description=f"gguf: one of {GGUF_TYPES}; hf: one of {HF_DTYPES}.")
+    quantization: str = Field(
+        description=f"gguf: one of {GGUF_TYPES}; hf: one of {HF_DTYPES}; onnx: one of {ONNX_TYPES}."
+    )
     profile: str = Field(description="Device profile this target is for, e.g. profiles/cpu.yaml.")
     parity_texts: int = Field(default=20, ge=1, description="Generated texts for the parity check.")
 
     @model_validator(mode="after")
     def _quantization_fits_format(self) -> ExportTarget:
-        allowed = GGUF_TYPES if self.format == "gguf" else HF_DTYPES
+        allowed = {"gguf": GGUF_TYPES, "hf": HF_DTYPES, "onnx": ONNX_TYPES}[self.format]
         if self.quantization not in allowed:
             raise ValueError(
                 f"quantization '{self.quantization}' is not valid for {self.format}; "
