@@ -86,13 +86,10 @@ def merge_parity(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from dta_edge.export.parity import max_logit_diff
+
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     with_adapter = PeftModel.from_pretrained(base, adapter_dir).eval()
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
-    worst = 0.0
-    with torch.no_grad():
-        for text in texts:
-            ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
-            worst = max(worst, (with_adapter(ids).logits - merged(ids).logits).abs().max().item())
-    return worst
+    return max_logit_diff(with_adapter, merged, tokenizer, texts)

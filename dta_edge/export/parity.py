@@ -92,6 +92,18 @@ def gguf_top1_agreement(path: Path, model_dir: Path, texts: Sequence[str]) -> fl
     return agree / total
 
 
+def max_logit_diff(model_a, model_b, tokenizer, texts: Sequence[str]) -> float:
+    """Max absolute logit difference between two loaded causal LMs over ``texts``."""
+    import torch
+
+    worst = 0.0
+    with torch.no_grad():
+        for text in texts:
+            ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
+            worst = max(worst, (model_a(ids).logits - model_b(ids).logits).abs().max().item())
+    return worst
+
+
 def hf_max_logit_diff(source_dir: Path, exported_dir: Path, texts: Sequence[str]) -> float:
     """Max absolute fp32 logit difference between two transformers folders over ``texts``."""
     import torch
@@ -100,9 +112,4 @@ def hf_max_logit_diff(source_dir: Path, exported_dir: Path, texts: Sequence[str]
     tokenizer = AutoTokenizer.from_pretrained(source_dir)
     source = AutoModelForCausalLM.from_pretrained(source_dir, dtype=torch.float32).eval()
     exported = AutoModelForCausalLM.from_pretrained(exported_dir, dtype=torch.float32).eval()
-    worst = 0.0
-    with torch.no_grad():
-        for text in texts:
-            ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
-            worst = max(worst, (source(ids).logits - exported(ids).logits).abs().max().item())
-    return worst
+    return max_logit_diff(source, exported, tokenizer, texts)

@@ -2,6 +2,15 @@
 
 import pytest
 
+# Greedy-parity prompts shared by the GGUF and ONNX tests.
+PROMPTS = [
+    "What is the received power in dBm?",
+    "A 2400 MHz radio link spans 3.2 km in free space. What is the free-space path loss in dB?",
+    "An M/M/1 queue has arrival rate 40 packets/s and service rate 50 packets/s.",
+    "Step 1:",
+    "The capacity of a 20 MHz channel",
+]
+
 
 @pytest.fixture(scope="session")
 def lora_adapter(tiny_model_dir, tmp_path_factory):

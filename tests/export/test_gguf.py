@@ -23,6 +23,8 @@ from dta_edge.export.parity import (
 )
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
+from .conftest import PROMPTS
+
 
 @pytest.fixture(scope="session")
 def gguf_files(tiny_model_dir, tmp_path_factory):
@@ -105,15 +107,6 @@ def test_tokenization_matches_transformers(gguf_files, tiny_model_dir):
     assert len(strings) >= 200
     mismatches = tokenization_mismatches(gguf_files["f32"], tiny_model_dir, strings)
     assert not mismatches, f"{len(mismatches)} of {len(strings)} differ, e.g. {mismatches[:3]!r}"
-
-
-PROMPTS = [
-    "What is the received power in dBm?",
-    "A 2400 MHz radio link spans 3.2 km in free space. What is the free-space path loss in dB?",
-    "An M/M/1 queue has arrival rate 40 packets/s and service rate 50 packets/s.",
-    "Step 1:",
-    "The capacity of a 20 MHz channel",
-]
 
 
 @pytest.mark.parametrize("kind", ["f32", "f16"])

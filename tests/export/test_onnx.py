@@ -16,13 +16,7 @@ from dta_edge.export.onnx_export import (
 from dta_edge.export.parity import hf_greedy_tokens
 from dta_edge.export.runner import parity_texts
 
-PROMPTS = [
-    "What is the received power in dBm?",
-    "A 2400 MHz radio link spans 3.2 km in free space. What is the free-space path loss in dB?",
-    "An M/M/1 queue has arrival rate 40 packets/s and service rate 50 packets/s.",
-    "Step 1:",
-    "The capacity of a 20 MHz channel",
-]
+from .conftest import PROMPTS
 
 
 @pytest.fixture(scope="session")
