@@ -34,7 +34,6 @@ class TensorPlan:
     entry: TensorEntry
     gguf_name: str
     shard: Path
-    shape: tuple[int, ...]
     float16: bool
 
 
@@ -80,9 +79,7 @@ def plan_tensors(
         if gguf_name is None:
             raise ExportError(f"{shard}: tensor '{entry.name}' has no GGUF name for {arch}")
         plans.append(
-            TensorPlan(
-                entry, gguf_name, shard, entry.shape, out_type == "f16" and len(entry.shape) == 2
-            )
+            TensorPlan(entry, gguf_name, shard, out_type == "f16" and len(entry.shape) == 2)
         )
     return plans
 
@@ -143,8 +140,9 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
         _add_metadata(writer, config, vocab, model_dir.name, out_type)
         for plan in plans:
             dtype = np.float16 if plan.float16 else np.float32
-            nbytes = int(np.prod(plan.shape)) * np.dtype(dtype).itemsize
-            writer.add_tensor_info(plan.gguf_name, plan.shape, np.dtype(dtype), nbytes)
+            shape = plan.entry.shape
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            writer.add_tensor_info(plan.gguf_name, shape, np.dtype(dtype), nbytes)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()

@@ -11,7 +11,6 @@ import resource
 import shutil
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +19,7 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ExportError
 from dta_edge.export.targets import ExportTarget
+from dta_edge.runs import package_versions
 from dta_edge.storage import atomic_write_json
 
 MANIFEST = "manifest.json"
@@ -69,16 +69,6 @@ def _folder_sha256(folder: Path) -> str:
     for path in sorted(folder.glob("*.safetensors")):
         digest.update(sha256_of(path).encode())
     return digest.hexdigest()
-
-
-def _tools() -> dict[str, str]:
-    found = {}
-    for name in TOOLS:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
 
 
 def parity_texts(n: int) -> list[str]:
@@ -208,7 +198,7 @@ def export_model(
         quantization=target.quantization,
         files=files,
         parity=parity,
-        tools=_tools(),
+        tools=package_versions(TOOLS),
         seconds=round(time.perf_counter() - started, 2),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
