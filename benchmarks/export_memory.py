@@ -3,24 +3,47 @@
 Not a test: it prints measurements. The writer streams one tensor at a time, so peak RSS should
 stay within 1.5 x the largest tensor + 300 MB whatever the model size.
 
-    .venv/bin/python benchmarks/export_memory.py [--work DIR]
+With --upstream, llama.cpp's own convert_hf_to_gguf.py (from the llama-cpp-python source
+distribution matching the installed version, fetched with `pip download --no-binary`, which pip's
+cache serves offline once fetched) converts the same model: the script checks that every tensor is
+identical (name, shape, type, bytes) and prints the time ratio ours / upstream.
+
+    .venv/bin/python benchmarks/export_memory.py [--work DIR] [--size tiny|500mb] [--upstream]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-CONVERT = """
+OURS = """
 import sys
 from pathlib import Path
 from dta_edge.export.gguf_writer import write_gguf
 write_gguf(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+"""
+# Upstream picks the vocabulary by hashing known tokenizers and needs sentencepiece for Qwen2's
+# first attempt; the stand-in tokenizer is known to neither, so both are pinned to what a Qwen3
+# checkpoint resolves to. Only the vocabulary is affected, and tensors are what gets compared.
+UPSTREAM = """
+import runpy, sys
+llama_cpp_dir = sys.argv.pop(1)
+sys.path[:0] = [llama_cpp_dir + "/gguf-py", llama_cpp_dir]
+import conversion.base as base
+base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+def no_sentencepiece(self, *args, **kwargs):
+    raise FileNotFoundError("tokenizer.model")
+base.TextModel._set_vocab_sentencepiece = no_sentencepiece
+sys.argv = [llama_cpp_dir + "/convert_hf_to_gguf.py", *sys.argv[1:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+PEAK = """
+import resource
+print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -64,18 +87,58 @@ def largest_tensor_bytes(folder: Path) -> int:
     return header_bytes
 
 
-def measure(model: Path, out: Path, out_type: str) -> tuple[float, float]:
-    """Run the conversion in a fresh process; return (seconds, peak RSS MiB of that process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def measure(script: str, *args: str) -> tuple[float, float]:
+    """Run a conversion in a fresh process; return (seconds, peak RSS MiB of that process)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", CONVERT, str(model), str(out), out_type], check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script + PEAK, *args], check=True, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        raise RuntimeError(
-            "child peak RSS not above an earlier child's; run each size in its own process"
-        )
-    return seconds, peak / 1024
+    peak_line = [line for line in result.stdout.splitlines() if line.startswith("PEAK_RSS_KIB")]
+    return seconds, int(peak_line[-1].split()[1]) / 1024
+
+
+def upstream_llama_cpp(work: Path) -> Path:
+    """vendor/llama.cpp from the llama-cpp-python sdist matching the installed wheel."""
+    import tarfile
+    from importlib.metadata import version
+
+    release = version("llama_cpp_python")
+    folder = work / f"llama_cpp_python-{release}" / "vendor" / "llama.cpp"
+    if (folder / "convert_hf_to_gguf.py").exists():
+        return folder
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+         f"llama-cpp-python=={release}", "-d", str(work)],
+        check=True,
+    )  # fmt: skip
+    with tarfile.open(work / f"llama_cpp_python-{release}.tar.gz") as archive:
+        prefix = f"llama_cpp_python-{release}/vendor/llama.cpp/"
+        members = [
+            m for m in archive.getmembers()
+            if m.name.startswith(prefix + "convert_hf_to_gguf.py")
+            or m.name.startswith(prefix + "gguf-py/")
+            or m.name.startswith(prefix + "conversion/")
+        ]  # fmt: skip
+        archive.extractall(work, members=members, filter="data")
+    return folder
+
+
+def tensor_differences(ours: Path, upstream: Path) -> list[str]:
+    """Tensors whose name, shape, type or bytes differ between two GGUF files."""
+    import gguf
+
+    mine = {t.name: t for t in gguf.GGUFReader(ours).tensors}
+    theirs = {t.name: t for t in gguf.GGUFReader(upstream).tensors}
+    problems = [f"{name}: only in one file" for name in sorted(set(mine) ^ set(theirs))]
+    for name in sorted(set(mine) & set(theirs)):
+        a, b = mine[name], theirs[name]
+        if a.tensor_type != b.tensor_type or list(a.shape) != list(b.shape):
+            problems.append(f"{name}: {a.tensor_type.name}{list(a.shape)} vs "
+                            f"{b.tensor_type.name}{list(b.shape)}")  # fmt: skip
+        elif a.data.tobytes() != b.data.tobytes():
+            problems.append(f"{name}: bytes differ")
+    return problems
 
 
 def main() -> None:
@@ -85,6 +148,9 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=Path("runs/bench-export-memory"))
     parser.add_argument("--size", choices=["tiny", "500mb"], default="500mb")
+    parser.add_argument(
+        "--upstream", action="store_true", help="also run llama.cpp's convert_hf_to_gguf.py"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.size == "tiny":
@@ -92,10 +158,18 @@ def main() -> None:
 
         model = tiny_model().path
     else:
-        model = build_random_qwen3(args.work / "random-qwen3-500mb")
+        # Built in a child: Linux carries a process's resident size into the peak RSS of the
+        # children it forks, so this process must stay small while it measures them.
+        model = args.work / "random-qwen3-500mb"
+        build = "import sys; sys.path.insert(0, sys.argv[1]); import export_memory as m; "
+        build += "m.build_random_qwen3(m.Path(sys.argv[2]))"
+        subprocess.run(
+            [sys.executable, "-c", build, str(Path(__file__).parent), str(model)], check=True
+        )
     weights = sum(p.stat().st_size for p in model.glob("*.safetensors"))
     largest = largest_tensor_bytes(model)
-    seconds, peak = measure(model, args.work / f"{args.size}-f16.gguf", "f16")
+    ours = args.work / f"{args.size}-f16.gguf"
+    seconds, peak = measure(OURS, str(model), str(ours), "f16")
     bound = 1.5 * largest / 2**20 + 300
     print(
         f"model: {model} ({weights / 2**20:.0f} MiB of safetensors, "
@@ -104,6 +178,19 @@ def main() -> None:
     print(f"GGUF f16 conversion: {seconds:.1f} s, peak RSS {peak:.0f} MiB")
     print(f"bound 1.5 x largest + 300 MiB = {bound:.0f} MiB -> peak / bound = {peak / bound:.2f}")
     print(f"peak RSS / weights = {peak / (weights / 2**20):.2f}")
+    if args.upstream:
+        llama_cpp = upstream_llama_cpp(args.work)
+        theirs = args.work / f"{args.size}-f16-upstream.gguf"
+        up_seconds, up_peak = measure(
+            UPSTREAM, str(llama_cpp), str(model), "--outtype", "f16", "--outfile", str(theirs)
+        )
+        problems = tensor_differences(ours, theirs)
+        print(f"upstream convert_hf_to_gguf.py ({llama_cpp}): {up_seconds:.1f} s, "
+              f"peak RSS {up_peak:.0f} MiB")  # fmt: skip
+        print(f"time ours / upstream = {seconds / up_seconds:.2f}; "
+              f"peak RSS ours / upstream = {peak / up_peak:.2f}")  # fmt: skip
+        print("tensors identical (names, shapes, types, bytes)" if not problems else
+              f"{len(problems)} tensors differ: " + "; ".join(problems[:5]))  # fmt: skip
 
 
 if __name__ == "__main__":

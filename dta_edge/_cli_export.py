@@ -38,10 +38,13 @@ def export(
     if list_targets:
         from rich.table import Table
 
-        table = Table("target", "format", "quantization", "profile", "description")
+        table = Table("target", "format", "quantization", "provider", "profile", "description")
         for name, path in shipped_targets(targets_dir).items():
             spec = load_config(path, ExportTarget)
-            table.add_row(name, spec.format, spec.quantization, spec.profile, spec.description)
+            provider = spec.provider if spec.format == "onnx" else "-"
+            table.add_row(
+                name, spec.format, spec.quantization, provider, spec.profile, spec.description
+            )
         out.print(table)
         return
     if target is None or model is None or out_path is None:
@@ -55,6 +58,8 @@ def export(
     for item in manifest.files:
         out.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
     out.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
+    if manifest.parity_unavailable:
+        out.print(f"[yellow]parity not measured here[/yellow]: {manifest.parity_unavailable}")
     out.print(
         f"{manifest.seconds:.1f} s, peak RSS {manifest.peak_rss_mib:.0f} MiB; "
         f"manifest in [bold]{out_path / 'manifest.json'}[/bold]"
@@ -75,4 +80,8 @@ def export_verify(
         for problem in result.problems:
             out.print(f"[red]{problem}[/red]")
         raise typer.Exit(1)
+    if result.parity_unavailable:
+        out.print(f"[yellow]files verified; parity not measured here[/yellow]: "
+                  f"{result.parity_unavailable}")  # fmt: skip
+        return
     out.print("[green]verified[/green]: files match their sha256 and parity is unchanged")

@@ -45,3 +45,10 @@ class ModelError(DtaError):
 
 class ExportError(DtaError):
     """A model cannot be exported, or an exported file is missing, corrupt or unsupported."""
+
+
+class ParityUnavailable(DtaError):
+    """Parity cannot be measured on this machine (e.g. the graph needs the CUDA provider).
+
+    The export itself is complete; the manifest records why its parity is missing.
+    """

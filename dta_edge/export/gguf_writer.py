@@ -164,7 +164,9 @@ def _add_metadata(writer, config: dict, vocab, name: str, out_type: OutType) -> 
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
     rope_theta = rope.get("rope_theta", config.get("rope_theta", 10000.0))
+    writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name(name)
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     writer.add_file_type(
         gguf.LlamaFileType.MOSTLY_F16 if out_type == "f16" else gguf.LlamaFileType.ALL_F32
     )
@@ -196,5 +198,6 @@ def _add_metadata(writer, config: dict, vocab, name: str, out_type: OutType) -> 
         if value is not None:
             add(int(value))
     writer.add_add_bos_token(vocab.add_bos)
+    writer.add_add_eos_token(False)  # as upstream's converter: chat models never append EOS
     if vocab.chat_template:
         writer.add_chat_template(vocab.chat_template)

@@ -14,9 +14,37 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dta_edge.errors import ExportError
+from dta_edge.errors import ExportError, ParityUnavailable
 
 ONNX_PRECISIONS = ("fp32", "int8", "int4")
+EXECUTION_PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "webgpu": "WebGpuExecutionProvider",
+}
+
+
+def graph_provider(onnx_dir: Path) -> str:
+    """The provider a GenAI folder was built for, read from genai_config.json."""
+    decoder = json.loads((onnx_dir / "genai_config.json").read_text())["model"]["decoder"]
+    options = decoder.get("session_options", {}).get("provider_options", [])
+    names = [name for option in options for name in option]
+    return next((n for n in names if n in EXECUTION_PROVIDERS), "cpu")
+
+
+def require_provider(provider: str) -> str:
+    """The ONNX Runtime provider name, or ParityUnavailable when this install lacks it."""
+    import onnxruntime as ort
+
+    name = EXECUTION_PROVIDERS[provider]
+    if name not in ort.get_available_providers():
+        raise ParityUnavailable(
+            f"the graph is built for {name}, which this onnxruntime lacks "
+            f"(has: {', '.join(ort.get_available_providers())}); measure it on a machine with "
+            f"onnxruntime-gpu: dta export verify DIR"
+        )
+    return name
 
 
 def build_onnx(source: Path, out_dir: Path, precision: str, provider: str = "cpu") -> Path:
@@ -59,14 +87,18 @@ def special_ids_match(onnx_dir: Path, source: Path) -> bool:
 
 
 def onnx_logits(onnx_dir: Path, ids: Sequence[int]):  # -> numpy [seq, vocab]
-    """Teacher-forced logits of one sequence from model.onnx with an empty KV cache."""
+    """Teacher-forced logits of one sequence from model.onnx with an empty KV cache.
+
+    Runs on the provider the graph was built for: a CUDA graph fuses ops the CPU provider lacks.
+    """
     import numpy as np
     import onnxruntime as ort
     from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
     path = onnx_dir / "model.onnx"
+    provider = require_provider(graph_provider(onnx_dir))
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), providers=[provider])
     except (InvalidProtobuf, InvalidGraph, Fail) as exc:
         raise ExportError(f"{path}: ONNX Runtime cannot load it ({str(exc)[:200]})") from None
     decoder = json.loads((onnx_dir / "genai_config.json").read_text())["model"]["decoder"]

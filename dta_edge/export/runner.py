@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.errors import ExportError
+from dta_edge.errors import ExportError, ParityUnavailable
 from dta_edge.export.targets import ExportTarget
 from dta_edge.runs import package_versions
 from dta_edge.storage import atomic_write_json
@@ -50,6 +50,9 @@ class ExportManifest(FrozenModel):
     quantization: str
     files: tuple[ExportedFile, ...]
     parity: dict[str, float]
+    parity_unavailable: str | None = Field(
+        default=None, description="Why parity was not measured here (e.g. no CUDA provider)."
+    )
     tools: dict[str, str]
     seconds: float
     peak_rss_mib: float = Field(description="Peak resident memory of the export process.")
@@ -117,7 +120,7 @@ def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
 def _write_onnx(target: ExportTarget, source: Path, out_dir: Path) -> Path:
     from dta_edge.export.onnx_export import build_onnx
 
-    return build_onnx(source, out_dir / "onnx", target.quantization, "cpu")
+    return build_onnx(source, out_dir / "onnx", target.quantization, target.provider)
 
 
 def _measure_gguf(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
@@ -139,10 +142,17 @@ def _measure_hf(final: Path, source: Path, texts: list[str]) -> dict[str, float]
 def _measure_onnx(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
     from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
 
-    return {
+    parity = {
         "special_ids_match": float(special_ids_match(final, source)),
         "top1_agreement": onnx_top1_agreement(final, source, texts),
     }
+    from dta_edge.export.onnx_int4_check import int4_dequant_max_logit_diff, is_int4
+
+    if is_int4(final):
+        parity["int4_dequant_max_abs_logit_diff"] = int4_dequant_max_logit_diff(
+            final, source, texts
+        )
+    return parity
 
 
 # format -> (writer, parity measurement); export and verify share the measurement.
@@ -183,7 +193,12 @@ def export_model(
     say(f"writing {target.format} ({target.quantization}) and measuring parity")
     write, measure = FORMATS[target.format]
     final = write(target, source, out_dir)
-    parity.update(measure(final, source, texts))
+    unavailable = None
+    try:
+        parity.update(measure(final, source, texts))
+    except ParityUnavailable as exc:
+        unavailable = str(exc)
+        say(f"parity not measured: {exc}")
     paths = [final] if final.is_file() else sorted(p for p in final.iterdir() if p.is_file())
     files = tuple(
         ExportedFile(path=str(p.relative_to(out_dir)), bytes=p.stat().st_size, sha256=sha256_of(p))
@@ -198,6 +213,7 @@ def export_model(
         quantization=target.quantization,
         files=files,
         parity=parity,
+        parity_unavailable=unavailable,
         tools=package_versions(TOOLS),
         seconds=round(time.perf_counter() - started, 2),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -213,6 +229,7 @@ class VerifyResult(FrozenModel):
     problems: tuple[str, ...]
     parity_recorded: dict[str, float]
     parity_now: dict[str, float]
+    parity_unavailable: str | None = None
 
 
 def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
@@ -238,12 +255,16 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     problems = list(file_problems)
     source = Path(manifest.source_model)
     now: dict[str, float] = {}
+    unavailable = None
     if not file_problems:
         texts = parity_texts(manifest.target.parity_texts)
         merged = out_dir / "merged"
         model = merged if manifest.adapter else source
         final = out_dir / Path(manifest.files[0].path).parts[0]
-        now = FORMATS[manifest.format][1](final, model, texts)
+        try:
+            now = FORMATS[manifest.format][1](final, model, texts)
+        except ParityUnavailable as exc:
+            unavailable = str(exc)
         for key, value in now.items():
             if abs(manifest.parity.get(key, float("nan")) - value) > tolerance:
                 problems.append(
@@ -254,4 +275,5 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
         problems=tuple(problems),
         parity_recorded=manifest.parity,
         parity_now=now,
+        parity_unavailable=unavailable,
     )

@@ -28,6 +28,11 @@ class ExportTarget(FrozenModel):
         description=f"gguf: one of {GGUF_TYPES}; hf: one of {HF_DTYPES}; onnx: one of {ONNX_TYPES}."
     )
     profile: str = Field(description="Device profile this target is for, e.g. profiles/cpu.yaml.")
+    provider: Literal["cpu", "cuda", "dml", "webgpu"] = Field(
+        default="cpu",
+        description="onnx only: the ONNX Runtime execution provider the graph is built for "
+        "(the builder fuses ops differently per provider).",
+    )
     parity_texts: int = Field(default=20, ge=1, description="Generated texts for the parity check.")
 
     @model_validator(mode="after")
@@ -38,6 +43,8 @@ class ExportTarget(FrozenModel):
                 f"quantization '{self.quantization}' is not valid for {self.format}; "
                 f"valid: {', '.join(allowed)}"
             )
+        if self.provider != "cpu" and self.format != "onnx":
+            raise ValueError(f"provider '{self.provider}' applies to format onnx only")
         return self
 
 

@@ -13,6 +13,11 @@ from dta_edge.export.onnx_export import (
     onnx_top1_agreement,
     special_ids_match,
 )
+from dta_edge.export.onnx_int4_check import (
+    dequantize_matmul_nbits,
+    int4_dequant_max_logit_diff,
+    is_int4,
+)
 from dta_edge.export.parity import hf_greedy_tokens
 from dta_edge.export.runner import parity_texts
 
@@ -78,3 +83,35 @@ def test_builder_failure_leaves_nothing(tmp_path):
     with pytest.raises(ExportError, match="builder failed"):
         build_onnx(tmp_path / "src", tmp_path / "out", "fp32")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_dequantize_matmul_nbits_unpacks_low_nibble_first():
+    import numpy as np
+
+    # One row, one block of 4 values: nibbles 9, 7, 8, 15 -> (v - 8) * 0.5
+    packed = np.array([[[0x79, 0xF8]]], dtype=np.uint8)
+    weights = dequantize_matmul_nbits(packed, np.array([[0.5]]), None, n=1, k=4, block_size=4)
+    assert weights.tolist() == [[0.5, -0.5, 0.0, 3.5]]
+    zero_points = np.array([0x07], dtype=np.uint8)  # zero point 7 for the single block
+    weights = dequantize_matmul_nbits(packed, np.array([[0.5]]), zero_points, 1, 4, 4)
+    assert weights.tolist() == [[1.0, 0.0, 0.5, 4.0]]
+
+
+def test_int4_graph_equals_transformers_on_its_dequantized_weights(onnx_dirs, tiny_model_dir):
+    """accuracy_level=1 leaves only float rounding: logits agree far tighter than int4 vs fp32."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    texts = parity_texts(3)
+    assert is_int4(onnx_dirs["int4"]) and not is_int4(onnx_dirs["int8"])
+    exact = int4_dequant_max_logit_diff(onnx_dirs["int4"], tiny_model_dir, texts)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    ids = tokenizer.encode(texts[0], add_special_tokens=False)
+    with torch.no_grad():
+        original = model(torch.tensor([ids])).logits[0].numpy()
+    quantization_error = float(np.abs(onnx_logits(onnx_dirs["int4"], ids) - original).max())
+    print(f"\nint4 vs its dequantized weights: {exact:.2e}; vs fp32 weights: {quantization_error}")
+    assert exact <= 1e-3
+    assert quantization_error >= 20 * exact

@@ -19,6 +19,8 @@ def test_list_shows_shipped_targets():
         "cpu-gguf-q8_0",
         "laptop-gpu-gguf-q4_k_m",
         "jetson-orin-gguf-q4_k_m",
+        "cpu-onnx-int8",
+        "laptop-gpu-onnx-int4",
         "server-hf-bf16",
     ):
         assert name in result.stdout
@@ -38,6 +40,38 @@ def test_quantization_must_fit_the_format(tmp_path):
     )
     with pytest.raises(ConfigError, match="quantization 'bfloat16' is not valid for gguf"):
         load_config(bad)
+
+
+def test_provider_applies_to_onnx_only(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text(
+        "kind: export-target\nname: t\nformat: gguf\nquantization: q8_0\nprovider: cuda\n"
+        "profile: p\n"
+    )
+    with pytest.raises(ConfigError, match="provider 'cuda' applies to format onnx only"):
+        load_config(bad)
+
+
+def test_cuda_onnx_target_exports_and_says_why_parity_waits(tiny_model_dir, tmp_path):
+    """No CUDA provider here: the graph is written, and the manifest says parity was not run."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA: parity is measured, not skipped")
+    out = tmp_path / "out"
+    result = run_dta(
+        "export", "--target", "laptop-gpu-onnx-int4", "--model", str(tiny_model_dir),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target"]["provider"] == "cuda" and manifest["parity"] == {}
+    assert "CUDAExecutionProvider" in manifest["parity_unavailable"]
+    config = json.loads((out / "onnx" / "genai_config.json").read_text())
+    assert "cuda" in config["model"]["decoder"]["session_options"]["provider_options"][0]
+    verify = run_dta("export", "verify", str(out))
+    assert verify.returncode == 0, verify.stderr
+    assert "parity not measured here" in verify.stdout
 
 
 def test_export_gguf_with_adapter_writes_a_complete_manifest(
