@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dta_edge import __version__
+from dta_edge._cli_bench import bench_app
 from dta_edge._cli_export import export_app
 from dta_edge._console import make_console, progress_bar
 from dta_edge.config import dump_config, load_config
@@ -43,6 +44,7 @@ app.add_typer(problems_app, name="problems")
 app.add_typer(model_app, name="model")
 app.add_typer(score_app, name="score")
 app.add_typer(export_app, name="export")
+app.add_typer(bench_app, name="bench")
 
 out = make_console()
 

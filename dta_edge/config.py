@@ -34,6 +34,8 @@ CONFIG_KINDS: dict[str, str] = {
     "field-map": "dta_edge.tasks.loaders:FieldMap",
     "profile": "dta_edge.profiles:DeviceProfile",
     "export-target": "dta_edge.export.targets:ExportTarget",
+    "bench-suite": "dta_edge.bench.suite:BenchSuite",
+    "reported": "dta_edge.bench.suite:ReportedResults",
 }
 
 

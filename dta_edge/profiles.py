@@ -6,7 +6,7 @@ declarations by the user, never probed, so a profile validates on any machine.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,8 +28,16 @@ class DeviceProfile(FrozenModel):
         default=None, ge=1, description="CPU threads; None lets the backend choose."
     )
     gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU (-1 = all).")
-    energy_meter: Literal["nvml", "jetson-ina3221", "rapl", "codecarbon", "none"] = Field(
-        description="How energy is measured on this device."
+    energy_meter: Literal["nvml", "jetson", "rapl", "codecarbon", "none"] = Field(
+        description="How energy is measured on this device (dta_edge/bench/meters)."
+    )
+    meter_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of that meter, e.g. devices: [0] for nvml."
+    )
+    meter_fallback: Literal["codecarbon", "none"] | None = Field(
+        default=None,
+        description="Meter to use when the first cannot open here (no RAPL in a VM, say); "
+        "results then name the fallback, never the meter that failed.",
     )
     memory_gib: float = Field(gt=0, description="Memory available to the model.")
     memory_bandwidth_gbs: float = Field(gt=0, description="Peak memory bandwidth (roofline).")

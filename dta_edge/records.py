@@ -129,21 +129,35 @@ class SFTExample(FrozenModel):
 
 
 class BenchResult(FrozenModel):
-    """One request of a bench suite: what was asked, answered, scored, and what it cost."""
+    """One request of a bench suite: what was asked, answered, scored, and what it cost.
+
+    Energy is measured over a window: one request when samples are issued one after another, or
+    the k samples of a problem together when issued in parallel; then ``energy_j`` is the
+    window's energy shared by output tokens and ``window_*`` hold the window's own figures.
+    """
 
     schema_version: Literal[1] = 1
     system: str
     problem_id: str
     sample_index: int
     text: str
+    reasoning: str | None = None
     extracted: str | None
+    value: float | None = None
     correct: bool
+    error: str | None = Field(default=None, description="Why the request failed, if it did.")
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     ttft_ms: float | None = None
     e2e_ms: float | None = None
+    decode_tokens_per_s: float | None = None
     energy_j: float | None = None
     energy_estimated: bool | None = None
+    meter: str = "none"
+    window_id: str = Field(default="", description="Requests measured in one energy window.")
+    window_ms: float | None = None
+    window_energy_j: float | None = None
+    backend_timings: dict[str, float] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:

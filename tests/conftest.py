@@ -40,3 +40,61 @@ def artifacts_dir() -> Path:
     """Where tests keep evidence worth reading after a run (screenshots, measured numbers)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_f32(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model as an F32 GGUF (greedy output identical to transformers)."""
+    from dta_edge.export.gguf_writer import write_gguf
+
+    return write_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-f32.gguf", "f32")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_fp32(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model as an fp32 ONNX Runtime GenAI folder."""
+    from dta_edge.export.onnx_export import build_onnx
+
+    return build_onnx(tiny_model_dir, tmp_path_factory.mktemp("onnx") / "fp32", "fp32")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tiny_gguf_f32) -> str:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving the F32 tiny GGUF.
+
+    Returns its base URL (…/v1). Bounded: 60 s to come up, stopped at the end of the session.
+    """
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf_f32),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "2",
+         "--model_alias", "tiny"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/models", timeout=2).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                tail = server.stderr.read()[-500:]
+                raise RuntimeError(f"llama_cpp.server did not start: {tail}") from None
+            time.sleep(0.3)
+    yield base
+    server.terminate()
+    server.wait(timeout=10)

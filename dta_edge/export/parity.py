@@ -16,7 +16,8 @@ def load_gguf(path: Path, **kwargs):  # -> llama_cpp.Llama
     from dta_edge.export.gguf_quantize import check_gguf
 
     check_gguf(path)
-    return llama_cpp.Llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False, **kwargs)
+    settings = {"n_ctx": 1024, "n_threads": 2, "verbose": False, **kwargs}
+    return llama_cpp.Llama(model_path=str(path), **settings)
 
 
 def tokenization_mismatches(gguf_path: Path, model_dir: Path, texts: Sequence[str]) -> list[str]:

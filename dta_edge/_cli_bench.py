@@ -1,0 +1,89 @@
+"""`dta bench`: run a suite on a device profile; print and save the systems table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge._console import make_console
+from dta_edge.config import load_config
+
+bench_app = typer.Typer(
+    help="Benchmark systems (backend x model x thinking x k) for accuracy, latency and energy.",
+)
+out = make_console()
+
+
+def _fmt(value: float | None, spec: str = ".3g", scale: float = 1.0) -> str:
+    return "-" if value is None else format(value * scale, spec)
+
+
+def print_summaries(summaries, console=out) -> None:
+    """The systems table, as the report shows it."""
+    from rich.table import Table
+
+    table = Table(
+        "system", "pass@1 [95% CI]", "cons@k", "p50 lat s", "p90 lat s", "TTFT s", "tok/s",
+        "tok/prob", "J/tok", "J/correct", "meter",
+    )  # fmt: skip
+    for s in summaries:
+        low, high = s.pass_at_1_ci95
+        cons = "-" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
+        meter = s.meter + (" (estimated)" if s.energy_estimated else "")
+        table.add_row(
+            s.system, f"{s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}]", cons,
+            _fmt(s.latency_median_s), _fmt(s.latency_p90_s), _fmt(s.ttft_median_s),
+            _fmt(s.decode_tokens_per_s_median, ".1f"), _fmt(s.output_tokens_per_problem, ".1f"),
+            _fmt(s.joules_per_output_token), _fmt(s.joules_per_correct), meter,
+        )  # fmt: skip
+    console.print(table)
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(
+    suite: Annotated[Path, typer.Option(help="bench/<name>.yaml (kind bench-suite or reported).")],
+    profile: Annotated[
+        Path, typer.Option(help="profiles/<name>.yaml: device, meter, defaults.")
+    ] = Path("profiles/cpu.yaml"),
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")] = Path(
+        "runs/bench"
+    ),
+    targets_dir: Annotated[Path, typer.Option(help="Export targets, for embedded:tiny@T.")] = Path(
+        "export"
+    ),
+) -> None:
+    """Run every system of --suite on --profile; append results.jsonl, write summary.json.
+
+    Rerunning the same command resumes: finished requests are not sent again. A suite of kind
+    'reported' (figures quoted from papers) is copied as reported rows and never run.
+    """
+    from dta_edge._console import progress_bar
+    from dta_edge.bench.runner import run_suite
+    from dta_edge.bench.suite import BenchSuite, ReportedResults, write_reported
+    from dta_edge.errors import ConfigError
+    from dta_edge.profiles import DeviceProfile
+    from dta_edge.runs import run_record
+
+    spec = load_config(suite)
+    if isinstance(spec, ReportedResults):
+        path = write_reported(spec, out_path)
+        out.print(f"{len(spec.systems)} reported rows (not measured) -> [bold]{path}[/bold]")
+        return
+    if not isinstance(spec, BenchSuite):
+        raise ConfigError(suite, [f"kind: expected bench-suite or reported, got {spec.kind}"])
+    device = load_config(profile, DeviceProfile)
+    resolved = {"suite": spec.model_dump(mode="json"), "profile": device.model_dump(mode="json")}
+    with (
+        run_record(out_path, "bench", resolved),
+        progress_bar(out, "bench", len(spec.systems)) as advance,
+    ):
+        summaries = run_suite(
+            spec, suite, device, out_path, targets_dir=targets_dir,
+            on_progress=lambda name, done, total: advance(done, name, total),
+            on_notice=lambda message: out.print(f"[yellow]{message}[/yellow]"),
+        )  # fmt: skip
+    print_summaries(summaries)
+    out.print(f"results in [bold]{out_path / 'results.jsonl'}[/bold], "
+              f"summary in [bold]{out_path / 'summary.json'}[/bold]")  # fmt: skip

@@ -1,0 +1,1 @@
+"""Generator backends: one protocol (base.Generator), one module per runtime, one registry."""

@@ -1,0 +1,205 @@
+"""The Generator protocol every backend implements, and the prompt-completion core they share.
+
+A bench, a teacher and a judge all ask the same thing of a model: these chat messages, these
+sampling settings, thinking on or off; give back the answer, the reasoning apart from it, token
+counts and timings. Backends that complete raw text (transformers, llama.cpp, ONNX Runtime, an
+OpenAI-compatible /v1/completions endpoint) subclass :class:`PromptBackend`, which renders the chat
+template once for all of them and enforces a thinking-token budget the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN
+from dta_edge.records import ChatMessage
+
+END_MARKERS = ("<|im_end|>", "<|endoftext|>")
+# Qwen3's recipe when the budget runs out: close the block and let the model answer.
+BUDGET_CLOSE = f"\n{THINK_CLOSE}\n\n"
+
+
+class SamplingSettings(FrozenModel):
+    """Explicit sampling: nothing is left to a backend's defaults."""
+
+    temperature: float = Field(default=0.0, ge=0.0, description="0 means greedy.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1, description="Output tokens, thinking included.")
+    n: int = Field(default=1, ge=1, description="Samples per request.")
+    seed: int = Field(default=0, description="Sample i uses seed + i.")
+
+
+class GenerationRequest(FrozenModel):
+    """One question to a model."""
+
+    messages: tuple[ChatMessage, ...]
+    sampling: SamplingSettings = SamplingSettings()
+    thinking: bool = False
+    thinking_budget: int | None = Field(
+        default=None, ge=1, description="Max thinking tokens before the block is closed."
+    )
+
+
+class Generation(FrozenModel):
+    """One sample's answer and what it cost."""
+
+    text: str = Field(description="The answer, thinking removed.")
+    reasoning: str | None = Field(default=None, description="Thinking text, if any.")
+    prompt_tokens: int | None = Field(description="None when a server does not report it.")
+    output_tokens: int = Field(description="All generated tokens, thinking included.")
+    ttft_s: float | None = Field(description="Time to the first generated token.")
+    e2e_s: float
+    finish_reason: str = "stop"
+    backend_timings: dict[str, float] = Field(
+        default_factory=dict, description="The runtime's own timings (e.g. llama.cpp eval ms)."
+    )
+
+    @property
+    def decode_tokens_per_s(self) -> float | None:
+        """Tokens after the first, over the time after the first (prefill excluded)."""
+        if self.ttft_s is None or self.output_tokens < 2 or self.e2e_s <= self.ttft_s:
+            return None
+        return (self.output_tokens - 1) / (self.e2e_s - self.ttft_s)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What every backend offers; ``generate`` returns ``request.sampling.n`` samples."""
+
+    name: str
+
+    def generate(self, request: GenerationRequest) -> list[Generation]:
+        """Answer ``request``: one Generation per sample."""
+        ...
+
+    def close(self) -> None:
+        """Release the model and its memory."""
+        ...
+
+
+def split_reasoning(text: str, *, thinking: bool) -> tuple[str, str | None]:
+    """(answer, reasoning) from raw model text; thinking-on prompts leave ``<think>`` open."""
+    for marker in END_MARKERS:
+        text = text.split(marker, 1)[0]
+    if THINK_CLOSE in text:
+        reasoning, answer = text.split(THINK_CLOSE, 1)
+        return answer.strip(), reasoning.replace(THINK_OPEN, "", 1).strip()
+    if thinking or text.lstrip().startswith(THINK_OPEN):
+        return "", text.replace(THINK_OPEN, "", 1).strip()  # ran out of tokens while thinking
+    return text.strip(), None
+
+
+def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
+    """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return environment.from_string(template).render(
+        messages=[m.model_dump(exclude_none=True) for m in messages],
+        add_generation_prompt=True,
+        enable_thinking=thinking,
+        bos_token="",
+        eos_token="",
+    )
+
+
+class Completion(FrozenModel):
+    """A raw text completion from a :class:`PromptBackend`."""
+
+    text: str
+    prompt_tokens: int | None = Field(description="None when a server does not report it.")
+    output_tokens: int
+    ttft_s: float | None
+    e2e_s: float
+    finish_reason: str
+    backend_timings: dict[str, float] = Field(default_factory=dict)
+
+
+class PromptBackend(ABC):
+    """A backend that completes raw prompt text; chat rendering and budgets are shared here."""
+
+    name: str = "prompt"
+
+    @abstractmethod
+    def chat_template(self) -> str:
+        """The model's own Jinja chat template."""
+
+    @abstractmethod
+    def complete(
+        self, prompt: str, sampling: SamplingSettings, seed: int, stop: Sequence[str]
+    ) -> Completion:
+        """Continue ``prompt`` (sampling.n is ignored: one sample, seeded with ``seed``)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free the model; the default has nothing to free."""
+
+    def generate(self, request: GenerationRequest) -> list[Generation]:
+        """``request.sampling.n`` samples, issued one after another with seeds seed, seed+1, ..."""
+        prompt = render_chat(self.chat_template(), request.messages, thinking=request.thinking)
+        return [
+            self._one(prompt, request, request.sampling.seed + index)
+            for index in range(request.sampling.n)
+        ]
+
+    def _one(self, prompt: str, request: GenerationRequest, seed: int) -> Generation:
+        sampling = request.sampling
+        budget = request.thinking_budget if request.thinking else None
+        if budget is None or budget >= sampling.max_tokens:
+            done = self.complete(prompt, sampling, seed, ())
+            return _generation(done.text, done, request.thinking)
+        started = time.perf_counter()
+        thought = self.complete(
+            prompt, sampling.model_copy(update={"max_tokens": budget}), seed, (THINK_CLOSE,)
+        )
+        if thought.text.endswith(THINK_CLOSE):
+            head = thought.text  # closed within budget: the model goes on to answer
+        elif thought.finish_reason == "length":
+            head = thought.text + BUDGET_CLOSE  # budget spent: close the block for it
+        else:
+            return _generation(thought.text, thought, request.thinking)  # ended while thinking
+        remaining = sampling.max_tokens - thought.output_tokens
+        answer = self.complete(
+            prompt + head, sampling.model_copy(update={"max_tokens": max(remaining, 1)}), seed, ()
+        )
+        merged = Completion(
+            text=head + answer.text,
+            prompt_tokens=thought.prompt_tokens,
+            output_tokens=thought.output_tokens + answer.output_tokens,
+            ttft_s=thought.ttft_s,
+            e2e_s=time.perf_counter() - started,
+            finish_reason=answer.finish_reason,
+            backend_timings={
+                k: thought.backend_timings.get(k, 0.0) + answer.backend_timings.get(k, 0.0)
+                for k in {*thought.backend_timings, *answer.backend_timings}
+            },
+        )
+        return _generation(merged.text, merged, request.thinking)
+
+
+def _generation(raw: str, done: Completion, thinking: bool) -> Generation:
+    answer, reasoning = split_reasoning(raw, thinking=thinking)
+    return Generation(
+        text=answer,
+        reasoning=reasoning,
+        prompt_tokens=done.prompt_tokens,
+        output_tokens=done.output_tokens,
+        ttft_s=done.ttft_s,
+        e2e_s=done.e2e_s,
+        finish_reason=done.finish_reason,
+        backend_timings=done.backend_timings,
+    )
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop string, keeping it (callers need to see ``</think>``)."""
+    cuts = [(text.find(s), s) for s in stop if s in text]
+    if not cuts:
+        return text, False
+    index, marker = min(cuts)
+    return text[: index + len(marker)], True

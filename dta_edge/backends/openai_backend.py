@@ -1,0 +1,251 @@
+"""OpenAI-compatible servers: vLLM, llama.cpp's server, SGLang, hosted APIs.
+
+Two ways in. ``api: chat`` sends messages to /chat/completions and lets the server apply the chat
+template, with ``chat_template_kwargs.enable_thinking`` for Qwen3 and ``reasoning_content`` read
+back where the server separates it. ``api: completions`` renders the template here and posts the
+prompt to /completions: it works with servers that ignore ``chat_template_kwargs`` (llama.cpp's
+Python server) and lets the shared thinking budget apply. Streaming measures TTFT; token counts
+come from the server's ``usage`` (requested with ``stream_options.include_usage``), else from the
+number of streamed chunks, which llama.cpp and vLLM send one per token.
+
+Standard library HTTP only: no client package to pin against vLLM's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from typing_extensions import override
+
+from dta_edge.backends.base import (
+    Completion,
+    Generation,
+    GenerationRequest,
+    PromptBackend,
+    SamplingSettings,
+    split_reasoning,
+    truncate_at_stop,
+)
+from dta_edge.config import FrozenModel
+from dta_edge.errors import ConfigError, DtaError
+
+
+class ServerError(DtaError):
+    """The server refused or broke off a request."""
+
+
+class OpenAIGenerator(PromptBackend):
+    """Client of one or more OpenAI-compatible endpoints serving the same model."""
+
+    name = "openai"
+
+    class Options(FrozenModel):
+        """Backend options, as a suite's `options:` mapping gives them."""
+
+        base_url: str | tuple[str, ...] = Field(
+            description="e.g. http://127.0.0.1:8000/v1; several spread requests round-robin."
+        )
+        api: Literal["chat", "completions"] = "chat"
+        api_key_env: str | None = Field(
+            default=None, description="Environment variable holding the API key (never the key)."
+        )
+        stream: bool = True
+        chat_template: str | None = Field(
+            default=None, description="api completions: a .jinja file or a tokenizer folder."
+        )
+        concurrency: int = Field(default=1, ge=1, description="Samples of a request in flight.")
+        timeout_s: float = Field(default=600.0, gt=0)
+        extra_body: dict[str, Any] = Field(
+            default_factory=dict, description="Sent as is (e.g. vLLM's top_k)."
+        )
+
+    def __init__(self, model: str, options: Options) -> None:
+        self.model = model
+        self.options = options
+        urls = (options.base_url,) if isinstance(options.base_url, str) else options.base_url
+        self._urls = itertools.cycle([u.rstrip("/") for u in urls])
+        self._template: str | None = None
+        if options.api == "completions":
+            if not options.chat_template:
+                raise ConfigError("openai options", ["api completions needs chat_template"])
+            self._template = _read_template(Path(options.chat_template))
+
+    @override
+    def chat_template(self) -> str:
+        assert self._template is not None
+        return self._template
+
+    def generate(self, request: GenerationRequest) -> list[Generation]:
+        """The n samples, ``concurrency`` at a time; chat or completions as configured."""
+        if self.options.api == "chat" and request.thinking_budget is not None:
+            raise ConfigError(
+                "openai options",
+                ["thinking_budget needs api: completions (or the server's own field in "
+                 "extra_body)"],
+            )  # fmt: skip
+        if self.options.api == "completions":
+            from dta_edge.backends.base import render_chat
+
+            prompt = render_chat(self.chat_template(), request.messages, thinking=request.thinking)
+            one = lambda seed: self._one(prompt, request, seed)  # noqa: E731
+        else:
+            one = lambda seed: self._chat(request, seed)  # noqa: E731
+        seeds = [request.sampling.seed + i for i in range(request.sampling.n)]
+        if self.options.concurrency == 1 or len(seeds) == 1:
+            return [one(seed) for seed in seeds]
+        with ThreadPoolExecutor(self.options.concurrency) as pool:
+            return list(pool.map(one, seeds))
+
+    @override
+    def complete(
+        self, prompt: str, sampling: SamplingSettings, seed: int, stop: Sequence[str]
+    ) -> Completion:
+        body = {"prompt": prompt, **_sampling_body(sampling, seed)}
+        if stop:
+            body["stop"] = list(stop)
+        started = time.perf_counter()
+        result = self._request("completions", body, started)
+        text = result["text"]
+        if stop and result["finish_reason"] == "stop" and not truncate_at_stop(text, stop)[1]:
+            # servers drop the stop string; keep it, as the other backends do
+            text += next(s for s in stop)
+        return Completion(
+            text=text,
+            prompt_tokens=result["prompt_tokens"],
+            output_tokens=result["output_tokens"],
+            ttft_s=result["ttft_s"],
+            e2e_s=time.perf_counter() - started,
+            finish_reason=result["finish_reason"],
+        )
+
+    def _chat(self, request: GenerationRequest, seed: int) -> Generation:
+        body = {
+            "messages": [m.model_dump(exclude_none=True) for m in request.messages],
+            "chat_template_kwargs": {"enable_thinking": request.thinking},
+            **_sampling_body(request.sampling, seed),
+        }
+        started = time.perf_counter()
+        result = self._request("chat/completions", body, started)
+        answer, reasoning = split_reasoning(result["text"], thinking=request.thinking)
+        if result["reasoning"]:
+            reasoning = result["reasoning"].strip()
+        return Generation(
+            text=answer,
+            reasoning=reasoning,
+            prompt_tokens=result["prompt_tokens"],
+            output_tokens=result["output_tokens"],
+            ttft_s=result["ttft_s"],
+            e2e_s=time.perf_counter() - started,
+            finish_reason=result["finish_reason"],
+        )
+
+    def _request(self, path: str, body: dict, started: float) -> dict:
+        body = {"model": self.model, "stream": self.options.stream, **body}
+        body.update(self.options.extra_body)
+        if self.options.stream:
+            body["stream_options"] = {"include_usage": True}
+        url = f"{next(self._urls)}/{path}"
+        headers = {"Content-Type": "application/json"}
+        if self.options.api_key_env:
+            key = os.environ.get(self.options.api_key_env)
+            if not key:
+                raise ConfigError("openai options", [f"${self.options.api_key_env} is not set"])
+            headers["Authorization"] = f"Bearer {key}"
+        call = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+        try:
+            response = urllib.request.urlopen(call, timeout=self.options.timeout_s)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", errors="replace")[:300]
+            raise ServerError(f"{url}: HTTP {exc.code}: {detail}") from None
+        except OSError as exc:
+            raise ServerError(f"{url}: {exc}") from None
+        with response:
+            if not self.options.stream:
+                return _parse_whole(json.loads(response.read()))
+            return _parse_stream(_sse_events(response), started)
+
+
+def _sampling_body(sampling: SamplingSettings, seed: int) -> dict:
+    return {
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "seed": seed,
+    }
+
+
+def _read_template(path: Path) -> str:
+    if path.is_dir():
+        for candidate in (path / "chat_template.jinja", path / "tokenizer_config.json"):
+            if candidate.exists():
+                path = candidate
+                break
+    if not path.exists():
+        raise ConfigError(path, ["chat template not found (a .jinja file or a tokenizer folder)"])
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text)["chat_template"] if path.suffix == ".json" else text
+
+
+def _sse_events(response) -> Iterator[dict]:
+    """JSON payloads of a server-sent event stream, until ``[DONE]``."""
+    for raw in response:
+        line = raw.decode("utf-8").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield json.loads(data)
+
+
+def _parse_stream(events: Iterator[dict], started: float) -> dict:
+    text, reasoning = [], []
+    chunks = 0
+    ttft = None
+    usage: dict = {}
+    finish = "stop"
+    for event in events:
+        usage = event.get("usage") or usage
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or {}
+            piece = delta.get("content") or choice.get("text") or ""
+            thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            if piece or thought:
+                chunks += 1
+                if ttft is None:
+                    ttft = time.perf_counter() - started
+            text.append(piece)
+            reasoning.append(thought)
+            finish = choice.get("finish_reason") or finish
+    return {
+        "text": "".join(text),
+        "reasoning": "".join(reasoning),
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens", chunks),
+        "ttft_s": ttft,
+        "finish_reason": finish,
+    }
+
+
+def _parse_whole(payload: dict) -> dict:
+    choice = payload["choices"][0]
+    message = choice.get("message") or {}
+    usage = payload.get("usage") or {}
+    return {
+        "text": message.get("content") or choice.get("text") or "",
+        "reasoning": message.get("reasoning_content") or message.get("reasoning") or "",
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens", 0),
+        "ttft_s": None,
+        "finish_reason": choice.get("finish_reason") or "stop",
+    }

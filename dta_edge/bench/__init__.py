@@ -1,0 +1,1 @@
+"""Benchmarks: suites of systems run through Generator backends, with energy meters."""

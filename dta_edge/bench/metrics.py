@@ -1,0 +1,136 @@
+"""Per-system figures from per-request results: accuracy, latency and energy, as the paper needs.
+
+Latency and energy are per answered problem: a voted system pays for all k samples. A problem's
+latency is the wall time of its windows as issued (k sequential requests add up; k parallel ones
+count once), its energy the sum over its windows.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from pydantic import Field
+
+from dta_edge.config import FrozenModel
+from dta_edge.records import BenchResult, ScoredCompletion
+from dta_edge.tasks.scoring import majority_vote, pass_at_k, wilson_interval
+
+
+class SystemSummary(FrozenModel):
+    """One row of the systems table."""
+
+    system: str
+    label: str = Field(default="measured", description="measured or reported; never mixed.")
+    backend: str = ""
+    model: str = ""
+    quantization: str = ""
+    thinking: bool = False
+    k: int = 1
+    issue: str = "sequential"
+    problems: int
+    requests: int
+    errors: int
+    pass_at_1: float = Field(description="Mean over samples, then over problems (0-1).")
+    pass_at_1_ci95: tuple[float, float]
+    pass_at_k: float | None = None
+    cons_at_k: float | None = None
+    latency_median_s: float | None = None
+    latency_p90_s: float | None = None
+    ttft_median_s: float | None = None
+    decode_tokens_per_s_median: float | None = None
+    output_tokens_per_problem: float | None = None
+    energy_per_problem_j: float | None = None
+    joules_per_output_token: float | None = None
+    joules_per_correct: float | None = Field(
+        default=None, description="Energy per solved problem (by vote when k > 1)."
+    )
+    meter: str = "none"
+    energy_estimated: bool | None = None
+    load_s: float | None = Field(default=None, description="Model load, outside every window.")
+    device: str = ""
+    profile: str = ""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0-100) of a non-empty sequence."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarize_system(results: Sequence[BenchResult], **about) -> SystemSummary:
+    """Aggregate one system's results; ``about`` fills the descriptive fields."""
+    by_problem: dict[str, list[BenchResult]] = defaultdict(list)
+    for result in results:
+        by_problem[result.problem_id].append(result)
+    k = max(len(samples) for samples in by_problem.values())
+    per_problem_pass = [sum(r.correct for r in rs) / len(rs) for rs in by_problem.values()]
+    pass1 = statistics.fmean(per_problem_pass)
+    voted = None
+    if k > 1:
+        voted = [_vote_correct(rs) for rs in by_problem.values()]
+    latencies, energies, tokens = [], [], []
+    for samples in by_problem.values():
+        windows = {r.window_id or r.key: r for r in samples}.values()
+        if all(w.window_ms is not None for w in windows):
+            latencies.append(sum(w.window_ms for w in windows) / 1000)  # type: ignore[misc]
+        if all(w.window_energy_j is not None for w in windows):
+            energies.append(sum(w.window_energy_j for w in windows))  # type: ignore[misc]
+        tokens.append(sum(r.output_tokens or 0 for r in samples))
+    total_energy = sum(energies) if energies and len(energies) == len(by_problem) else None
+    total_tokens = sum(tokens)
+    solved = sum(voted) if voted is not None else sum(r.correct for r in results)
+    estimated = {r.energy_estimated for r in results if r.energy_estimated is not None}
+    return SystemSummary(
+        system=results[0].system,
+        k=k,
+        problems=len(by_problem),
+        requests=len(results),
+        errors=sum(r.error is not None for r in results),
+        pass_at_1=pass1,
+        pass_at_1_ci95=wilson_interval(pass1 * len(by_problem), len(by_problem)),
+        pass_at_k=statistics.fmean(
+            pass_at_k(len(rs), sum(r.correct for r in rs), k) for rs in by_problem.values()
+        )
+        if k > 1
+        else None,
+        cons_at_k=statistics.fmean(voted) if voted is not None else None,
+        latency_median_s=statistics.median(latencies) if latencies else None,
+        latency_p90_s=percentile(latencies, 90) if latencies else None,
+        ttft_median_s=_median(r.ttft_ms / 1000 if r.ttft_ms else None for r in results),
+        decode_tokens_per_s_median=_median(r.decode_tokens_per_s for r in results),
+        output_tokens_per_problem=total_tokens / len(by_problem),
+        energy_per_problem_j=total_energy / len(by_problem) if total_energy is not None else None,
+        joules_per_output_token=total_energy / total_tokens
+        if total_energy is not None and total_tokens
+        else None,
+        joules_per_correct=total_energy / solved if total_energy is not None and solved else None,
+        meter=results[0].meter,
+        energy_estimated=estimated.pop() if len(estimated) == 1 else None,
+        **about,
+    )
+
+
+def _vote_correct(samples: Sequence[BenchResult]) -> bool:
+    scored = [
+        ScoredCompletion(
+            problem_id=r.problem_id,
+            sample_index=r.sample_index,
+            extracted=r.extracted,
+            value=r.value,
+            correct=r.correct,
+            reason="",
+        )
+        for r in samples
+    ]
+    winner = majority_vote(scored)
+    return winner is not None and winner.correct

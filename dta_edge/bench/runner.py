@@ -1,0 +1,299 @@
+"""`dta bench`: run every system of a suite over its problems, appending one record per request.
+
+Order of a system's work: load the model (timed apart), send the warm-up requests (outside every
+energy window), then each problem's k samples, each window metered. Records are appended as they
+finish, so a crash loses at most the request in flight and a rerun sends only what is missing.
+A request that fails is recorded with its error and counts as wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dta_edge.backends.base import Generation, GenerationRequest
+from dta_edge.backends.registry import create_generator
+from dta_edge.bench.meters.base import EnergyReading, Meter, create_meter
+from dta_edge.bench.metrics import SystemSummary, summarize_system
+from dta_edge.bench.suite import EMBEDDED, BenchSuite, SystemSpec, resolve_problem_file
+from dta_edge.errors import ConfigError, DtaError
+from dta_edge.models.chat import user_prompt
+from dta_edge.profiles import DeviceProfile
+from dta_edge.records import BenchResult, ChatMessage, Problem
+from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
+from dta_edge.tasks.scoring import score_text
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+Progress = Callable[[str, int, int], None]
+
+
+def load_suite_problems(suite: BenchSuite, suite_path: Path) -> list[Problem]:
+    """The suite's problems, generated or read, cut to ``suite.n``."""
+    source = suite.problems
+    if source.generate is not None:
+        from dta_edge.tasks.generator import generate_problems
+
+        problems = list(generate_problems(source.generate))
+    else:
+        from dta_edge.config import load_config
+        from dta_edge.tasks.loaders import PRESETS, FieldMap, load_problems, read_rows
+
+        path = resolve_problem_file(suite_path, source.file or "")
+        fields = PRESETS.get(source.field_map)
+        if fields is None:
+            fields = load_config(resolve_problem_file(suite_path, source.field_map), FieldMap)
+        problems = load_problems(read_rows(path), fields)
+    return problems[: suite.n] if suite.n else problems
+
+
+def resolve_model(reference: str, targets_dir: Path) -> str:
+    """'embedded:tiny' -> the tiny model folder; 'embedded:tiny@T' -> its export for target T."""
+    if not reference.startswith(EMBEDDED):
+        return reference
+    from dta_edge.models.tiny import tiny_model
+
+    build = tiny_model()
+    if reference == EMBEDDED:
+        return str(build.path)
+    target_name = reference.removeprefix(EMBEDDED + "@")
+    from dta_edge.config import load_config
+    from dta_edge.export.runner import MANIFEST, ExportManifest, export_model
+    from dta_edge.export.targets import ExportTarget
+
+    target_file = targets_dir / f"{target_name}.yaml"
+    if not target_file.exists():
+        raise ConfigError(reference, [f"no export target {target_file}"])
+    out = build.path.parent.parent / "exports" / f"{build.path.name}-{target_name}"
+    if not (out / MANIFEST).exists():
+        target = load_config(target_file, ExportTarget).model_copy(update={"parity_texts": 3})
+        export_model(target, build.path, out)
+    manifest = ExportManifest.model_validate_json((out / MANIFEST).read_text())
+    return str(out / manifest.files[0].path.split("/")[0])
+
+
+def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None = None) -> Meter:
+    """The profile's meter, or its declared fallback when the first cannot open here."""
+    try:
+        return create_meter(profile.energy_meter, profile.meter_options)
+    except ConfigError as exc:
+        if profile.meter_fallback is None:
+            raise
+        if on_notice:
+            on_notice(f"meter {profile.energy_meter} unavailable ({exc}); using "
+                      f"{profile.meter_fallback}")  # fmt: skip
+        return create_meter(profile.meter_fallback)
+
+
+def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:
+    """Backend options: the profile's defaults (threads, GPU layers), the suite's on top."""
+    defaults: dict = {}
+    if system.backend == "llama-cpp":
+        defaults["n_gpu_layers"] = profile.gpu_layers
+        if profile.threads:
+            defaults["n_threads"] = profile.threads
+    elif system.backend == "transformers":
+        defaults["device"] = "cuda" if profile.device == "cuda" else "cpu"
+        if profile.threads:
+            defaults["threads"] = profile.threads
+    return {**defaults, **system.options}
+
+
+class _Bench:
+    """One suite run: the meter, the writer and the per-request bookkeeping."""
+
+    def __init__(self, meter: Meter, writer: JsonlWriter, idle_w: float) -> None:
+        self.meter = meter
+        self.writer = writer
+        self.idle_w = idle_w
+
+    def window(
+        self, call: Callable[[], list[Generation]]
+    ) -> tuple[list[Generation], EnergyReading]:
+        """Run ``call`` inside one meter window, idle power subtracted when measured."""
+        self.meter.start()
+        try:
+            generations = call()
+        finally:
+            reading = self.meter.stop()
+        if reading.joules is not None and self.idle_w:
+            reading = reading.model_copy(
+                update={"joules": max(reading.joules - self.idle_w * reading.seconds, 0.0)}
+            )
+        return generations, reading
+
+    def record(
+        self,
+        system: SystemSpec,
+        problem: Problem,
+        indices: list[int],
+        generations: list[Generation],
+        reading: EnergyReading,
+    ) -> None:
+        window_id = f"{problem.id}:{indices[0]}"
+        tokens = sum(g.output_tokens for g in generations) or 1
+        for index, generation in zip(indices, generations, strict=True):
+            extracted, value, correct, _ = score_text(generation.text, problem)
+            share = generation.output_tokens / tokens if len(generations) > 1 else 1.0
+            self.writer.write(
+                BenchResult(
+                    system=system.name,
+                    problem_id=problem.id,
+                    sample_index=index,
+                    text=generation.text,
+                    reasoning=generation.reasoning,
+                    extracted=extracted,
+                    value=value,
+                    correct=correct,
+                    prompt_tokens=generation.prompt_tokens,
+                    output_tokens=generation.output_tokens,
+                    ttft_ms=None if generation.ttft_s is None else generation.ttft_s * 1000,
+                    e2e_ms=generation.e2e_s * 1000,
+                    decode_tokens_per_s=generation.decode_tokens_per_s,
+                    energy_j=None if reading.joules is None else reading.joules * share,
+                    energy_estimated=None if reading.joules is None else reading.estimated,
+                    meter=reading.meter,
+                    window_id=window_id,
+                    window_ms=reading.seconds * 1000,
+                    window_energy_j=reading.joules,
+                    backend_timings=generation.backend_timings,
+                )
+            )
+
+    def failed(self, system: SystemSpec, problem: Problem, indices: list[int], error: str) -> None:
+        for index in indices:
+            self.writer.write(
+                BenchResult(
+                    system=system.name, problem_id=problem.id, sample_index=index, text="",
+                    extracted=None, correct=False, error=error[:500], meter=self.meter.name,
+                )
+            )  # fmt: skip
+
+
+def _request(suite: BenchSuite, system: SystemSpec, problem: Problem, n: int, seed: int):
+    content = user_prompt(problem.question, suite.instruction)
+    return GenerationRequest(
+        messages=(ChatMessage(role="user", content=content),),
+        sampling=system.sampling.model_copy(update={"n": n, "seed": seed}),
+        thinking=system.thinking,
+        thinking_budget=system.thinking_budget,
+    )
+
+
+def run_suite(
+    suite: BenchSuite,
+    suite_path: Path,
+    profile: DeviceProfile,
+    out_dir: Path,
+    *,
+    targets_dir: Path = Path("export"),
+    on_progress: Progress | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> list[SystemSummary]:
+    """Run (or resume) every system; write results.jsonl and summary.json; return summaries."""
+    problems = load_suite_problems(suite, suite_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meter = open_meter(profile, on_notice)
+    idle_w = 0.0
+    if suite.idle_seconds > 0 and meter.name != "none":
+        meter.start()
+        time.sleep(suite.idle_seconds)
+        idle = meter.stop()
+        idle_w = (idle.joules or 0.0) / idle.seconds
+    load_seconds: dict[str, float] = {}
+    progress = on_progress or (lambda _name, _done, _total: None)
+    try:
+        with JsonlWriter(out_dir / RESULTS, BenchResult) as writer:
+            bench = _Bench(meter, writer, idle_w)
+            for system in suite.systems:
+                todo = [
+                    (problem, [i for i in range(system.k)
+                               if f"{system.name}#{problem.id}#{i}" not in writer.done])
+                    for problem in problems
+                ]  # fmt: skip
+                todo = [(p, missing) for p, missing in todo if missing]
+                total = len(problems)
+                progress(system.name, total - len(todo), total)
+                if not todo:
+                    continue
+                started = time.perf_counter()
+                options = _apply_profile(system, profile)
+                model = resolve_model(system.model, targets_dir)
+                generator = create_generator(system.backend, model, options)
+                load_seconds[system.name] = time.perf_counter() - started
+                try:
+                    for problem in problems[: suite.warmup]:
+                        generator.generate(_request(suite, system, problem, 1, 10_000))
+                    for done, (problem, missing) in enumerate(todo, total - len(todo) + 1):
+                        _run_problem(bench, suite, system, generator, problem, missing)
+                        progress(system.name, done, total)
+                finally:
+                    generator.close()
+    finally:
+        meter.close()
+    return write_summary(suite, profile, out_dir, load_seconds)
+
+
+def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, missing) -> None:
+    seed = system.sampling.seed
+    batches = [[i] for i in missing] if system.issue == "sequential" else [missing]
+    for batch in batches:
+        try:
+            if batch == list(range(batch[0], batch[0] + len(batch))):
+                request = _request(suite, system, problem, len(batch), seed + batch[0])
+                generations, reading = bench.window(lambda r=request: generator.generate(r))
+            else:  # resumed with gaps: one request per missing sample, in one window
+                requests = [_request(suite, system, problem, 1, seed + i) for i in batch]
+                generations, reading = bench.window(
+                    lambda rs=requests: [g for r in rs for g in generator.generate(r)]
+                )
+        except DtaError as exc:
+            bench.failed(system, problem, batch, f"{type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a backend crash must not lose the suite
+            bench.failed(system, problem, batch, f"{type(exc).__name__}: {exc}")
+            continue
+        bench.record(system, problem, batch, generations, reading)
+
+
+def write_summary(
+    suite: BenchSuite, profile: DeviceProfile, out_dir: Path, load_seconds: dict[str, float]
+) -> list[SystemSummary]:
+    """summary.json from every result on disk (so a resumed run summarises all of it)."""
+    results = read_jsonl(out_dir / RESULTS, BenchResult)
+    previous = {}
+    if (out_dir / SUMMARY).exists():
+        import json
+
+        previous = {
+            s["system"]: s.get("load_s")
+            for s in json.loads((out_dir / SUMMARY).read_text())["systems"]
+        }
+    summaries = []
+    for system in suite.systems:
+        mine = [r for r in results if r.system == system.name]
+        if not mine:
+            continue
+        summaries.append(
+            summarize_system(
+                mine,
+                backend=system.backend,
+                model=system.model,
+                quantization=system.quantization,
+                thinking=system.thinking,
+                issue=system.issue,
+                load_s=load_seconds.get(system.name, previous.get(system.name)),
+                device=profile.device,
+                profile=profile.name,
+            )
+        )
+    atomic_write_json(
+        out_dir / SUMMARY,
+        {
+            "suite": suite.name,
+            "profile": profile.model_dump(mode="json"),
+            "systems": [s.model_dump(mode="json") for s in summaries],
+        },
+    )
+    return summaries

@@ -1,0 +1,122 @@
+"""Bench suites (bench/<name>.yaml): the systems under test, the data, and how to run them.
+
+A system is a backend, a model, thinking on or off, k samples per problem and explicit sampling.
+Figures quoted from papers live in their own files (kind ``reported``) and are never run or mixed
+with measured ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from dta_edge.backends.base import SamplingSettings
+from dta_edge.config import FrozenModel
+from dta_edge.tasks.generator import ProblemsConfig
+
+EMBEDDED = "embedded:tiny"
+
+
+class ProblemSource(FrozenModel):
+    """Generated problems, or a file (JSONL/CSV/Parquet) read through a field map."""
+
+    generate: ProblemsConfig | None = None
+    file: str | None = Field(default=None, description="e.g. data/telemath.jsonl")
+    field_map: str = Field(default="telemath", description="A preset or a field-map YAML file.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProblemSource:
+        if (self.generate is None) == (self.file is None):
+            raise ValueError("give exactly one of generate or file")
+        return self
+
+
+class SystemSpec(FrozenModel):
+    """One system under test."""
+
+    name: str = Field(description="Row name in results and the report.")
+    backend: Literal["transformers", "llama-cpp", "onnx", "openai", "vllm"]
+    model: str = Field(
+        description=f"Folder, GGUF file, hub id or served name; '{EMBEDDED}' is the built-in tiny "
+        f"model and '{EMBEDDED}@<export target>' its export."
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Backend options.")
+    thinking: bool = False
+    thinking_budget: int | None = Field(default=None, ge=1)
+    k: int = Field(default=1, ge=1, description="Samples per problem; cons@k when k > 1.")
+    issue: Literal["sequential", "parallel"] = Field(
+        default="sequential",
+        description="How the k samples go out: one after another (each its own energy window) "
+        "or together (one window; backends with concurrency run them at once).",
+    )
+    sampling: SamplingSettings = SamplingSettings()
+    quantization: str = Field(default="", description="For the report, e.g. 'q8_0', 'bf16'.")
+
+
+class BenchSuite(FrozenModel):
+    """`dta bench --suite`: systems x problems."""
+
+    kind: Literal["bench-suite"] = "bench-suite"
+    name: str
+    description: str = ""
+    problems: ProblemSource
+    n: int | None = Field(default=None, ge=1, description="Use the first n problems; all.")
+    warmup: int = Field(default=1, ge=0, description="Requests per system outside any window.")
+    idle_seconds: float = Field(
+        default=0.0, ge=0, description="Measure idle power first and subtract it (0: don't)."
+    )
+    instruction: str | None = Field(
+        default="Please reason step by step, and put your final answer within \\boxed{}."
+    )
+    systems: tuple[SystemSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> BenchSuite:
+        names = [s.name for s in self.systems]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"system names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class ReportedSystem(FrozenModel):
+    """Figures a paper reports for one system; shown apart, labelled reported."""
+
+    name: str
+    source: str = Field(description="Paper and table the figures come from.")
+    thinking: bool | None = None
+    k: int = 1
+    pass_at_1: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+    cons_at_k: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+    notes: str = ""
+
+
+class ReportedResults(FrozenModel):
+    """bench/paper-reported.yaml: quoted, never measured."""
+
+    kind: Literal["reported"] = "reported"
+    name: str
+    description: str = ""
+    systems: tuple[ReportedSystem, ...] = Field(min_length=1)
+
+
+def resolve_problem_file(suite_path: Path, file: str) -> Path:
+    """Suite-relative paths resolve against the suite's folder, then the working directory."""
+    candidate = Path(file)
+    if not candidate.is_absolute() and not candidate.exists():
+        beside = suite_path.parent / candidate
+        if beside.exists():
+            return beside
+    return candidate
+
+
+def write_reported(reported: ReportedResults, out_dir: Path) -> Path:
+    """reported.json in ``out_dir``: the quoted rows, labelled, for the report to show apart."""
+    from dta_edge.storage import atomic_write_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "reported.json"
+    atomic_write_json(path, {"label": "reported", **reported.model_dump(mode="json")})
+    return path
