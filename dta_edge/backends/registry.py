@@ -7,6 +7,7 @@ model, so a misspelt option fails with the key's name instead of being ignored.
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
 from typing import Any
 
@@ -36,7 +37,7 @@ def create_generator(name: str, model: str, options: dict[str, Any] | None = Non
     """Build a backend; its options are validated against the backend's own Options model."""
     cls = backend_class(name)
     try:
-        parsed = cls.Options.model_validate(options or {})
+        parsed = cls.Options.model_validate_json(json.dumps(options or {}))  # as YAML configs
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"backend {name} options", problems) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -88,7 +89,7 @@ def create_meter(name: str, options: dict[str, Any] | None = None) -> Meter:
     module, _, attribute = METERS[name].partition(":")
     cls = getattr(import_module(module), attribute)
     try:
-        parsed = cls.Options.model_validate(options or {})
+        parsed = cls.Options.model_validate_json(json.dumps(options or {}))  # as YAML configs
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"meter {name} options", problems) from None

@@ -36,7 +36,11 @@ class _Zone:
 def find_zones(root: Path) -> list[_Zone]:
     """package-N zones and their dram sub-zones (the core/uncore ones are inside package)."""
     zones = []
-    for folder in sorted(root.glob("intel-rapl:*")):
+    # /sys/class/powercap lists every zone at the top; the device tree nests sub-zones
+    folders = {
+        f.name: f for f in [*root.glob("intel-rapl:*/intel-rapl:*"), *root.glob("intel-rapl:*")]
+    }
+    for _, folder in sorted(folders.items()):
         name = (folder / "name").read_text().strip() if (folder / "name").exists() else ""
         parts = folder.name.split(":")
         if len(parts) == 2 and name.startswith("package"):
