@@ -116,9 +116,12 @@ class OpenAIGenerator(PromptBackend):
         started = time.perf_counter()
         result = self._request("completions", body, started)
         text = result["text"]
-        if stop and result["finish_reason"] == "stop" and not truncate_at_stop(text, stop)[1]:
-            # servers drop the stop string; keep it, as the other backends do
-            text += next(s for s in stop)
+        matched = result["stop_reason"]  # vLLM names the stop string that ended the text
+        # Servers drop the stop string; keep it, as the other backends do, unless the server
+        # says an end-of-sequence token rather than a stop string ended the text.
+        dropped = result["finish_reason"] == "stop" and (matched is None or matched in stop)
+        if stop and dropped and not truncate_at_stop(text, stop)[1]:
+            text += matched if isinstance(matched, str) else stop[0]
         return Completion(
             text=text,
             prompt_tokens=result["prompt_tokens"],
@@ -214,6 +217,7 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
     ttft = None
     usage: dict = {}
     finish = "stop"
+    stop_reason = None
     for event in events:
         usage = event.get("usage") or usage
         for choice in event.get("choices") or []:
@@ -227,6 +231,7 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
             text.append(piece)
             reasoning.append(thought)
             finish = choice.get("finish_reason") or finish
+            stop_reason = choice.get("stop_reason", stop_reason)
     return {
         "text": "".join(text),
         "reasoning": "".join(reasoning),
@@ -234,6 +239,7 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
         "output_tokens": usage.get("completion_tokens", chunks),
         "ttft_s": ttft,
         "finish_reason": finish,
+        "stop_reason": stop_reason,
     }
 
 
@@ -248,4 +254,5 @@ def _parse_whole(payload: dict) -> dict:
         "output_tokens": usage.get("completion_tokens", 0),
         "ttft_s": None,
         "finish_reason": choice.get("finish_reason") or "stop",
+        "stop_reason": choice.get("stop_reason"),
     }

@@ -49,6 +49,9 @@ class SystemSummary(FrozenModel):
     meter: str = "none"
     energy_estimated: bool | None = None
     load_s: float | None = Field(default=None, description="Model load, outside every window.")
+    idle_w_subtracted: float | None = Field(
+        default=None, description="Idle power measured before the run and taken off each window."
+    )
     device: str = ""
     profile: str = ""
 

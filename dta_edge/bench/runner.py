@@ -232,7 +232,7 @@ def run_suite(
                     generator.close()
     finally:
         meter.close()
-    return write_summary(suite, profile, out_dir, load_seconds)
+    return write_summary(suite, profile, out_dir, load_seconds, idle_w or None)
 
 
 def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, missing) -> None:
@@ -258,7 +258,11 @@ def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, m
 
 
 def write_summary(
-    suite: BenchSuite, profile: DeviceProfile, out_dir: Path, load_seconds: dict[str, float]
+    suite: BenchSuite,
+    profile: DeviceProfile,
+    out_dir: Path,
+    load_seconds: dict[str, float],
+    idle_w: float | None = None,
 ) -> list[SystemSummary]:
     """summary.json from every result on disk (so a resumed run summarises all of it)."""
     results = read_jsonl(out_dir / RESULTS, BenchResult)
@@ -286,6 +290,7 @@ def write_summary(
                 load_s=load_seconds.get(system.name, previous.get(system.name)),
                 device=profile.device,
                 profile=profile.name,
+                idle_w_subtracted=idle_w,
             )
         )
     atomic_write_json(
