@@ -13,9 +13,12 @@ Standard library HTTP only: no client package to pin against vLLM's.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
+import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,7 +44,18 @@ from dta_edge.errors import ConfigError, DtaError
 
 
 class ServerError(DtaError):
-    """The server refused or broke off a request."""
+    """The server refused or broke off a request (after the retries, if it was retryable)."""
+
+
+class _Retryable(Exception):
+    """A failure worth another try: 429, 5xx, a timeout, a dropped connection, a cut stream."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class OpenAIGenerator(PromptBackend):
@@ -63,8 +77,13 @@ class OpenAIGenerator(PromptBackend):
         chat_template: str | None = Field(
             default=None, description="api completions: a .jinja file or a tokenizer folder."
         )
-        concurrency: int = Field(default=1, ge=1, description="Samples of a request in flight.")
-        timeout_s: float = Field(default=600.0, gt=0)
+        concurrency: int = Field(
+            default=1, ge=1, description="Requests in flight per endpoint (and samples at once)."
+        )
+        timeout_s: float = Field(default=600.0, gt=0, description="Per attempt, socket level.")
+        retries: int = Field(default=4, ge=0, description="On 429, 5xx, timeouts, cut streams.")
+        backoff_s: float = Field(default=0.5, ge=0, description="First retry delay; doubles.")
+        backoff_max_s: float = Field(default=30.0, ge=0)
         extra_body: dict[str, Any] = Field(
             default_factory=dict, description="Sent as is (e.g. vLLM's top_k)."
         )
@@ -73,7 +92,11 @@ class OpenAIGenerator(PromptBackend):
         self.model = model
         self.options = options
         urls = (options.base_url,) if isinstance(options.base_url, str) else options.base_url
-        self._urls = itertools.cycle([u.rstrip("/") for u in urls])
+        urls = tuple(u.rstrip("/") for u in urls)
+        self._urls = itertools.cycle(urls)
+        self._pick = threading.Lock()
+        self._slots = {url: threading.BoundedSemaphore(options.concurrency) for url in urls}
+        self._random = random.Random()  # jitter only; never seeds anything else
         self._template: str | None = None
         if options.api == "completions":
             if not options.chat_template:
@@ -101,9 +124,10 @@ class OpenAIGenerator(PromptBackend):
         else:
             one = lambda seed: self._chat(request, seed)  # noqa: E731
         seeds = [request.sampling.seed + i for i in range(request.sampling.n)]
-        if self.options.concurrency == 1 or len(seeds) == 1:
+        workers = self.options.concurrency * len(self._slots)
+        if workers == 1 or len(seeds) == 1:
             return [one(seed) for seed in seeds]
-        with ThreadPoolExecutor(self.options.concurrency) as pool:
+        with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(one, seeds))
 
     @override
@@ -129,6 +153,7 @@ class OpenAIGenerator(PromptBackend):
             ttft_s=result["ttft_s"],
             e2e_s=time.perf_counter() - started,
             finish_reason=result["finish_reason"],
+            backend_timings={"http_attempts": float(result["attempts"])},
         )
 
     def _chat(self, request: GenerationRequest, seed: int) -> Generation:
@@ -150,32 +175,64 @@ class OpenAIGenerator(PromptBackend):
             ttft_s=result["ttft_s"],
             e2e_s=time.perf_counter() - started,
             finish_reason=result["finish_reason"],
+            backend_timings={"http_attempts": float(result["attempts"])},
         )
 
     def _request(self, path: str, body: dict, started: float) -> dict:
+        """POST with retries: exponential backoff with jitter, Retry-After honoured."""
         body = {"model": self.model, "stream": self.options.stream, **body}
         body.update(self.options.extra_body)
         if self.options.stream:
             body["stream_options"] = {"include_usage": True}
-        url = f"{next(self._urls)}/{path}"
+        payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.options.api_key_env:
             key = os.environ.get(self.options.api_key_env)
             if not key:
                 raise ConfigError("openai options", [f"${self.options.api_key_env} is not set"])
             headers["Authorization"] = f"Bearer {key}"
-        call = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+        attempts = self.options.retries + 1
+        for attempt in range(attempts):
+            with self._pick:
+                base = next(self._urls)
+            url = f"{base}/{path}"
+            try:
+                with self._slots[base]:
+                    result = self._send(url, payload, headers, started)
+                result["attempts"] = attempt + 1
+                return result
+            except _Retryable as exc:
+                if attempt == attempts - 1:
+                    raise ServerError(f"{url}: {exc} (gave up after {attempts} attempts)") from None
+                delay = min(self.options.backoff_max_s, self.options.backoff_s * 2**attempt)
+                delay = delay / 2 + self._random.uniform(0, delay / 2)
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, self.options.backoff_max_s))
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _send(self, url: str, payload: bytes, headers: dict, started: float) -> dict:
+        call = urllib.request.Request(url, payload, headers, method="POST")
         try:
             response = urllib.request.urlopen(call, timeout=self.options.timeout_s)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", errors="replace")[:300]
+            if exc.code in RETRY_STATUS:
+                after = exc.headers.get("Retry-After") if exc.headers else None
+                wait = float(after) if after and after.replace(".", "", 1).isdigit() else None
+                raise _Retryable(f"HTTP {exc.code}: {detail}", wait) from None
             raise ServerError(f"{url}: HTTP {exc.code}: {detail}") from None
-        except OSError as exc:
-            raise ServerError(f"{url}: {exc}") from None
-        with response:
-            if not self.options.stream:
-                return _parse_whole(json.loads(response.read()))
-            return _parse_stream(_sse_events(response), started)
+        except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        try:
+            with response:
+                if not self.options.stream:
+                    return _parse_whole(json.loads(response.read()))
+                return _parse_stream(_sse_events(response), started)
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            raise _Retryable(f"connection broke mid-response ({type(exc).__name__})") from None
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Retryable(f"malformed response ({type(exc).__name__}: {exc})") from None
 
 
 def _sampling_body(sampling: SamplingSettings, seed: int) -> dict:
@@ -200,7 +257,7 @@ def _read_template(path: Path) -> str:
 
 
 def _sse_events(response) -> Iterator[dict]:
-    """JSON payloads of a server-sent event stream, until ``[DONE]``."""
+    """JSON payloads of a server-sent event stream, until ``[DONE]``; a stream without it is cut."""
     for raw in response:
         line = raw.decode("utf-8").strip()
         if not line.startswith("data:"):
@@ -209,6 +266,7 @@ def _sse_events(response) -> Iterator[dict]:
         if data == "[DONE]":
             return
         yield json.loads(data)
+    raise _Retryable("stream ended before [DONE]")
 
 
 def _parse_stream(events: Iterator[dict], started: float) -> dict:

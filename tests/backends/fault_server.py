@@ -1,0 +1,122 @@
+"""A loopback HTTP server that misbehaves on cue: 500, 429, slow, malformed JSON, cut streams.
+
+Each POST takes the next behaviour from a script; when the script runs out it answers well.
+Bounded: it serves on 127.0.0.1 only and the tests stop it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+GOOD_CHUNKS = ["The ", "answer ", "is \\boxed{42}."]
+
+
+class FaultServer:
+    """Start with a script of behaviours; ``requests`` counts what arrived."""
+
+    def __init__(self, script: list[str], slow_s: float = 2.0) -> None:
+        self.script = list(script)
+        self.slow_s = slow_s
+        self.requests = 0
+        self.headers: list[dict] = []
+        self.bodies: list[dict] = []
+        lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    owner.requests += 1
+                    owner.headers.append(dict(self.headers))
+                    owner.bodies.append(body)
+                    action = owner.script.pop(0) if owner.script else "ok"
+                getattr(owner, f"_{action}")(self, body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def _status(handler, code: int, headers: dict | None = None) -> None:
+        payload = json.dumps({"error": {"message": f"injected {code}"}}).encode()
+        handler.send_response(code)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def _e500(self, handler, body) -> None:
+        self._status(handler, 500)
+
+    def _e429(self, handler, body) -> None:
+        self._status(handler, 429, {"Retry-After": "0"})
+
+    def _e400(self, handler, body) -> None:
+        self._status(handler, 400)
+
+    def _slow(self, handler, body) -> None:
+        time.sleep(self.slow_s)
+        self._ok(handler, body)
+
+    def _start_stream(self, handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+
+    @staticmethod
+    def _event(handler, payload) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        handler.wfile.write(f"data: {data}\n\n".encode())
+        handler.wfile.flush()
+
+    def _malformed(self, handler, body) -> None:
+        if not body.get("stream"):
+            payload = b'{"choices": [ {"message": '
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        self._start_stream(handler)
+        self._event(handler, '{"choices": [{"delta": {"content": "The"')  # broken JSON
+
+    def _cut(self, handler, body) -> None:
+        self._start_stream(handler)
+        self._event(handler, {"choices": [{"delta": {"content": "The "}}]})
+        handler.close_connection = True  # no [DONE]: the stream is cut
+
+    def _ok(self, handler, body) -> None:
+        if not body.get("stream"):
+            payload = json.dumps({
+                "choices": [{"message": {"content": "".join(GOOD_CHUNKS)},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+            }).encode()  # fmt: skip
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        self._start_stream(handler)
+        for piece in GOOD_CHUNKS:
+            self._event(handler, {"choices": [{"delta": {"content": piece}}]})
+        self._event(handler, {"choices": [{"delta": {}, "finish_reason": "stop"}]})
+        self._event(handler, {"choices": [], "usage": {"prompt_tokens": 7,
+                                                       "completion_tokens": 3}})  # fmt: skip
+        self._event(handler, "[DONE]")
