@@ -14,6 +14,7 @@ import typer
 
 from dta_edge import __version__
 from dta_edge._cli_bench import bench_app
+from dta_edge._cli_curate import curate_app
 from dta_edge._cli_export import export_app
 from dta_edge._console import make_console, progress_bar
 from dta_edge.config import dump_config, load_config
@@ -45,6 +46,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(score_app, name="score")
 app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
+app.add_typer(curate_app, name="curate")
 
 out = make_console()
 

@@ -36,6 +36,7 @@ CONFIG_KINDS: dict[str, str] = {
     "export-target": "dta_edge.export.targets:ExportTarget",
     "bench-suite": "dta_edge.bench.suite:BenchSuite",
     "reported": "dta_edge.bench.suite:ReportedResults",
+    "curation-recipe": "dta_edge.curation.recipe:CurationRecipe",
 }
 
 

@@ -90,12 +90,14 @@ class Candidate(FrozenModel):
     sample_index: int
     text: str
     extracted_answer: str | None = None
+    value: float | None = Field(default=None, description="Numeric answer in the reference unit.")
     correct: bool | None = Field(default=None, description="Against the reference, where known.")
     synthetic: bool = Field(
         default=False, description="Deliberately corrupted by the demo teacher."
     )
     output_tokens: int | None = None
     latency_s: float | None = None
+    error: str | None = Field(default=None, description="Why the request failed, if it did.")
 
     @property
     def key(self) -> str:
@@ -163,3 +165,43 @@ class BenchResult(FrozenModel):
     def key(self) -> str:
         """Resume identity."""
         return f"{self.system}#{self.problem_id}#{self.sample_index}"
+
+
+class AlignedCandidate(FrozenModel):
+    """Phase II on one agreed teacher solution: its rewrite in the student's voice, and scores."""
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    teacher: str
+    sample_index: int
+    original: str
+    rewrite: str | None = Field(description="The kept phrasing; None when every one failed.")
+    agreement: float = Field(description="Share of answers agreeing (1.0 = matches reference).")
+    nll_before: float | None = Field(description="Student NLL per token of the original.")
+    nll_after: float | None = Field(description="Student NLL per token of the kept rewrite.")
+    kept: bool
+    reason: str = Field(description="Why it was kept or rejected.")
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+
+
+class JudgeVerdict(FrozenModel):
+    """The reflection judge on one rewrite: first verdict, reflected verdict (which decides)."""
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    teacher: str
+    sample_index: int
+    first: dict | None = None
+    reflected: dict | None = None
+    accepted: bool
+    score: float | None = None
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"

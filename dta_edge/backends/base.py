@@ -44,6 +44,11 @@ class GenerationRequest(FrozenModel):
     thinking_budget: int | None = Field(
         default=None, ge=1, description="Max thinking tokens before the block is closed."
     )
+    json_schema: dict | None = Field(
+        default=None,
+        description="Constrain the answer to this JSON schema where the backend can (llama.cpp "
+        "grammar, server response_format); others get the prompt's instructions only.",
+    )
 
 
 class Generation(FrozenModel):
@@ -84,13 +89,18 @@ class Generator(Protocol):
 
 
 def split_reasoning(text: str, *, thinking: bool) -> tuple[str, str | None]:
-    """(answer, reasoning) from raw model text; thinking-on prompts leave ``<think>`` open."""
+    """(answer, reasoning) from raw model text; thinking-on prompts leave ``<think>`` open.
+
+    With thinking off the template has closed an empty block already, so only a text that opens
+    a block itself is split; a ``</think>`` inside an answer (in a JSON string, say) stays put.
+    """
     for marker in END_MARKERS:
         text = text.split(marker, 1)[0]
-    if THINK_CLOSE in text:
+    opens = text.lstrip().startswith(THINK_OPEN)
+    if (thinking or opens) and THINK_CLOSE in text:
         reasoning, answer = text.split(THINK_CLOSE, 1)
         return answer.strip(), reasoning.replace(THINK_OPEN, "", 1).strip()
-    if thinking or text.lstrip().startswith(THINK_OPEN):
+    if thinking or opens:
         return "", text.replace(THINK_OPEN, "", 1).strip()  # ran out of tokens while thinking
     return text.strip(), None
 

@@ -21,6 +21,7 @@ from dta_edge.backends.base import (
     truncate_at_stop,
 )
 from dta_edge.config import FrozenModel
+from dta_edge.errors import ModelError
 
 
 class LlamaCppGenerator(PromptBackend):
@@ -40,6 +41,16 @@ class LlamaCppGenerator(PromptBackend):
             description="Reuse the KV cache of a shared prompt prefix between requests (faster; "
             "TTFT then no longer includes the whole prompt).",
         )
+
+    def generate(self, request):  # noqa: D102 - adds the JSON grammar, then the shared path
+        self._grammar = None
+        if request.json_schema is not None:
+            import json
+
+            from llama_cpp import LlamaGrammar
+
+            self._grammar = LlamaGrammar.from_json_schema(json.dumps(request.json_schema))
+        return super().generate(request)
 
     def __init__(self, model: str, options: Options) -> None:
         from dta_edge.export.parity import load_gguf
@@ -76,6 +87,12 @@ class LlamaCppGenerator(PromptBackend):
             self.llm.reset()
         self.llm.set_seed(seed)
         tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        room = self.llm.n_ctx() - len(tokens)
+        if room < 1:
+            raise ModelError(
+                f"prompt of {len(tokens)} tokens does not fit the context of {self.llm.n_ctx()} "
+                "(raise n_ctx, or shorten the prompt)"
+            )
         greedy = sampling.temperature == 0
         generated: list[int] = []
         pieces = bytearray()
@@ -88,6 +105,7 @@ class LlamaCppGenerator(PromptBackend):
             min_p=0.0,
             temp=0.0 if greedy else sampling.temperature,
             repeat_penalty=1.0,
+            grammar=getattr(self, "_grammar", None),
         ):
             if first_token_at is None:
                 first_token_at = time.perf_counter()
@@ -99,8 +117,8 @@ class LlamaCppGenerator(PromptBackend):
             if stop and truncate_at_stop(pieces.decode("utf-8", errors="ignore"), stop)[1]:
                 finish = "stop"
                 break
-            if len(generated) >= sampling.max_tokens:
-                break
+            if len(generated) >= min(sampling.max_tokens, room):
+                break  # the token budget, or the end of the context
         finished = time.perf_counter()
         perf = llama_cpp.llama_perf_context(ctx)
         text, _ = truncate_at_stop(pieces.decode("utf-8", errors="replace"), stop)

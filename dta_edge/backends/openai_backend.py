@@ -84,6 +84,11 @@ class OpenAIGenerator(PromptBackend):
         retries: int = Field(default=4, ge=0, description="On 429, 5xx, timeouts, cut streams.")
         backoff_s: float = Field(default=0.5, ge=0, description="First retry delay; doubles.")
         backoff_max_s: float = Field(default=30.0, ge=0)
+        json_format: Literal["json_schema", "json_object"] = Field(
+            default="json_schema",
+            description="How a JSON schema is sent: OpenAI/vLLM json_schema, or llama.cpp's "
+            "Python server json_object with schema.",
+        )
         extra_body: dict[str, Any] = Field(
             default_factory=dict, description="Sent as is (e.g. vLLM's top_k)."
         )
@@ -162,6 +167,15 @@ class OpenAIGenerator(PromptBackend):
             "chat_template_kwargs": {"enable_thinking": request.thinking},
             **_sampling_body(request.sampling, seed),
         }
+        if request.json_schema is not None:
+            body["response_format"] = (
+                {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "schema": request.json_schema},
+                }
+                if self.options.json_format == "json_schema"
+                else {"type": "json_object", "schema": request.json_schema}
+            )
         started = time.perf_counter()
         result = self._request("chat/completions", body, started)
         answer, reasoning = split_reasoning(result["text"], thinking=request.thinking)

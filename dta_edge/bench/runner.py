@@ -16,7 +16,7 @@ from dta_edge.backends.base import Generation, GenerationRequest
 from dta_edge.backends.registry import create_generator
 from dta_edge.bench.meters.base import EnergyReading, Meter, create_meter
 from dta_edge.bench.metrics import SystemSummary, summarize_system
-from dta_edge.bench.suite import EMBEDDED, BenchSuite, SystemSpec, resolve_problem_file
+from dta_edge.bench.suite import EMBEDDED, BenchSuite, SystemSpec, load_problem_source
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.models.chat import user_prompt
 from dta_edge.profiles import DeviceProfile
@@ -31,21 +31,7 @@ Progress = Callable[[str, int, int], None]
 
 def load_suite_problems(suite: BenchSuite, suite_path: Path) -> list[Problem]:
     """The suite's problems, generated or read, cut to ``suite.n``."""
-    source = suite.problems
-    if source.generate is not None:
-        from dta_edge.tasks.generator import generate_problems
-
-        problems = list(generate_problems(source.generate))
-    else:
-        from dta_edge.config import load_config
-        from dta_edge.tasks.loaders import PRESETS, FieldMap, load_problems, read_rows
-
-        path = resolve_problem_file(suite_path, source.file or "")
-        fields = PRESETS.get(source.field_map)
-        if fields is None:
-            fields = load_config(resolve_problem_file(suite_path, source.field_map), FieldMap)
-        problems = load_problems(read_rows(path), fields)
-    return problems[: suite.n] if suite.n else problems
+    return load_problem_source(suite.problems, suite.n, suite_path)
 
 
 def resolve_model(reference: str, targets_dir: Path) -> str:

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
 from dta_edge.config import FrozenModel
+from dta_edge.records import Problem
 from dta_edge.tasks.generator import ProblemsConfig
 
 EMBEDDED = "embedded:tiny"
@@ -120,3 +121,21 @@ def write_reported(reported: ReportedResults, out_dir: Path) -> Path:
     path = out_dir / "reported.json"
     atomic_write_json(path, {"label": "reported", **reported.model_dump(mode="json")})
     return path
+
+
+def load_problem_source(source: ProblemSource, n: int | None, config_path: Path) -> list[Problem]:
+    """Generated problems or a file read through its field map, cut to the first ``n``."""
+    if source.generate is not None:
+        from dta_edge.tasks.generator import generate_problems
+
+        problems = list(generate_problems(source.generate))
+    else:
+        from dta_edge.config import load_config
+        from dta_edge.tasks.loaders import PRESETS, FieldMap, load_problems, read_rows
+
+        path = resolve_problem_file(config_path, source.file or "")
+        fields = PRESETS.get(source.field_map)
+        if fields is None:
+            fields = load_config(resolve_problem_file(config_path, source.field_map), FieldMap)
+        problems = load_problems(read_rows(path), fields)
+    return problems[:n] if n else problems

@@ -1,0 +1,99 @@
+"""`dta curate`: Phase I, Phase II (rewrite + judge) and selection, together or one at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge._console import make_console
+
+curate_app = typer.Typer(
+    help="Curate a DTA fine-tuning set: teacher ensemble (Phase I), student-aligned rewriting "
+    "and reflection judge (Phase II), selection. Every step resumes where it stopped.",
+)
+out = make_console()
+Recipe = Annotated[Path, typer.Option(help="curation/<name>.yaml (kind curation-recipe).")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")]
+Targets = Annotated[Path, typer.Option(help="Export targets, for embedded:tiny@T.")]
+
+
+def _load(recipe: Path):
+    from dta_edge.bench.suite import load_problem_source
+    from dta_edge.config import load_config
+    from dta_edge.curation.recipe import CurationRecipe
+
+    spec = load_config(recipe, CurationRecipe)
+    return spec, load_problem_source(spec.problems, spec.n, recipe)
+
+
+def _steps(recipe: Path, out_path: Path, targets_dir: Path, steps: tuple[str, ...]) -> None:
+    from dta_edge._console import progress_bar
+    from dta_edge.curation.judge import run_judge
+    from dta_edge.curation.phase1 import run_phase1
+    from dta_edge.curation.phase2 import run_phase2
+    from dta_edge.curation.select import run_select
+    from dta_edge.runs import run_record
+
+    spec, problems = _load(recipe)
+    runners = {"phase1": run_phase1, "rewrite": run_phase2, "judge": run_judge}
+    with run_record(out_path, "curate." + "+".join(steps), spec.model_dump(mode="json")):
+        for step in steps:
+            if step == "select":
+                funnel = run_select(spec, problems, out_path)
+                continue
+            with progress_bar(out, step, len(problems)) as advance:
+                runners[step](
+                    spec, problems, out_path, targets_dir=targets_dir,
+                    on_progress=lambda name, done, total: advance(done, name, total),
+                )  # fmt: skip
+    if "select" in steps:
+        phase2 = funnel["phase2"]
+        out.print(
+            f"candidates {funnel['phase1']['candidates']} -> agreed {funnel['agreement']['agreed']}"
+            f" -> rewrites kept {phase2['kept']} -> judge accepted {funnel['judge']['accepted']}"
+            f" -> sft {funnel['outputs']['sft.jsonl']} (distilled control "
+            f"{funnel['outputs']['distilled.jsonl']})"
+        )
+        before, after = phase2["student_nll_before_mean"], phase2["student_nll_after_mean"]
+        if before is not None:
+            out.print(f"student NLL/token on kept solutions: {before:.3f} before -> "
+                      f"{after:.3f} after rewriting")  # fmt: skip
+        out.print(f"funnel in [bold]{out_path / 'funnel.json'}[/bold]")
+
+
+@curate_app.callback(invoke_without_command=True)
+def curate(
+    ctx: typer.Context,
+    recipe: Recipe = None,  # type: ignore[assignment]
+    out_path: Out = Path("runs/curate"),
+    targets_dir: Targets = Path("export"),
+) -> None:
+    """Run every step of --recipe into --out: phase1, phase2 (rewrite, judge), select."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if recipe is None:
+        raise typer.BadParameter("give --recipe (e.g. curation/demo.yaml)")
+    _steps(recipe, out_path, targets_dir, ("phase1", "rewrite", "judge", "select"))
+
+
+@curate_app.command("phase1")
+def phase1(recipe: Recipe, out_path: Out = Path("runs/curate"),
+           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+    """Teachers write candidates.jsonl."""
+    _steps(recipe, out_path, targets_dir, ("phase1",))
+
+
+@curate_app.command("phase2")
+def phase2(recipe: Recipe, out_path: Out = Path("runs/curate"),
+           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+    """Rewrite agreed candidates in the student's voice (aligned.jsonl), then judge them."""
+    _steps(recipe, out_path, targets_dir, ("rewrite", "judge"))
+
+
+@curate_app.command("select")
+def select(recipe: Recipe, out_path: Out = Path("runs/curate"),
+           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+    """Write sft.jsonl, distilled.jsonl and funnel.json."""
+    _steps(recipe, out_path, targets_dir, ("select",))

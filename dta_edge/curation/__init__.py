@@ -1,0 +1,1 @@
+"""DTA curation: Phase I (teachers), Phase II (student-aligned rewriting, judge), selection."""

@@ -1,0 +1,126 @@
+"""Phase I: every teacher writes k candidate solutions per problem -> candidates.jsonl.
+
+Remote teachers run ``concurrency`` problems at once per endpoint (the openai backend bounds each
+endpoint and retries); in-process models run one at a time. Each finished problem's samples are
+appended at once, so a crash loses at most the problems in flight, and a rerun asks only for
+(problem, teacher) pairs that are not complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from dta_edge.backends.base import GenerationRequest
+from dta_edge.backends.registry import create_generator
+from dta_edge.bench.runner import resolve_model
+from dta_edge.curation.prompts import render
+from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
+from dta_edge.curation.reference_teacher import reference_samples
+from dta_edge.records import Candidate, ChatMessage, Problem
+from dta_edge.storage import JsonlWriter
+from dta_edge.tasks.scoring import score_text
+
+CANDIDATES = "candidates.jsonl"
+Progress = Callable[[str, int, int], None]
+
+
+def open_model(spec: ModelSpec, targets_dir: Path = Path("export")):
+    """A Generator for a recipe's model spec ('embedded:tiny[@target]' resolved)."""
+    return create_generator(spec.backend, resolve_model(spec.model, targets_dir), spec.options)
+
+
+def workers_for(spec: ModelSpec, concurrency: int) -> int:
+    """Threads for a model: in-process runtimes are not thread-safe, servers are."""
+    if spec.backend != "openai":
+        return 1
+    urls = spec.options.get("base_url", "")
+    return concurrency * (1 if isinstance(urls, str) else len(urls))
+
+
+def candidate(problem: Problem, teacher: str, index: int, text: str, **extra) -> Candidate:
+    """A scored candidate (correctness against the reference where the problem has one)."""
+    extracted, value, correct, _ = score_text(text, problem)
+    return Candidate(
+        problem_id=problem.id, teacher=teacher, sample_index=index, text=text,
+        extracted_answer=extracted, value=value, correct=correct, **extra,
+    )  # fmt: skip
+
+
+def _ask(generator, teacher: TeacherSpec, recipe: CurationRecipe, problem: Problem):
+    spec = teacher.model
+    assert spec is not None
+    content = render(teacher.prompt, question=problem.question, instruction=recipe.instruction)
+    request = GenerationRequest(
+        messages=(ChatMessage(role="user", content=content),),
+        sampling=spec.sampling.model_copy(update={"n": teacher.k, "seed": teacher.seed}),
+    )
+    started = time.perf_counter()
+    try:
+        answers = generator.generate(request)
+    except Exception as exc:  # noqa: BLE001 - a failed request is recorded, never fatal
+        return [
+            Candidate(problem_id=problem.id, teacher=teacher.name, sample_index=i, text="",
+                      error=f"{type(exc).__name__}: {exc}"[:500])
+            for i in range(teacher.k)
+        ]  # fmt: skip
+    latency = time.perf_counter() - started
+    return [
+        candidate(problem, teacher.name, i, a.text, output_tokens=a.output_tokens,
+                  latency_s=a.e2e_s if teacher.k == 1 else latency)
+        for i, a in enumerate(answers)
+    ]  # fmt: skip
+
+
+def run_phase1(
+    recipe: CurationRecipe,
+    problems: list[Problem],
+    out_dir: Path,
+    *,
+    targets_dir: Path = Path("export"),
+    on_progress: Progress | None = None,
+) -> Path:
+    """Write (or complete) candidates.jsonl; return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / CANDIDATES
+    progress = on_progress or (lambda _name, _done, _total: None)
+    lock = threading.Lock()
+    with JsonlWriter(path, Candidate) as writer:
+        for teacher in recipe.teachers:
+            todo = [
+                p for p in problems
+                if any(f"{p.id}#{teacher.name}#{i}" not in writer.done for i in range(teacher.k))
+            ]  # fmt: skip
+            done = len(problems) - len(todo)
+            progress(teacher.name, done, len(problems))
+            if teacher.kind == "reference":
+                for problem in todo:
+                    samples = reference_samples(
+                        problem, teacher.k, teacher.styles, teacher.wrong_fraction, teacher.seed
+                    )
+                    for index, (text, synthetic) in enumerate(samples):
+                        record = candidate(problem, teacher.name, index, text, synthetic=synthetic)
+                        writer.write(record)
+                    done += 1
+                    progress(teacher.name, done, len(problems))
+                continue
+            assert teacher.model is not None
+            generator = open_model(teacher.model, targets_dir)
+            try:
+                workers = workers_for(teacher.model, teacher.concurrency)
+                with ThreadPoolExecutor(workers) as pool:
+                    futures = [
+                        pool.submit(_ask, generator, teacher, recipe, p) for p in todo
+                    ]  # fmt: skip
+                    for future in as_completed(futures):
+                        with lock:
+                            for record in future.result():
+                                writer.write(record)
+                        done += 1
+                        progress(teacher.name, done, len(problems))
+            finally:
+                generator.close()
+    return path
