@@ -17,8 +17,11 @@ GOOD_CHUNKS = ["The ", "answer ", "is \\boxed{42}."]
 class FaultServer:
     """Start with a script of behaviours; ``requests`` counts what arrived."""
 
-    def __init__(self, script: list[str], slow_s: float = 2.0) -> None:
+    def __init__(
+        self, script: list[str], slow_s: float = 2.0, replies: list[str] | None = None
+    ) -> None:
         self.script = list(script)
+        self.replies = list(replies or [])  # texts the "ok" answers give, in order
         self.slow_s = slow_s
         self.requests = 0
         self.headers: list[dict] = []
@@ -101,9 +104,10 @@ class FaultServer:
         handler.close_connection = True  # no [DONE]: the stream is cut
 
     def _ok(self, handler, body) -> None:
+        chunks = [self.replies.pop(0)] if self.replies else GOOD_CHUNKS
         if not body.get("stream"):
             payload = json.dumps({
-                "choices": [{"message": {"content": "".join(GOOD_CHUNKS)},
+                "choices": [{"message": {"content": "".join(chunks)},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 7, "completion_tokens": 3},
             }).encode()  # fmt: skip
@@ -114,7 +118,7 @@ class FaultServer:
             handler.wfile.write(payload)
             return
         self._start_stream(handler)
-        for piece in GOOD_CHUNKS:
+        for piece in chunks:
             self._event(handler, {"choices": [{"delta": {"content": piece}}]})
         self._event(handler, {"choices": [{"delta": {}, "finish_reason": "stop"}]})
         self._event(handler, {"choices": [], "usage": {"prompt_tokens": 7,

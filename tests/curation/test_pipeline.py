@@ -1,0 +1,143 @@
+"""dta curate end to end: the demo recipe, a llama.cpp server teacher, SIGKILL resume, secrets."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from dta_edge.records import AlignedCandidate, Candidate, SFTExample
+from dta_edge.storage import read_jsonl
+
+from ..backends.fault_server import FaultServer
+from ..conftest import REPO, run_dta
+
+
+def small_demo(tmp_path, n: int, **replace: str):
+    text = (REPO / "curation/demo.yaml").read_text().replace("n: 24,", f"n: {n},")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_recipe_end_to_end(tmp_path):
+    out = tmp_path / "out"
+    result = run_dta("curate", "--recipe", str(small_demo(tmp_path, 8)), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    funnel = json.loads((out / "funnel.json").read_text())
+    phase1, phase2 = funnel["phase1"], funnel["phase2"]
+    assert phase1["candidates"] == 8 * (4 + 2) and phase1["synthetic_wrong"] > 0
+    assert funnel["agreement"]["agreed"] + funnel["agreement"]["rejected"] == phase1["candidates"]
+    assert phase2["rewritten"] == funnel["agreement"]["agreed"]
+    assert phase2["kept"] + sum(phase2["rejected"].values()) == phase2["rewritten"]
+    assert phase2["student_nll_after_mean"] < phase2["student_nll_before_mean"]
+    aligned = read_jsonl(out / "aligned.jsonl", AlignedCandidate)
+    assert all(a.nll_after < a.nll_before for a in aligned if a.kept)
+    sft = read_jsonl(out / "sft.jsonl", SFTExample)
+    distilled = read_jsonl(out / "distilled.jsonl", SFTExample)
+    assert len(sft) == funnel["outputs"]["sft.jsonl"] > 0
+    assert len(distilled) == funnel["outputs"]["distilled.jsonl"] > 0
+    assert {e.set_name for e in sft} == {"dta"} and {e.set_name for e in distilled} == {"distilled"}
+    per_problem = max(sum(e.problem_id == p for e in sft) for p in {e.problem_id for e in sft})
+    assert per_problem <= 2
+    assert "sft" in result.stdout and "NLL" in result.stdout
+    written = {name: (out / name).read_text() for name in ("candidates.jsonl", "aligned.jsonl")}
+    rerun = run_dta("curate", "--recipe", str(small_demo(tmp_path, 8)), "--out", str(out))
+    assert rerun.returncode == 0, rerun.stderr
+    for name, text in written.items():
+        assert (out / name).read_text() == text, name  # resumed: nothing asked again
+    assert json.loads((out / "funnel.json").read_text()) == funnel
+
+
+def server_recipe(tmp_path, base_url, tiny_model_dir, extra="", n=6, k=2):
+    path = tmp_path / "server.yaml"
+    path.write_text(f"""kind: curation-recipe
+name: server
+problems:
+  generate: {{n: {n}, seed: 4}}
+student: {{model: {tiny_model_dir}, exemplars: 0}}
+teachers:
+  - name: reference
+    kind: reference
+    k: 1
+  - name: served
+    model:
+      backend: openai
+      model: tiny
+      options:
+        base_url: "{base_url}"
+        api: completions
+        chat_template: "{tiny_model_dir}"
+        backoff_s: 0.01
+        retries: 1
+        extra_body: {{repeat_penalty: 1.0}}
+{extra}
+      sampling: {{temperature: 0.7, max_tokens: 48}}
+    k: {k}
+    concurrency: 2
+""")
+    return path
+
+
+def test_phase1_with_a_llama_cpp_server_teacher(tmp_path, llama_server, tiny_model_dir):
+    out = tmp_path / "out"
+    recipe = server_recipe(tmp_path, llama_server, tiny_model_dir)
+    result = run_dta("curate", "phase1", "--recipe", str(recipe), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    candidates = read_jsonl(out / "candidates.jsonl", Candidate)
+    served = [c for c in candidates if c.teacher == "served"]
+    assert len(served) == 6 * 2 and all(c.error is None and c.text for c in served)
+    assert all(c.output_tokens and c.latency_s > 0 for c in served)
+    assert len({(c.problem_id, c.text) for c in served}) > 6  # sampled, not copies
+
+
+def test_failures_are_recorded_and_api_keys_never_written(tmp_path, tiny_model_dir):
+    server = FaultServer(["e500", "e500"])  # the first problem fails both attempts
+    try:
+        extra = "        api_key_env: DTA_CURATE_KEY"
+        recipe = server_recipe(tmp_path, server.base_url, tiny_model_dir, extra, n=3, k=1)
+        recipe.write_text(recipe.read_text().replace("concurrency: 2", "concurrency: 1"))
+        env = {**os.environ, "DTA_CURATE_KEY": "sk-never-log-me"}
+        out = tmp_path / "out"
+        result = subprocess.run(
+            [sys.executable, "-m", "dta_edge", "curate", "phase1", "--recipe", str(recipe),
+             "--out", str(out)], capture_output=True, text=True, cwd=REPO, env=env, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert all(h["Authorization"] == "Bearer sk-never-log-me" for h in server.headers)
+    served = [c for c in read_jsonl(out / "candidates.jsonl", Candidate) if c.teacher == "served"]
+    assert len(served) == 3
+    assert sum(c.error is not None and "HTTP 500" in c.error for c in served) == 1
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert "sk-never-log-me" not in path.read_text(errors="replace"), path
+    assert "sk-never-log-me" not in result.stdout + result.stderr
+
+
+def test_sigkill_mid_phase1_then_resume(tmp_path):
+    recipe = small_demo(tmp_path, 80)
+    out = tmp_path / "out"
+    path = out / "candidates.jsonl"
+    command = [sys.executable, "-m", "dta_edge", "curate", "phase1", "--recipe", str(recipe),
+               "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        # the reference teacher writes 320 quickly; kill while the tiny teacher is under way
+        if path.exists() and path.read_text().count("\n") >= 340:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    lines = path.read_text().count("\n")
+    assert 340 <= lines < 80 * 6, "killed too late to test a resume"
+    rerun = run_dta("curate", "phase1", "--recipe", str(recipe), "--out", str(out))
+    assert rerun.returncode == 0, rerun.stderr
+    keys = [c.key for c in read_jsonl(path, Candidate)]
+    assert len(keys) == len(set(keys)) == 80 * 6
