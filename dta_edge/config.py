@@ -37,6 +37,7 @@ CONFIG_KINDS: dict[str, str] = {
     "bench-suite": "dta_edge.bench.suite:BenchSuite",
     "reported": "dta_edge.bench.suite:ReportedResults",
     "curation-recipe": "dta_edge.curation.recipe:CurationRecipe",
+    "train-recipe": "dta_edge.train.recipe:TrainRecipe",
 }
 
 

@@ -1,0 +1,1 @@
+"""Fine-tuning on curated sets: LoRA (peft) or full, with trl's SFTTrainer."""
