@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from pydantic import Field
@@ -105,12 +106,18 @@ def split_reasoning(text: str, *, thinking: bool) -> tuple[str, str | None]:
     return text.strip(), None
 
 
-def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
-    """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
+@lru_cache(maxsize=16)
+def _compiled(template: str):
+    """Compiling a chat template costs milliseconds; every request reuses the compiled one."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    return environment.from_string(template).render(
+    return environment.from_string(template)
+
+
+def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
+    """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
+    return _compiled(template).render(
         messages=[m.model_dump(exclude_none=True) for m in messages],
         add_generation_prompt=True,
         enable_thinking=thinking,

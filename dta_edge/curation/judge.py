@@ -209,7 +209,8 @@ def run_judge(
         if recipe.judge.kind == "rule":
             judge = RuleJudge(recipe.agreement.rel_tol)
         else:
-            judge = ReflectionJudge(open_model(spec, targets_dir), recipe.judge)
+            generator = open_model(spec, targets_dir, recipe.judge.concurrency)
+            judge = ReflectionJudge(generator, recipe.judge)
 
         def one(item: AlignedCandidate):
             try:

@@ -28,9 +28,16 @@ CANDIDATES = "candidates.jsonl"
 Progress = Callable[[str, int, int], None]
 
 
-def open_model(spec: ModelSpec, targets_dir: Path = Path("export")):
-    """A Generator for a recipe's model spec ('embedded:tiny[@target]' resolved)."""
-    return create_generator(spec.backend, resolve_model(spec.model, targets_dir), spec.options)
+def open_model(spec: ModelSpec, targets_dir: Path = Path("export"), concurrency: int = 1):
+    """A Generator for a recipe's model spec ('embedded:tiny[@target]' resolved).
+
+    For servers, ``concurrency`` (the recipe step's) becomes the per-endpoint bound, unless the
+    spec's options set a larger one.
+    """
+    options = dict(spec.options)
+    if spec.backend == "openai":
+        options["concurrency"] = max(int(options.get("concurrency", 1)), concurrency)
+    return create_generator(spec.backend, resolve_model(spec.model, targets_dir), options)
 
 
 def workers_for(spec: ModelSpec, concurrency: int) -> int:
@@ -108,7 +115,7 @@ def run_phase1(
                     progress(teacher.name, done, len(problems))
                 continue
             assert teacher.model is not None
-            generator = open_model(teacher.model, targets_dir)
+            generator = open_model(teacher.model, targets_dir, teacher.concurrency)
             try:
                 workers = workers_for(teacher.model, teacher.concurrency)
                 with ThreadPoolExecutor(workers) as pool:

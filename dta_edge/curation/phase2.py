@@ -113,9 +113,10 @@ def run_phase2(
             return path
         exemplars = student_exemplars(recipe, out_dir, targets_dir)
         spec = recipe.rewriter.model or student_spec(recipe)
-        rewriter = (
-            _Restyler() if recipe.rewriter.kind == "restyle" else open_model(spec, targets_dir)
-        )
+        if recipe.rewriter.kind == "restyle":
+            rewriter = _Restyler()
+        else:
+            rewriter = open_model(spec, targets_dir, recipe.rewriter.concurrency)
         scorer = open_scorer(
             recipe.student.scorer,
             resolve_model(recipe.student.model, targets_dir),

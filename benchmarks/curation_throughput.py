@@ -1,0 +1,154 @@
+"""Curation request throughput vs a bare asyncio client, same server, same concurrency.
+
+Phase I (dta_edge.curation.phase1 with an `openai` teacher: threads, retries, per-endpoint
+bounds, JSONL appends) sends N requests at concurrency C; a bare asyncio client (raw HTTP/1.1 on
+asyncio streams, no retries, no records) sends the same N requests at the same C. Printed: both
+request rates and the ratio ours / bare (target >= 0.90), against
+
+1. llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving the tiny GGUF (the model
+   dominates), and
+2. an instant loopback server answering a fixed stream (the client side dominates).
+
+    .venv/bin/python benchmarks/curation_throughput.py [--requests 64] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MAX_TOKENS = 24
+
+
+async def bare_client(base_url: str, bodies: list[dict], concurrency: int) -> float:
+    """Requests per second of a minimal asyncio streaming client."""
+    host, port = base_url.split("//")[1].split("/")[0].split(":")
+    path = "/" + "/".join(base_url.split("//")[1].split("/")[1:]) + "/completions"
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(body: dict) -> None:
+        async with gate:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            payload = json.dumps(body).encode()
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+            data = await reader.read()
+            writer.close()
+            if b"[DONE]" not in data:
+                raise RuntimeError(f"incomplete response: {data[-200:]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(b) for b in bodies))
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -> float:
+    """Requests per second of Phase I with one openai teacher (k=1)."""
+    from dta_edge.backends.base import SamplingSettings
+    from dta_edge.bench.suite import ProblemSource
+    from dta_edge.curation.phase1 import run_phase1
+    from dta_edge.curation.recipe import CurationRecipe, ModelSpec, StudentSpec, TeacherSpec
+
+    teacher = TeacherSpec(
+        name="served", concurrency=concurrency,
+        model=ModelSpec(backend="openai", model="tiny", sampling=SamplingSettings(
+            temperature=0.7, max_tokens=MAX_TOKENS),
+            options={"base_url": base_url, "api": "completions", "chat_template": template}),
+    )  # fmt: skip
+    recipe = CurationRecipe(
+        name="bench", problems=ProblemSource(file="unused"), student=StudentSpec(model="unused"),
+        teachers=(teacher,),
+    )  # fmt: skip
+    run_phase1(recipe, problems[:4], work / "warm-up")  # imports and first connections
+    started = time.perf_counter()
+    run_phase1(recipe, problems, work / "run")
+    return len(problems) / (time.perf_counter() - started)
+
+
+def bodies_for(problems, template: str) -> list[dict]:
+    """The exact bodies our teacher sends (same prompt, sampling and streaming)."""
+    from dta_edge.backends.base import render_chat
+    from dta_edge.curation.prompts import render
+    from dta_edge.models.chat import DEFAULT_INSTRUCTION
+    from dta_edge.records import ChatMessage
+
+    return [
+        {"model": "tiny", "stream": True, "stream_options": {"include_usage": True},
+         "prompt": render_chat(template, [ChatMessage(role="user", content=render(
+             "curation/prompts/teacher.jinja", question=p.question,
+             instruction=DEFAULT_INSTRUCTION))], thinking=False),
+         "temperature": 0.7, "top_p": 1.0, "max_tokens": MAX_TOKENS, "seed": 0}
+        for p in problems
+    ]  # fmt: skip
+
+
+def start_llama_server(gguf: Path, port: int) -> subprocess.Popen:
+    """llama_cpp.server on 127.0.0.1; returns once it answers."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "1024", "--model_alias", "tiny"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("llama_cpp.server did not start")
+
+
+def main() -> None:
+    """Measure both servers and print the ratios."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    from dta_edge.bench.runner import resolve_model
+    from dta_edge.models.tiny import tiny_model
+    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+    from tests.backends.fault_server import FaultServer
+    from tests.conftest import free_port
+
+    template = str(tiny_model().path)
+    problems = list(generate_problems(ProblemsConfig(n=args.requests, seed=8)))
+    with open(Path(template) / "chat_template.jinja") as handle:
+        bodies = bodies_for(problems, handle.read())
+    gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
+    port = free_port()
+    llama = start_llama_server(gguf, port)
+    instant = FaultServer([])
+    try:
+        for label, base in (("llama_cpp.server, tiny GGUF", f"http://127.0.0.1:{port}/v1"),
+                            ("instant loopback server", instant.base_url)):  # fmt: skip
+            asyncio.run(bare_client(base, bodies[:4], args.concurrency))  # warm-up
+            with tempfile.TemporaryDirectory() as work:
+                mine = ours(base, problems, args.concurrency, Path(work), template)
+            bare = asyncio.run(bare_client(base, bodies, args.concurrency))
+            print(f"{label}: curation {mine:.1f} req/s, bare asyncio client {bare:.1f} req/s, "
+                  f"ratio {mine / bare:.3f} ({args.requests} requests, concurrency "
+                  f"{args.concurrency})")  # fmt: skip
+    finally:
+        llama.terminate()
+        instant.close()
+
+
+if __name__ == "__main__":
+    main()
