@@ -141,3 +141,49 @@ def test_sigkill_mid_phase1_then_resume(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     keys = [c.key for c in read_jsonl(path, Candidate)]
     assert len(keys) == len(set(keys)) == 80 * 6
+
+
+def test_rewriter_and_judge_served_by_llama_cpp_server(tmp_path, llama_server, tiny_model_dir):
+    """Both Phase II models behind llama.cpp's OpenAI server: every outcome is recorded with a
+    reason (the tiny model mostly fails; what matters is that nothing is lost or crashes)."""
+    served = f"""  model:
+    backend: openai
+    model: tiny
+    options: {{base_url: "{llama_server}", api: completions, chat_template: "{tiny_model_dir}",
+               extra_body: {{repeat_penalty: 1.0}}}}"""
+    common = f"""kind: curation-recipe
+name: served-phase2
+problems:
+  generate: {{n: 3, seed: 5}}
+student: {{model: {tiny_model_dir}, exemplars: 1, max_tokens: 48}}
+teachers:
+  - {{name: reference, kind: reference, k: 2}}
+"""
+    rewriting = tmp_path / "rewrite.yaml"
+    rewriting.write_text(common + f"""rewriter:
+{served}
+  phrasings: 2
+  sampling: {{temperature: 0.7, max_tokens: 64}}
+judge: {{enabled: false}}
+""")
+    judging = tmp_path / "judge.yaml"
+    judging.write_text(common + f"""rewriter: {{kind: restyle}}
+judge:
+  model:
+    backend: openai
+    model: tiny
+    options: {{base_url: "{llama_server}", json_format: json_object,
+               extra_body: {{repeat_penalty: 1.0}}}}
+  retries: 1
+""")
+    for recipe in (rewriting, judging):
+        out = tmp_path / recipe.stem
+        result = run_dta("curate", "--recipe", str(recipe), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        aligned = read_jsonl(out / "aligned.jsonl", AlignedCandidate)
+        assert len(aligned) == 3 * 2  # every agreed reference solution has an outcome
+        assert all(a.reason for a in aligned)
+        funnel = json.loads((out / "funnel.json").read_text())
+        assert funnel["judge"]["judged"] == sum(a.kept for a in aligned)
+    verdicts = [json.loads(line) for line in (tmp_path / "judge" / "judged.jsonl").open()]
+    assert verdicts and all(v["reason"] for v in verdicts)
