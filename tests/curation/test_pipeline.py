@@ -160,14 +160,19 @@ teachers:
   - {{name: reference, kind: reference, k: 2}}
 """
     rewriting = tmp_path / "rewrite.yaml"
-    rewriting.write_text(common + f"""rewriter:
+    rewriting.write_text(
+        common
+        + f"""rewriter:
 {served}
   phrasings: 2
   sampling: {{temperature: 0.7, max_tokens: 64}}
 judge: {{enabled: false}}
-""")
+"""
+    )
     judging = tmp_path / "judge.yaml"
-    judging.write_text(common + f"""rewriter: {{kind: restyle}}
+    judging.write_text(
+        common
+        + f"""rewriter: {{kind: restyle}}
 judge:
   model:
     backend: openai
@@ -175,7 +180,8 @@ judge:
     options: {{base_url: "{llama_server}", json_format: json_object,
                extra_body: {{repeat_penalty: 1.0}}}}
   retries: 1
-""")
+"""
+    )
     for recipe in (rewriting, judging):
         out = tmp_path / recipe.stem
         result = run_dta("curate", "--recipe", str(recipe), "--out", str(out))
