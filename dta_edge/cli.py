@@ -16,6 +16,7 @@ from dta_edge import __version__
 from dta_edge._cli_bench import bench_app
 from dta_edge._cli_curate import curate_app
 from dta_edge._cli_export import export_app
+from dta_edge._cli_report import report_command
 from dta_edge._cli_train import train_command
 from dta_edge._console import make_console, progress_bar
 from dta_edge.config import dump_config, load_config
@@ -49,6 +50,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
 app.add_typer(curate_app, name="curate")
 app.command("train")(train_command)
+app.command("report")(report_command)
 
 out = make_console()
 

@@ -21,6 +21,12 @@ from dta_edge.errors import RecordError
 R = TypeVar("R", bound=BaseModel)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write_text(path: Path | str, text: str) -> None:
     """Write a whole file so that readers see the old or the new content, never half."""
     path = Path(path)
@@ -31,6 +37,7 @@ def atomic_write_text(path: Path | str, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

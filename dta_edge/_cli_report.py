@@ -1,0 +1,45 @@
+"""`dta report`: tables, headline deltas and plots from run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge._console import make_console
+
+out = make_console()
+
+
+def report_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (searched recursively).")],
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option("--baseline", "-b", help="System name to compare against (repeatable)."),
+    ] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "runs/report"
+    ),
+    title: Annotated[str, typer.Option(help="Report title.")] = "dta-edge report",
+) -> None:
+    """Write report.md, report.html (self-contained, opens offline) and results.csv.
+
+    Reads bench summaries and results, reported rows, curation funnels, training loss curves
+    and export manifests found under RUN_DIRS. Reported (quoted) rows never enter a delta.
+    """
+    from dta_edge.report.collect import collect
+    from dta_edge.report.deltas import headline_deltas
+    from dta_edge.report.render import write_report
+
+    data = collect(run_dirs)
+    deltas, notes = headline_deltas(data.systems, data.reported, baseline or [])
+    paths = write_report(data, deltas, notes, out_path, title)
+    for delta in deltas:
+        out.print(f"  {delta.system}: {delta.text}")
+    for note in notes:
+        out.print(f"  [yellow]{note}[/yellow]")
+    out.print(
+        f"results table in [bold]{paths['csv']}[/bold], markdown in [bold]{paths['md']}[/bold]"
+    )
+    out.print(f"report: [bold]{paths['html']}[/bold]")

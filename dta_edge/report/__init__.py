@@ -1,0 +1,1 @@
+"""`dta report`: Markdown + self-contained HTML + CSV from run folders."""

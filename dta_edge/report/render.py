@@ -1,0 +1,154 @@
+"""Write report.md, report.html (one self-contained file) and results.csv."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from dta_edge.report import plots
+from dta_edge.report.collect import ReportData
+from dta_edge.report.deltas import Delta
+from dta_edge.storage import atomic_write_text
+
+CSV_FIELDS = (
+    "label", "system", "backend", "model", "quantization", "thinking", "k", "problems",
+    "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high", "cons_at_k",
+    "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
+    "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
+    "energy_estimated", "device", "profile",
+)  # fmt: skip
+
+
+def fmt(value: float | None, spec: str = ".3g") -> str:
+    """A number for a table cell; a dash when there is none."""
+    return "–" if value is None else format(value, spec)
+
+
+def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
+    """The funnel's main stages, in order."""
+    return [
+        ("problems", funnel["problems"]),
+        ("Phase I candidates", funnel["phase1"]["candidates"]),
+        ("  of which synthetic wrong", funnel["phase1"]["synthetic_wrong"]),
+        ("agreed", funnel["agreement"]["agreed"]),
+        ("Phase II rewrites kept (NLL lowered)", funnel["phase2"]["kept"]),
+        ("accepted by the judge", funnel["judge"]["accepted"]),
+        ("DTA set (sft.jsonl)", funnel["outputs"]["sft.jsonl"]),
+        ("distilled-only set", funnel["outputs"]["distilled.jsonl"]),
+    ]
+
+
+def build_plots(data: ReportData) -> list[tuple[str, str]]:
+    """(caption, svg) for every plot the data supports."""
+    made = [
+        ("Accuracy vs energy per correct answer (Pareto front dashed)",
+         plots.accuracy_vs(data.systems, "joules_per_correct", "J per correct answer")),
+        ("Accuracy vs median end-to-end latency (Pareto front dashed)",
+         plots.accuracy_vs(data.systems, "latency_median_s", "median latency per problem (s)")),
+        ("Latency CDF per answered problem", plots.latency_cdf(data.latencies)),
+        ("Loss curves: DTA vs distilled-only", plots.loss_curves(data.losses)),
+        ("Export parity", plots.export_parity(data.exports)),
+    ]  # fmt: skip
+    for name, funnel in data.funnels.items():
+        stages = {stage.strip(): count for stage, count in funnel_rows(funnel)}
+        made.append((f"Curation funnel ({name})", plots.funnel(stages, name)))
+    return [(caption, svg) for caption, svg in made if svg]
+
+
+def write_report(
+    data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
+    title: str = "dta-edge report",
+) -> dict[str, Path]:  # fmt: skip
+    """Render and write the three files; return their paths."""
+    from jinja2 import Environment, select_autoescape
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    context = {
+        "title": title,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "systems": data.systems, "reported": data.reported, "deltas": deltas, "notes": notes,
+        "funnels": data.funnels, "exports": data.exports, "samples": data.samples,
+        "environment": data.environment, "sources": data.sources,
+        "tiny": any("embedded:tiny" in s.model for s in data.systems),
+        "fmt": fmt, "funnel_rows": funnel_rows,
+    }  # fmt: skip
+    environment = Environment(autoescape=select_autoescape(default=True))
+    template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
+    html = environment.from_string(template).render(plots=build_plots(data), **context)
+    paths = {"html": out_dir / "report.html", "md": out_dir / "report.md",
+             "csv": out_dir / "results.csv"}  # fmt: skip
+    atomic_write_text(paths["html"], html)
+    atomic_write_text(paths["md"], _markdown(context))
+    _write_csv(paths["csv"], data)
+    return paths
+
+
+def _markdown(c: dict) -> str:
+    lines = [f"# {c['title']}", "", f"Generated {c['generated']}.", ""]
+    if c["tiny"]:
+        lines += ["> Tiny-model numbers show the pipeline runs, not the method's effect.", ""]
+    lines += ["## Headline", ""]
+    lines += [f"- **{d.system}**: {d.text}" for d in c["deltas"]] or ["- no baseline chosen"]
+    lines += [f"- note: {n}" for n in c["notes"]] + [""]
+    if c["systems"]:
+        lines += ["## Systems (measured)", "",
+                  "| system | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s | TTFT s | "
+                  "tok/s | tok/problem | J/token | J/correct | quant | meter |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for s in c["systems"]:
+            low, high = s.pass_at_1_ci95
+            cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
+            meter = s.meter + (" (estimated)" if s.energy_estimated else "")
+            lines.append(
+                f"| {s.system} | {s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
+                f"{cons} | {fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
+                f"{fmt(s.ttft_median_s)} | {fmt(s.decode_tokens_per_s_median, '.1f')} | "
+                f"{fmt(s.output_tokens_per_problem, '.1f')} | {fmt(s.joules_per_output_token)} | "
+                f"{fmt(s.joules_per_correct)} | {s.quantization or '–'} | {meter} |"
+            )
+        lines.append("")
+    if c["reported"]:
+        lines += ["## Reported (quoted, not measured)", "",
+                  "| system | pass@1 % | cons@k % | source |", "|---|---|---|---|"]  # fmt: skip
+        for r in c["reported"]:
+            cons = "–" if r.cons_at_k is None else f"{r.cons_at_k:.2f} (k={r.k})"
+            lines.append(f"| {r.name} | {fmt(r.pass_at_1, '.2f')} | {cons} | {r.source} |")
+        lines.append("")
+    for name, funnel in c["funnels"].items():
+        lines += [f"## Curation funnel ({name})", ""]
+        lines += [f"- {stage.strip()}: {count}" for stage, count in funnel_rows(funnel)] + [""]
+    if c["exports"]:
+        lines += ["## Exports", ""]
+        for e in c["exports"]:
+            parity = ", ".join(f"{k} {v:.5g}" for k, v in e.parity.items()) or "not measured"
+            lines.append(f"- {e.name}: {e.format} {e.quantization}, "
+                         f"{e.bytes / 2**20:.2f} MiB; {parity}")  # fmt: skip
+        lines.append("")
+    env = c["environment"]
+    lines += ["## Environment", "", f"- git revision: {env.get('git_revision') or '–'}",
+              f"- python: {env.get('python') or '–'}", f"- hardware: {env.get('hardware') or '–'}",
+              "", "Plots are in report.html."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, data: ReportData) -> None:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for s in data.systems:
+        row = {k: getattr(s, k, None) for k in CSV_FIELDS if hasattr(s, k)}
+        row.update(label=s.label, pass_at_1_ci95_low=s.pass_at_1_ci95[0],
+                   pass_at_1_ci95_high=s.pass_at_1_ci95[1])  # fmt: skip
+        writer.writerow(row)
+    for r in data.reported:
+        writer.writerow({
+            "label": "reported", "system": r.name, "thinking": r.thinking, "k": r.k,
+            "pass_at_1": None if r.pass_at_1 is None else r.pass_at_1 / 100,
+            "cons_at_k": None if r.cons_at_k is None else r.cons_at_k / 100,
+        })  # fmt: skip
+    atomic_write_text(path, buffer.getvalue())
