@@ -43,9 +43,13 @@ def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
 
 def build_plots(data: ReportData) -> list[tuple[str, str]]:
     """(caption, svg) for every plot the data supports."""
+    energy = plots.accuracy_vs(data.systems, "joules_per_correct", "J per correct answer")
+    caption = "Accuracy vs energy per correct answer (Pareto front dashed)"
+    if energy is None:  # nothing solved anywhere: per output token still ranks the cost
+        energy = plots.accuracy_vs(data.systems, "joules_per_output_token", "J per output token")
+        caption = "Accuracy vs energy per output token (no system solved a problem; Pareto dashed)"
     made = [
-        ("Accuracy vs energy per correct answer (Pareto front dashed)",
-         plots.accuracy_vs(data.systems, "joules_per_correct", "J per correct answer")),
+        (caption, energy),
         ("Accuracy vs median end-to-end latency (Pareto front dashed)",
          plots.accuracy_vs(data.systems, "latency_median_s", "median latency per problem (s)")),
         ("Latency CDF per answered problem", plots.latency_cdf(data.latencies)),

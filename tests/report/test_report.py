@@ -1,0 +1,101 @@
+"""dta report on recorded runs (tests/assets/report): files, deltas, and headless Chromium."""
+
+import csv
+import shutil
+
+import pytest
+
+from ..conftest import REPO, run_dta
+
+ASSETS = REPO / "tests" / "assets" / "report"
+PAYLOAD = "<script>window.__xss=1</script>"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    result = run_dta(
+        "report", str(ASSETS), "--baseline", "tiny-hf-fp32",
+        "--baseline", "qwen3-32b-thinking (reported)", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_files_tables_and_deltas(report):
+    out, result = report
+    html = (out / "report.html").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "pass@1 +4.17 points vs tiny-hf-fp32" in markdown
+    assert "median end-to-end latency −92% vs tiny-hf-fp32" in markdown
+    assert "qwen3-32b-thinking (reported) is a reported (quoted) row" in result.stdout
+    assert "## Reported (quoted, not measured)" in markdown and "72.45" in markdown
+    for plot in ("Accuracy vs energy per", "Latency CDF", "Loss curves",
+                 "Curation funnel", "Export parity"):  # fmt: skip
+        assert plot in html, plot
+    assert "show that the pipeline runs end to end" in html  # tiny-model disclaimer
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    labels = {r["system"]: r["label"] for r in rows}
+    assert labels["tiny-gguf-q8_0"] == "measured" and labels["dta-student (reported)"] == "reported"
+    h100 = next(r for r in rows if r["system"] == "qwen3-0.5b-random-bf16")
+    assert h100["meter"] == "nvml" and h100["energy_estimated"] == "False"
+    assert float(h100["joules_per_output_token"]) > 0
+    # self-contained: nothing fetched from anywhere
+    for marker in ('src="http', "src='http", 'href="http', "<link ", "@import", "url(http"):
+        assert marker not in html, marker
+
+
+def test_model_text_is_escaped_in_the_file(report):
+    out, _ = report
+    html = (out / "report.html").read_text()
+    assert PAYLOAD not in html and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
+
+
+def test_bad_baseline_and_empty_folder_exit_2(tmp_path):
+    result = run_dta("report", str(ASSETS), "--baseline", "nope", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "baseline 'nope'" in result.stderr
+    result = run_dta("report", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "no bench summary.json" in result.stderr
+
+
+def chromium_driver():
+    """Headless Debian Chromium through chromedriver (both installed by `make test`)."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("chromium and chromedriver not installed (make test installs them with apt)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,2200",
+                 "--disable-dev-shm-usage"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_report_renders_in_headless_chromium(report, artifacts_dir):
+    out, _ = report
+    browser = chromium_driver()
+    try:
+        browser.get((out / "report.html").as_uri())
+        browser.save_screenshot(str(artifacts_dir / "report.png"))
+        assert browser.title == "dta-edge report"
+        for table in ("systems", "reported", "exports", "environment"):
+            assert browser.find_element("id", table).is_displayed(), table
+        sizes = browser.execute_script(
+            "return [...document.querySelectorAll('figure.plot svg')]"
+            ".map(s => [s.getBoundingClientRect().width, s.getBoundingClientRect().height]);"
+        )
+        assert len(sizes) >= 5 and all(w > 100 and h > 100 for w, h in sizes), sizes
+        broken = browser.execute_script(
+            "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length;"
+        )
+        assert broken == 0
+        # the payloads in model text did not run, and show as text
+        assert browser.execute_script("return window.__xss === undefined;")
+        samples = " ".join(e.text for e in browser.find_elements("css selector", "pre.sample"))
+        assert PAYLOAD in samples and 'onerror="window.__xss=2"' in samples
+    finally:
+        browser.quit()
+    assert (artifacts_dir / "report.png").stat().st_size > 10_000
