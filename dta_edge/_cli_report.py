@@ -43,3 +43,26 @@ def report_command(
         f"results table in [bold]{paths['csv']}[/bold], markdown in [bold]{paths['md']}[/bold]"
     )
     out.print(f"report: [bold]{paths['html']}[/bold]")
+
+
+def demo_command(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Demo run folder.")] = Path(
+        "runs/demo"
+    ),
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Smaller sizes (what the tests run).")
+    ] = False,
+) -> None:
+    """The whole chain on the embedded tiny model, offline: curate, train, export, bench, report.
+
+    Rerunning the same command skips the stages already finished.
+    """
+    import time
+
+    from dta_edge.demo import FAST, DemoSettings, run_demo
+
+    started = time.perf_counter()
+    report = run_demo(out_path, FAST if fast else DemoSettings(), lambda m: out.print(m))
+    out.print(f"wall {time.perf_counter() - started:.1f} s. Tiny-model numbers show the pipeline, "
+              "not the method's effect.")  # fmt: skip
+    out.print(f"report: [bold]{report}[/bold]")

@@ -16,7 +16,7 @@ from dta_edge import __version__
 from dta_edge._cli_bench import bench_app
 from dta_edge._cli_curate import curate_app
 from dta_edge._cli_export import export_app
-from dta_edge._cli_report import report_command
+from dta_edge._cli_report import demo_command, report_command
 from dta_edge._cli_train import train_command
 from dta_edge._console import make_console, progress_bar
 from dta_edge.config import dump_config, load_config
@@ -51,6 +51,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(curate_app, name="curate")
 app.command("train")(train_command)
 app.command("report")(report_command)
+app.command("demo")(demo_command)
 
 out = make_console()
 

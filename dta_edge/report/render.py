@@ -64,9 +64,13 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
 
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
-    title: str = "dta-edge report",
+    title: str = "dta-edge report", tiny: bool = False,
 ) -> dict[str, Path]:  # fmt: skip
-    """Render and write the three files; return their paths."""
+    """Render and write the three files; return their paths.
+
+    ``tiny`` states that the numbers come from the embedded tiny model (found by itself when a
+    system's model is ``embedded:tiny``; the demo benches exported copies, so it says so).
+    """
     from jinja2 import Environment, select_autoescape
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +80,7 @@ def write_report(
         "systems": data.systems, "reported": data.reported, "deltas": deltas, "notes": notes,
         "funnels": data.funnels, "exports": data.exports, "samples": data.samples,
         "environment": data.environment, "sources": data.sources,
-        "tiny": any("embedded:tiny" in s.model for s in data.systems),
+        "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems),
         "fmt": fmt, "funnel_rows": funnel_rows,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))

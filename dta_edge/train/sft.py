@@ -73,6 +73,7 @@ def train(
     full: bool = False,
     targets_dir: Path = Path("export"),
     log: Log | None = None,
+    quiet: bool = False,
 ) -> dict:
     """Fine-tune; write the adapter (or model), loss.jsonl, loss.png and train.json."""
     import torch
@@ -137,6 +138,7 @@ def train(
         use_cpu=device == "cpu",
         report_to=[],
         save_only_model=False,
+        disable_tqdm=quiet,
     )
     writer = JsonlWriter(out_dir / LOSS, LossPoint).__enter__()
 
@@ -157,6 +159,10 @@ def train(
         peft_config=peft_config,
         callbacks=[LossLog()],
     )
+    if quiet:  # no progress bar and no printed log dicts (loss.jsonl has them)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
     say(f"training on {len(train_rows)} examples ({len(eval_rows)} held out), {device}"
         + (f", resuming from {Path(resume).name}" if resume else ""))  # fmt: skip

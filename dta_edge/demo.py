@@ -1,0 +1,231 @@
+"""`dta demo`: the whole chain on the embedded tiny model, offline, resumable stage by stage.
+
+tiny model -> Phase I (reference teacher + the tiny GGUF behind llama.cpp's OpenAI server on
+127.0.0.1) -> Phase II -> selection -> LoRA on the DTA and the distilled-only sets -> GGUF Q8_0
+and ONNX int8 exports of base, distilled-only and DTA -> bench (thinking on/off, cons@k, llama.cpp
+and ONNX Runtime) -> report. A finished stage leaves a marker; a rerun skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from dta_edge.config import FrozenModel, load_config
+from dta_edge.errors import DtaError
+
+Say = Callable[[str], None]
+STAGES = ("model", "curate", "train", "export", "bench", "report")
+
+
+class DemoSettings(FrozenModel):
+    """Sizes of one demo run (the fast variant is what the test suite runs)."""
+
+    problems: int = 24
+    bench_problems: int = 12
+    vote_k: int = 4
+    max_tokens: int = 96
+
+
+FAST = DemoSettings(problems=6, bench_problems=3, vote_k=2, max_tokens=32)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def llama_server(gguf: Path):
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port; yields its /v1 URL."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--model_alias", "tiny"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/models", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    tail = (server.stderr.read() if server.poll() is not None else b"")[-300:]
+                    raise DtaError(f"llama.cpp server did not start: {tail!r}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say) -> None:
+    from dta_edge.bench.runner import resolve_model
+    from dta_edge.bench.suite import load_problem_source
+    from dta_edge.curation.judge import run_judge
+    from dta_edge.curation.phase1 import run_phase1
+    from dta_edge.curation.phase2 import run_phase2
+    from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
+    from dta_edge.curation.select import run_select
+    from dta_edge.models.tiny import tiny_model
+
+    recipe = load_config(Path("curation/demo.yaml"), CurationRecipe)
+    gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", targets))
+    problems_cfg = recipe.problems.generate.model_copy(update={"n": settings.problems})
+    with llama_server(gguf) as base:
+        say(f"teacher server: llama.cpp on {base}")
+        served = TeacherSpec(
+            name="tiny-server", k=2, concurrency=2, seed=3,
+            model=ModelSpec(
+                backend="openai", model="tiny",
+                options={"base_url": base, "api": "completions",
+                         "chat_template": str(tiny_model().path),
+                         "extra_body": {"repeat_penalty": 1.0}},
+                sampling={"temperature": 0.7, "top_p": 0.95, "max_tokens": 160},
+            ),
+        )  # fmt: skip
+        recipe = recipe.model_copy(update={
+            "teachers": (*recipe.teachers, served),
+            "problems": recipe.problems.model_copy(update={"generate": problems_cfg}),
+        })  # fmt: skip
+        problems = load_problem_source(recipe.problems, recipe.n, Path("curation/demo.yaml"))
+        run_phase1(recipe, problems, out, targets_dir=targets)
+    run_phase2(recipe, problems, out, targets_dir=targets)
+    run_judge(recipe, problems, out, targets_dir=targets)
+    funnel = run_select(recipe, problems, out)
+    outputs = funnel["outputs"]
+    say(f"curation: {funnel['phase1']['candidates']} candidates -> sft {outputs['sft.jsonl']}, "
+        f"distilled {outputs['distilled.jsonl']}")  # fmt: skip
+
+
+def _train(out: Path, curated: Path, targets: Path, say: Say) -> None:
+    from dta_edge.train.recipe import TrainRecipe
+    from dta_edge.train.sft import train
+
+    recipe = load_config(Path("curation/train-demo.yaml"), TrainRecipe)
+    for name, data in (("dta", "sft.jsonl"), ("distilled", "distilled.jsonl")):
+        summary = train(recipe, curated / data, out / name, targets_dir=targets, quiet=True)
+        say(f"train {name}: {summary['steps']} steps, eval loss {summary['eval_loss']}")
+
+
+def _export(out: Path, adapters: Path, targets: Path, say: Say) -> None:
+    from dta_edge.export.runner import MANIFEST, export_model
+    from dta_edge.export.targets import ExportTarget
+    from dta_edge.models.tiny import tiny_model
+
+    base = tiny_model().path
+    for variant, adapter in (("base", None), ("distilled", adapters / "distilled" / "adapter"),
+                             ("dta", adapters / "dta" / "adapter")):  # fmt: skip
+        for target_name in ("cpu-gguf-q8_0", "cpu-onnx-int8"):
+            folder = out / f"{variant}-{target_name}"
+            if (folder / MANIFEST).exists():
+                continue
+            target = load_config(targets / f"{target_name}.yaml", ExportTarget)
+            target = target.model_copy(update={"parity_texts": 3})
+            manifest = export_model(target, base, folder, adapter)
+            say(f"export {variant} {target_name}: top-1 agreement "
+                f"{manifest.parity.get('top1_agreement', float('nan')):.4f}")  # fmt: skip
+
+
+def _model_path(exports: Path, variant: str, target: str) -> str:
+    from dta_edge.export.runner import ExportManifest
+
+    folder = exports / f"{variant}-{target}"
+    manifest = ExportManifest.model_validate_json((folder / "manifest.json").read_text())
+    return str(folder / manifest.files[0].path.split("/")[0])
+
+
+def _bench(out: Path, exports: Path, settings: DemoSettings, targets: Path, say: Say) -> None:
+    from dta_edge.bench.runner import run_suite
+    from dta_edge.bench.suite import BenchSuite
+    from dta_edge.profiles import DeviceProfile
+
+    systems = []
+    for variant in ("base", "distilled", "dta"):
+        gguf = _model_path(exports, variant, "cpu-gguf-q8_0")
+        onnx = _model_path(exports, variant, "cpu-onnx-int8")
+        sampling = {"max_tokens": settings.max_tokens}
+        systems += [
+            {"name": f"{variant}-gguf", "backend": "llama-cpp", "model": gguf,
+             "quantization": "q8_0", "sampling": sampling},
+            {"name": f"{variant}-gguf-thinking", "backend": "llama-cpp", "model": gguf,
+             "quantization": "q8_0", "thinking": True, "thinking_budget": settings.max_tokens // 2,
+             "sampling": {"max_tokens": settings.max_tokens * 3 // 2}},
+            {"name": f"{variant}-gguf-cons{settings.vote_k}", "backend": "llama-cpp",
+             "model": gguf, "quantization": "q8_0", "k": settings.vote_k,
+             "sampling": {"temperature": 0.7, "top_p": 0.95, **sampling}},
+            {"name": f"{variant}-onnx", "backend": "onnx", "model": onnx,
+             "quantization": "int8", "sampling": sampling},
+        ]  # fmt: skip
+    suite = BenchSuite.model_validate_json(json.dumps({
+        "name": "demo", "problems": {"generate": {"n": settings.bench_problems, "seed": 11}},
+        "warmup": 1, "systems": systems,
+    }))  # fmt: skip
+    profile = load_config(Path("profiles/cpu.yaml"), DeviceProfile)
+    summaries = run_suite(suite, Path("bench/demo.yaml"), profile, out, targets_dir=targets,
+                          on_notice=say)  # fmt: skip
+    best = max(summaries, key=lambda s: s.pass_at_1)
+    say(f"bench: {len(summaries)} systems; best pass@1 {best.pass_at_1 * 100:.1f}% ({best.system})")
+
+
+def run_demo(out: Path, settings: DemoSettings, say: Say, targets: Path = Path("export")) -> Path:
+    """Run (or resume) every stage; return the report's path."""
+    import datasets
+    import transformers
+
+    from dta_edge.models.tiny import tiny_model
+
+    datasets.disable_progress_bars()  # stage lines are the demo's progress; no nested bars
+    transformers.utils.logging.disable_progress_bar()
+    out.mkdir(parents=True, exist_ok=True)
+    marks = out / ".stages"
+    marks.mkdir(exist_ok=True)
+    timings: dict[str, float] = {}
+    steps = {
+        "model": lambda: say(f"tiny model: {tiny_model().path}"),
+        "curate": lambda: _curate(out / "curate", settings, targets, say),
+        "train": lambda: _train(out / "train", out / "curate", targets, say),
+        "export": lambda: _export(out / "export", out / "train", targets, say),
+        "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say),
+        "report": lambda: _report(out, say),
+    }
+    for stage in STAGES:
+        mark = marks / f"{stage}.done"
+        if mark.exists():
+            timings[stage] = float(mark.read_text())
+            say(f"stage {stage}: done before ({timings[stage]:.1f} s), skipped")
+            continue
+        started = time.perf_counter()
+        say(f"stage {stage} ...")
+        steps[stage]()
+        timings[stage] = time.perf_counter() - started
+        mark.write_text(f"{timings[stage]:.2f}")
+        say(f"stage {stage}: {timings[stage]:.1f} s")
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    say("stage timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        + f"; total {sum(timings.values()):.1f} s")  # fmt: skip
+    return out / "report" / "report.html"
+
+
+def _report(out: Path, say: Say) -> None:
+    from dta_edge.report.collect import collect
+    from dta_edge.report.deltas import headline_deltas
+    from dta_edge.report.render import write_report
+
+    data = collect([out / "bench", out / "curate", out / "train", out / "export"])
+    deltas, notes = headline_deltas(data.systems, data.reported, ["base-gguf", "distilled-gguf"])
+    write_report(data, deltas, notes, out / "report",
+                 title="dta-edge demo (embedded tiny model)", tiny=True)  # fmt: skip
+    say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

@@ -1,0 +1,28 @@
+"""`dta demo --fast`: the whole chain offline, then a rerun that skips every finished stage."""
+
+import json
+
+from dta_edge.demo import STAGES
+
+from .conftest import run_dta
+
+
+def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
+    out = tmp_path / "demo"
+    first = run_dta("demo", "--fast", "--out", str(out), timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    report = out / "report" / "report.html"
+    assert first.stdout.strip().splitlines()[-1].endswith("report.html")
+    assert report.exists() and "show that the pipeline runs end to end" in report.read_text()
+    timings = json.loads((out / "timings.json").read_text())
+    assert list(timings) == list(STAGES) and all(t >= 0 for t in timings.values())
+    summary = json.loads((out / "bench" / "summary.json").read_text())
+    names = {s["system"] for s in summary["systems"]}
+    for variant in ("base", "distilled", "dta"):
+        assert {f"{variant}-gguf", f"{variant}-gguf-thinking", f"{variant}-onnx"} <= names
+    assert any(s["k"] > 1 and s["cons_at_k"] is not None for s in summary["systems"])
+    assert (out / "train" / "dta" / "adapter").exists()
+    assert (out / "train" / "distilled" / "adapter").exists()
+    second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.stdout.count("done before") == len(STAGES)
