@@ -59,10 +59,14 @@ def demo_command(
     """
     import time
 
+    from dta_edge._console import progress_bar
     from dta_edge.demo import FAST, DemoSettings, run_demo
 
     started = time.perf_counter()
-    report = run_demo(out_path, FAST if fast else DemoSettings(), lambda m: out.print(m))
+    settings = FAST if fast else DemoSettings()
+    report = run_demo(
+        out_path, settings, out.print, bar=lambda label, total: progress_bar(out, label, total)
+    )
     out.print(f"wall {time.perf_counter() - started:.1f} s. Tiny-model numbers show the pipeline, "
               "not the method's effect.")  # fmt: skip
     out.print(f"report: [bold]{report}[/bold]")

@@ -21,6 +21,7 @@ from dta_edge.config import FrozenModel, load_config
 from dta_edge.errors import DtaError
 
 Say = Callable[[str], None]
+Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
 STAGES = ("model", "curate", "train", "export", "bench", "report")
 
 
@@ -71,7 +72,13 @@ def llama_server(gguf: Path):
         server.wait(timeout=10)
 
 
-def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say) -> None:
+def _nullbar(_description: str, _total: int):
+    from contextlib import nullcontext
+
+    return nullcontext(lambda *_args, **_kwargs: None)
+
+
+def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar) -> None:
     from dta_edge.bench.runner import resolve_model
     from dta_edge.bench.suite import load_problem_source
     from dta_edge.curation.judge import run_judge
@@ -101,9 +108,13 @@ def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say) -> None:
             "problems": recipe.problems.model_copy(update={"generate": problems_cfg}),
         })  # fmt: skip
         problems = load_problem_source(recipe.problems, recipe.n, Path("curation/demo.yaml"))
-        run_phase1(recipe, problems, out, targets_dir=targets)
-    run_phase2(recipe, problems, out, targets_dir=targets)
-    run_judge(recipe, problems, out, targets_dir=targets)
+        with bar("phase I", len(problems)) as advance:
+            update = lambda name, done, total: advance(done, name, total)  # noqa: E731
+            run_phase1(recipe, problems, out, targets_dir=targets, on_progress=update)
+    for step, runner in (("phase II rewrite", run_phase2), ("phase II judge", run_judge)):
+        with bar(step, len(problems)) as advance:
+            runner(recipe, problems, out, targets_dir=targets,
+                   on_progress=lambda name, done, total: advance(done, name, total))  # fmt: skip
     funnel = run_select(recipe, problems, out)
     outputs = funnel["outputs"]
     say(f"curation: {funnel['phase1']['candidates']} candidates -> sft {outputs['sft.jsonl']}, "
@@ -147,7 +158,9 @@ def _model_path(exports: Path, variant: str, target: str) -> str:
     return str(folder / manifest.files[0].path.split("/")[0])
 
 
-def _bench(out: Path, exports: Path, settings: DemoSettings, targets: Path, say: Say) -> None:
+def _bench(
+    out: Path, exports: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
+) -> None:
     from dta_edge.bench.runner import run_suite
     from dta_edge.bench.suite import BenchSuite
     from dta_edge.profiles import DeviceProfile
@@ -174,14 +187,24 @@ def _bench(out: Path, exports: Path, settings: DemoSettings, targets: Path, say:
         "warmup": 1, "systems": systems,
     }))  # fmt: skip
     profile = load_config(Path("profiles/cpu.yaml"), DeviceProfile)
-    summaries = run_suite(suite, Path("bench/demo.yaml"), profile, out, targets_dir=targets,
-                          on_notice=say)  # fmt: skip
+    with bar("bench", len(systems)) as advance:
+        summaries = run_suite(
+            suite, Path("bench/demo.yaml"), profile, out, targets_dir=targets, on_notice=say,
+            on_progress=lambda name, done, total: advance(done, name, total),
+        )  # fmt: skip
     best = max(summaries, key=lambda s: s.pass_at_1)
     say(f"bench: {len(summaries)} systems; best pass@1 {best.pass_at_1 * 100:.1f}% ({best.system})")
 
 
-def run_demo(out: Path, settings: DemoSettings, say: Say, targets: Path = Path("export")) -> Path:
-    """Run (or resume) every stage; return the report's path."""
+def run_demo(
+    out: Path,
+    settings: DemoSettings,
+    say: Say,
+    targets: Path = Path("export"),
+    bar: Bar | None = None,
+) -> Path:
+    """Run (or resume) every stage; return the report's path. ``bar`` draws progress bars."""
+    bar = bar or _nullbar
     import datasets
     import transformers
 
@@ -195,10 +218,10 @@ def run_demo(out: Path, settings: DemoSettings, say: Say, targets: Path = Path("
     timings: dict[str, float] = {}
     steps = {
         "model": lambda: say(f"tiny model: {tiny_model().path}"),
-        "curate": lambda: _curate(out / "curate", settings, targets, say),
+        "curate": lambda: _curate(out / "curate", settings, targets, say, bar),
         "train": lambda: _train(out / "train", out / "curate", targets, say),
         "export": lambda: _export(out / "export", out / "train", targets, say),
-        "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say),
+        "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say, bar),
         "report": lambda: _report(out, say),
     }
     for stage in STAGES:
@@ -225,7 +248,8 @@ def _report(out: Path, say: Say) -> None:
     from dta_edge.report.render import write_report
 
     data = collect([out / "bench", out / "curate", out / "train", out / "export"])
-    deltas, notes = headline_deltas(data.systems, data.reported, ["base-gguf", "distilled-gguf"])
+    # the paper's headline comparison: DTA (and the base) against the distilled-only control
+    deltas, notes = headline_deltas(data.systems, data.reported, ["distilled-gguf"])
     write_report(data, deltas, notes, out / "report",
                  title="dta-edge demo (embedded tiny model)", tiny=True)  # fmt: skip
     say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

@@ -26,6 +26,7 @@ class SystemSummary(FrozenModel):
     backend: str = ""
     model: str = ""
     quantization: str = ""
+    model_mib: float | None = Field(default=None, description="Size of the weights on disk.")
     thinking: bool = False
     k: int = 1
     issue: str = "sequential"

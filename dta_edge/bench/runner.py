@@ -243,6 +243,19 @@ def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, m
         bench.record(system, problem, batch, generations, reading)
 
 
+def _size_mib(model: str) -> float | None:
+    """Weights on disk for a local file or folder (None for served or hub models)."""
+    path = Path(model)
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    if path.is_dir():
+        weights = [
+            p for p in path.rglob("*") if p.suffix in (".safetensors", ".gguf", ".onnx", ".data")
+        ]
+        return sum(p.stat().st_size for p in weights) / 2**20 or None
+    return None
+
+
 def write_summary(
     suite: BenchSuite,
     profile: DeviceProfile,
@@ -271,6 +284,7 @@ def write_summary(
                 backend=system.backend,
                 model=system.model,
                 quantization=system.quantization,
+                model_mib=_size_mib(system.model),
                 thinking=system.thinking,
                 issue=system.issue,
                 load_s=load_seconds.get(system.name, previous.get(system.name)),

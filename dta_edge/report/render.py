@@ -14,7 +14,7 @@ from dta_edge.report.deltas import Delta
 from dta_edge.storage import atomic_write_text
 
 CSV_FIELDS = (
-    "label", "system", "backend", "model", "quantization", "thinking", "k", "problems",
+    "label", "system", "backend", "model", "model_mib", "quantization", "thinking", "k", "problems",
     "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high", "cons_at_k",
     "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
@@ -39,6 +39,17 @@ def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
         ("DTA set (sft.jsonl)", funnel["outputs"]["sft.jsonl"]),
         ("distilled-only set", funnel["outputs"]["distilled.jsonl"]),
     ]
+
+
+def headline_lines(deltas: Sequence[Delta]) -> list[tuple[str, str]]:
+    """One line per (system, baseline): its deltas joined, as "pass@1 +4.17 points, ... vs B"."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for delta in deltas:
+        grouped.setdefault((delta.system, delta.baseline), []).append(
+            delta.text.removesuffix(f" vs {delta.baseline}")
+        )
+    return [(system, "; ".join(parts) + f" vs {baseline}")
+            for (system, baseline), parts in grouped.items()]  # fmt: skip
 
 
 def build_plots(data: ReportData) -> list[tuple[str, str]]:
@@ -81,7 +92,7 @@ def write_report(
         "funnels": data.funnels, "exports": data.exports, "samples": data.samples,
         "environment": data.environment, "sources": data.sources,
         "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems),
-        "fmt": fmt, "funnel_rows": funnel_rows,
+        "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas),
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
@@ -99,7 +110,9 @@ def _markdown(c: dict) -> str:
     if c["tiny"]:
         lines += ["> Tiny-model numbers show the pipeline runs, not the method's effect.", ""]
     lines += ["## Headline", ""]
-    lines += [f"- **{d.system}**: {d.text}" for d in c["deltas"]] or ["- no baseline chosen"]
+    lines += [f"- **{system}**: {text}" for system, text in c["headlines"]] or [
+        "- no baseline chosen"
+    ]
     lines += [f"- note: {n}" for n in c["notes"]] + [""]
     if c["systems"]:
         lines += ["## Systems (measured)", "",

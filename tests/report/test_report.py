@@ -26,8 +26,8 @@ def test_files_tables_and_deltas(report):
     out, result = report
     html = (out / "report.html").read_text()
     markdown = (out / "report.md").read_text()
-    assert "pass@1 +4.17 points vs tiny-hf-fp32" in markdown
-    assert "median end-to-end latency −92% vs tiny-hf-fp32" in markdown
+    assert ("**tiny-gguf-q8_0**: pass@1 +4.17 points; median end-to-end latency −92% "
+            "vs tiny-hf-fp32") in markdown  # fmt: skip
     assert "qwen3-32b-thinking (reported) is a reported (quoted) row" in result.stdout
     assert "## Reported (quoted, not measured)" in markdown and "72.45" in markdown
     for plot in ("Accuracy vs energy per", "Latency CDF", "Loss curves",
