@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -95,23 +93,6 @@ def bodies_for(problems, template: str) -> list[dict]:
     ]  # fmt: skip
 
 
-def start_llama_server(gguf: Path, port: int) -> subprocess.Popen:
-    """llama_cpp.server on 127.0.0.1; returns once it answers."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--model_alias", "tiny"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("llama_cpp.server did not start")
-
-
 def main() -> None:
     """Measure both servers and print the ratios."""
     parser = argparse.ArgumentParser(
@@ -121,22 +102,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
+    from dta_edge.backends.llama_server import serve_gguf
     from dta_edge.bench.runner import resolve_model
     from dta_edge.models.tiny import tiny_model
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
     from tests.backends.fault_server import FaultServer
-    from tests.conftest import free_port
 
     template = str(tiny_model().path)
     problems = list(generate_problems(ProblemsConfig(n=args.requests, seed=8)))
     with open(Path(template) / "chat_template.jinja") as handle:
         bodies = bodies_for(problems, handle.read())
     gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
-    port = free_port()
-    llama = start_llama_server(gguf, port)
     instant = FaultServer([])
-    try:
-        for label, base in (("llama_cpp.server, tiny GGUF", f"http://127.0.0.1:{port}/v1"),
+    with serve_gguf(gguf) as served:
+        for label, base in (("llama_cpp.server, tiny GGUF", served),
                             ("instant loopback server", instant.base_url)):  # fmt: skip
             asyncio.run(bare_client(base, bodies[:4], args.concurrency))  # warm-up
             with tempfile.TemporaryDirectory() as work:
@@ -145,9 +124,7 @@ def main() -> None:
             print(f"{label}: curation {mine:.1f} req/s, bare asyncio client {bare:.1f} req/s, "
                   f"ratio {mine / bare:.3f} ({args.requests} requests, concurrency "
                   f"{args.concurrency})")  # fmt: skip
-    finally:
-        llama.terminate()
-        instant.close()
+    instant.close()
 
 
 if __name__ == "__main__":

@@ -9,16 +9,12 @@ and ONNX Runtime) -> report. A finished stage leaves a marker; a rerun skips it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
+from dta_edge.backends.llama_server import serve_gguf
 from dta_edge.config import FrozenModel, load_config
-from dta_edge.errors import DtaError
 
 Say = Callable[[str], None]
 Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
@@ -35,41 +31,6 @@ class DemoSettings(FrozenModel):
 
 
 FAST = DemoSettings(problems=6, bench_problems=3, vote_k=2, max_tokens=32)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def llama_server(gguf: Path):
-    """llama-cpp-python's OpenAI-compatible server on a free loopback port; yields its /v1 URL."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--model_alias", "tiny"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/models", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    tail = (server.stderr.read() if server.poll() is not None else b"")[-300:]
-                    raise DtaError(f"llama.cpp server did not start: {tail!r}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _nullbar(_description: str, _total: int):
@@ -91,7 +52,7 @@ def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
     recipe = load_config(Path("curation/demo.yaml"), CurationRecipe)
     gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", targets))
     problems_cfg = recipe.problems.generate.model_copy(update={"n": settings.problems})
-    with llama_server(gguf) as base:
+    with serve_gguf(gguf, n_threads=1) as base:
         say(f"teacher server: llama.cpp on {base}")
         served = TeacherSpec(
             name="tiny-server", k=2, concurrency=2, seed=3,

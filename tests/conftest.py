@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dta_edge.backends.llama_server import free_port  # noqa: F401 - shared by tests
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"
 
@@ -58,43 +60,13 @@ def tiny_onnx_fp32(tiny_model_dir, tmp_path_factory) -> Path:
     return build_onnx(tiny_model_dir, tmp_path_factory.mktemp("onnx") / "fp32", "fp32")
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def llama_server(tiny_gguf_f32) -> str:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving the F32 tiny GGUF.
 
     Returns its base URL (…/v1). Bounded: 60 s to come up, stopped at the end of the session.
     """
-    import time
-    import urllib.request
+    from dta_edge.backends.llama_server import serve_gguf
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf_f32),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "2",
-         "--model_alias", "tiny"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/models", timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                tail = server.stderr.read()[-500:]
-                raise RuntimeError(f"llama_cpp.server did not start: {tail}") from None
-            time.sleep(0.3)
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
+    with serve_gguf(tiny_gguf_f32, n_threads=2) as base:
+        yield base
