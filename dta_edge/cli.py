@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dta_edge import __version__
+from dta_edge._cli_analyze import analyze_app
 from dta_edge._cli_bench import bench_app
 from dta_edge._cli_curate import curate_app
 from dta_edge._cli_export import export_app
@@ -48,6 +49,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(score_app, name="score")
 app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
+app.add_typer(analyze_app, name="analyze")
 app.add_typer(curate_app, name="curate")
 app.command("train")(train_command)
 app.command("report")(report_command)

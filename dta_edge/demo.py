@@ -18,7 +18,7 @@ from dta_edge.config import FrozenModel, load_config
 
 Say = Callable[[str], None]
 Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
-STAGES = ("model", "curate", "train", "export", "bench", "report")
+STAGES = ("model", "curate", "train", "export", "bench", "analyze", "report")
 
 
 class DemoSettings(FrozenModel):
@@ -183,6 +183,7 @@ def run_demo(
         "train": lambda: _train(out / "train", out / "curate", targets, say),
         "export": lambda: _export(out / "export", out / "train", targets, say),
         "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say, bar),
+        "analyze": lambda: _analyze(out, say),
         "report": lambda: _report(out, say),
     }
     for stage in STAGES:
@@ -203,12 +204,21 @@ def run_demo(
     return out / "report" / "report.html"
 
 
+def _analyze(out: Path, say: Say) -> None:
+    from dta_edge.analysis.loss_curves import write_loss_analysis
+
+    runs = {"dta": out / "train" / "dta", "distilled": out / "train" / "distilled"}
+    path = write_loss_analysis(runs, out / "analysis", None)
+    say(f"loss-curve comparison: {path}")
+
+
 def _report(out: Path, say: Say) -> None:
     from dta_edge.report.collect import collect
     from dta_edge.report.deltas import headline_deltas
     from dta_edge.report.render import write_report
 
-    data = collect([out / "bench", out / "curate", out / "train", out / "export"])
+    data = collect([out / "bench", out / "curate", out / "train", out / "export",
+                    out / "analysis"])  # fmt: skip
     # the paper's headline comparison: DTA (and the base) against the distilled-only control
     deltas, notes = headline_deltas(data.systems, data.reported, ["distilled-gguf"])
     write_report(data, deltas, notes, out / "report",

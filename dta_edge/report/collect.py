@@ -53,6 +53,7 @@ class ReportData(FrozenModel):
     losses: tuple[LossCurve, ...] = ()
     exports: tuple[ExportSummary, ...] = ()
     environment: dict = Field(default_factory=dict)
+    loss_analysis: dict = Field(default_factory=dict, description="dta analyze loss output.")
     sources: tuple[str, ...] = ()
 
 
@@ -92,6 +93,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     samples: dict[str, tuple[tuple[str, str], ...]] = {}
     funnels: dict[str, dict] = {}
     environment: dict = {}
+    loss_analysis: dict = {}
     for root in run_dirs:
         if not root.is_dir():
             raise DataError(f"{root}: not a folder")
@@ -136,6 +138,9 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
                 parity_unavailable=manifest.get("parity_unavailable"),
             ))  # fmt: skip
             sources.append(str(path.parent))
+        for path in sorted(root.rglob("loss_curves.json")):
+            loss_analysis = json.loads(path.read_text())
+            sources.append(str(path.parent))
         for path in sorted(root.rglob("run.json")):
             run = json.loads(path.read_text())
             environment = environment or {
@@ -149,5 +154,6 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     return ReportData(
         systems=tuple(systems), reported=tuple(reported), latencies=latencies, samples=samples,
         funnels=funnels, losses=tuple(losses), exports=tuple(exports),
-        environment=environment, sources=tuple(dict.fromkeys(sources)),
+        environment=environment, loss_analysis=loss_analysis,
+        sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

@@ -91,6 +91,7 @@ def write_report(
         "systems": data.systems, "reported": data.reported, "deltas": deltas, "notes": notes,
         "funnels": data.funnels, "exports": data.exports, "samples": data.samples,
         "environment": data.environment, "sources": data.sources,
+        "loss_analysis": data.loss_analysis,
         "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems),
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas),
     }  # fmt: skip
