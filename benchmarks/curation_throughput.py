@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dta_edge.backends.llama_server import serve_gguf
-    from dta_edge.bench.runner import resolve_model
+    from dta_edge.models.references import resolve_model
     from dta_edge.models.tiny import tiny_model
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
     from tests.backends.fault_server import FaultServer

@@ -40,13 +40,13 @@ def _nullbar(_description: str, _total: int):
 
 
 def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar) -> None:
-    from dta_edge.bench.runner import resolve_model
     from dta_edge.bench.suite import load_problem_source
     from dta_edge.curation.judge import run_judge
     from dta_edge.curation.phase1 import run_phase1
     from dta_edge.curation.phase2 import run_phase2
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
     from dta_edge.curation.select import run_select
+    from dta_edge.models.references import resolve_model
     from dta_edge.models.tiny import tiny_model
 
     recipe = load_config(Path("curation/demo.yaml"), CurationRecipe)
@@ -112,11 +112,9 @@ def _export(out: Path, adapters: Path, targets: Path, say: Say) -> None:
 
 
 def _model_path(exports: Path, variant: str, target: str) -> str:
-    from dta_edge.export.runner import ExportManifest
+    from dta_edge.export.runner import exported_model
 
-    folder = exports / f"{variant}-{target}"
-    manifest = ExportManifest.model_validate_json((folder / "manifest.json").read_text())
-    return str(folder / manifest.files[0].path.split("/")[0])
+    return str(exported_model(exports / f"{variant}-{target}"))
 
 
 def _bench(

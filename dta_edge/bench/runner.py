@@ -16,9 +16,10 @@ from dta_edge.backends.base import Generation, GenerationRequest
 from dta_edge.backends.registry import create_generator
 from dta_edge.bench.meters.base import EnergyReading, Meter, create_meter
 from dta_edge.bench.metrics import SystemSummary, summarize_system
-from dta_edge.bench.suite import EMBEDDED, BenchSuite, SystemSpec, load_problem_source
+from dta_edge.bench.suite import BenchSuite, SystemSpec, load_problem_source
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.models.chat import user_prompt
+from dta_edge.models.references import resolve_model
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
@@ -32,31 +33,6 @@ Progress = Callable[[str, int, int], None]
 def load_suite_problems(suite: BenchSuite, suite_path: Path) -> list[Problem]:
     """The suite's problems, generated or read, cut to ``suite.n``."""
     return load_problem_source(suite.problems, suite.n, suite_path)
-
-
-def resolve_model(reference: str, targets_dir: Path) -> str:
-    """'embedded:tiny' -> the tiny model folder; 'embedded:tiny@T' -> its export for target T."""
-    if not reference.startswith(EMBEDDED):
-        return reference
-    from dta_edge.models.tiny import tiny_model
-
-    build = tiny_model()
-    if reference == EMBEDDED:
-        return str(build.path)
-    target_name = reference.removeprefix(EMBEDDED + "@")
-    from dta_edge.config import load_config
-    from dta_edge.export.runner import MANIFEST, ExportManifest, export_model
-    from dta_edge.export.targets import ExportTarget
-
-    target_file = targets_dir / f"{target_name}.yaml"
-    if not target_file.exists():
-        raise ConfigError(reference, [f"no export target {target_file}"])
-    out = build.path.parent.parent / "exports" / f"{build.path.name}-{target_name}"
-    if not (out / MANIFEST).exists():
-        target = load_config(target_file, ExportTarget).model_copy(update={"parity_texts": 3})
-        export_model(target, build.path, out)
-    manifest = ExportManifest.model_validate_json((out / MANIFEST).read_text())
-    return str(out / manifest.files[0].path.split("/")[0])
 
 
 def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None = None) -> Meter:

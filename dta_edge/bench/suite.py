@@ -14,10 +14,9 @@ from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
 from dta_edge.config import FrozenModel
+from dta_edge.models.references import EMBEDDED
 from dta_edge.records import Problem
 from dta_edge.tasks.generator import ProblemsConfig
-
-EMBEDDED = "embedded:tiny"
 
 
 class ProblemSource(FrozenModel):

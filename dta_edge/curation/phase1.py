@@ -16,10 +16,10 @@ from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest
 from dta_edge.backends.registry import create_generator
-from dta_edge.bench.runner import resolve_model
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
+from dta_edge.models.references import resolve_model
 from dta_edge.records import Candidate, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter
 from dta_edge.tasks.scoring import score_text

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest, SamplingSettings
-from dta_edge.bench.runner import resolve_model
 from dta_edge.curation.agreement import agreement_levels
 from dta_edge.curation.nll import open_scorer
 from dta_edge.curation.phase1 import CANDIDATES, open_model, workers_for
@@ -25,6 +24,7 @@ from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec
 from dta_edge.curation.reference_teacher import restyle
 from dta_edge.models.chat import user_prompt
+from dta_edge.models.references import resolve_model
 from dta_edge.records import AlignedCandidate, Candidate, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems

@@ -11,9 +11,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
-from dta_edge.bench.suite import EMBEDDED, ProblemSource
+from dta_edge.bench.suite import ProblemSource
 from dta_edge.config import FrozenModel
 from dta_edge.models.chat import DEFAULT_INSTRUCTION
+from dta_edge.models.references import EMBEDDED
 
 REFERENCE_STYLES = ("steps", "formula-first", "narrative", "terse")
 

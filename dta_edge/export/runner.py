@@ -222,6 +222,15 @@ def export_model(
     return manifest
 
 
+def exported_model(out_dir: Path) -> Path:
+    """The model a finished export folder holds (the GGUF file, or the ONNX / HF folder)."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        raise ExportError(f"{path}: missing; not a finished export folder")
+    manifest = ExportManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    return out_dir / Path(manifest.files[0].path).parts[0]
+
+
 class VerifyResult(FrozenModel):
     """`dta export verify`: do the files and the parity still match the manifest?"""
 

@@ -82,7 +82,7 @@ def train(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from dta_edge.bench.runner import resolve_model
+    from dta_edge.models.references import resolve_model
 
     say = log or (lambda _message: None)
     examples = read_jsonl(data, SFTExample)
