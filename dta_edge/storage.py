@@ -22,9 +22,14 @@ R = TypeVar("R", bound=BaseModel)
 
 
 def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    """The process umask, read without setting it (setting it is process-wide, even briefly)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022  # no procfs: the usual default
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:

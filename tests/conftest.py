@@ -29,6 +29,23 @@ def run_dta(
     )
 
 
+def kill_dta_when(lines_in: Path, lines: int, *args: str, timeout: float = 180) -> None:
+    """Run `dta ARGS` and SIGKILL its whole process group once ``lines_in`` has ``lines`` lines."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "dta_edge", *args], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lines_in.exists() and lines_in.read_text().count("\n") >= lines:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """The default embedded tiny model, built once (cached in the user cache dir across runs)."""

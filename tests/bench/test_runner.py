@@ -1,11 +1,7 @@
 """dta bench end to end on the tiny GGUF: energy windows, voting, errors, resume, CLI."""
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -17,7 +13,7 @@ from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult
 from dta_edge.storage import read_jsonl
 
-from ..conftest import REPO, free_port, run_dta
+from ..conftest import REPO, free_port, kill_dta_when, run_dta
 from .test_meters import fake_pynvml
 
 
@@ -123,17 +119,7 @@ def test_sigkill_then_rerun_completes_without_repeats(tiny_gguf_f32, tmp_path):
     suite_path = write_suite(tmp_path, tiny_gguf_f32, n=12)
     out = tmp_path / "o"
     results = out / "results.jsonl"
-    command = [sys.executable, "-m", "dta_edge", "bench", "--suite", str(suite_path),
-               "--out", str(out)]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if results.exists() and results.read_text().count("\n") >= 20:
-            break
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_dta_when(results, 20, "bench", "--suite", str(suite_path), "--out", str(out))
     before = results.read_text().splitlines()
     assert 20 <= len(before) < 12 + 12 * 3, "killed too late to test a resume"
     with results.open("a") as handle:

@@ -2,16 +2,14 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 from dta_edge.records import AlignedCandidate, Candidate, SFTExample
 from dta_edge.storage import read_jsonl
 
 from ..backends.fault_server import FaultServer
-from ..conftest import REPO, run_dta
+from ..conftest import REPO, kill_dta_when, run_dta
 
 
 def small_demo(tmp_path, n: int, **replace: str):
@@ -123,18 +121,8 @@ def test_sigkill_mid_phase1_then_resume(tmp_path):
     recipe = small_demo(tmp_path, 80)
     out = tmp_path / "out"
     path = out / "candidates.jsonl"
-    command = [sys.executable, "-m", "dta_edge", "curate", "phase1", "--recipe", str(recipe),
-               "--out", str(out)]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        # the reference teacher writes 320 quickly; kill while the tiny teacher is under way
-        if path.exists() and path.read_text().count("\n") >= 340:
-            break
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    # the reference teacher writes 320 quickly; kill while the tiny teacher is under way
+    kill_dta_when(path, 340, "curate", "phase1", "--recipe", str(recipe), "--out", str(out))
     lines = path.read_text().count("\n")
     assert 340 <= lines < 80 * 6, "killed too late to test a resume"
     rerun = run_dta("curate", "phase1", "--recipe", str(recipe), "--out", str(out))
