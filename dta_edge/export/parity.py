@@ -71,6 +71,45 @@ def gguf_greedy_tokens(
     return outputs
 
 
+FLOAT_TIE = 0.01  # logits closer than this are a tie that float summation order may flip
+
+
+def greedy_divergences(
+    model_dir: Path, prompts: Sequence[str], produced: Sequence[Sequence[int]],
+    expected: Sequence[Sequence[int]],
+) -> list[dict]:  # fmt: skip
+    """Where a runtime's greedy tokens first leave transformers', and how close that call was.
+
+    Returns one entry per differing prompt: its index, the position, both tokens, and the gap
+    between their transformers fp32 logits there. A gap under FLOAT_TIE is a near-tie that a
+    different summation order (SIMD width, thread split) may flip on another CPU; a larger one is
+    a real conversion error.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    differing = [i for i, (a, b) in enumerate(zip(produced, expected, strict=True)) if a != b]
+    if not differing:
+        return []
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    found = []
+    for index in differing:
+        mine, theirs = produced[index], expected[index]
+        shorter = min(len(mine), len(theirs))
+        position = next((i for i in range(shorter) if mine[i] != theirs[i]), shorter)
+        if position == shorter:  # one stopped early: not a near-tie
+            found.append({"prompt": index, "position": position, "gap": float("inf")})
+            continue
+        ids = tokenizer(prompts[index], add_special_tokens=False)["input_ids"] + theirs[:position]
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, -1]
+        gap = float(logits[theirs[position]] - logits[mine[position]])
+        found.append({"prompt": index, "position": position, "runtime_token": mine[position],
+                      "transformers_token": theirs[position], "gap": gap})  # fmt: skip
+    return found
+
+
 def gguf_top1_agreement(path: Path, model_dir: Path, texts: Sequence[str]) -> float:
     """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one."""
     import numpy as np
