@@ -19,7 +19,7 @@ def loss(
         list[str], typer.Argument(help="NAME=TRAIN_DIR pairs, e.g. dta=runs/train-dta")
     ],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
-        "runs/analysis"
+        "runs/analysis/loss"
     ),
     threshold: Annotated[
         float | None, typer.Option(help="Loss to reach; default: the highest of the minima.")
@@ -45,4 +45,200 @@ def loss(
             for s in result[split]["runs"]:
                 out.print(f"  {s['run']}: min {s['minimum']:.4f} at step {s['minimum_step']}, "
                           f"reaches the threshold at step {s['steps_to_threshold']}")  # fmt: skip
+    out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
+
+
+Model = Annotated[str, typer.Option(help="Model folder, hub id, embedded:tiny or adapter folder.")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+Batch = Annotated[int, typer.Option(min=1, help="Sequences per forward pass.")]
+
+
+def _named(items: list[str], default_prefix: str) -> list[tuple[str, str]]:
+    """'NAME=MODEL' or 'MODEL' items (comma-separated lists allowed) -> (name, model) pairs."""
+    pairs = []
+    for item in (part for chunk in items for part in chunk.split(",") if part):
+        name, sep, model = item.partition("=")
+        if not sep:
+            name, model = f"{default_prefix}{len(pairs) + 1}", item
+        pairs.append((name, model))
+    return pairs
+
+
+@analyze_app.command("token-shift")
+def token_shift(
+    base: Annotated[str, typer.Option(help="The model before fine-tuning.")],
+    tuned: Annotated[
+        list[str],
+        typer.Option(
+            help="Fine-tuned model(s): NAME=MODEL, repeatable or comma-separated; "
+            "an adapter folder is merged onto --base."
+        ),  # fmt: skip
+    ],
+    data: Annotated[Path, typer.Option(help="JSONL of problems with solutions, or SFT examples.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "runs/analysis/token-shift"
+    ),
+    lexicon: Annotated[Path, typer.Option(help="Word classes (kind: lexicon).")] = Path(
+        "analysis/lexicon.yaml"
+    ),
+    limit: Annotated[int, typer.Option(min=1, help="Solutions to score.")] = 500,
+    top: Annotated[int, typer.Option(min=1, help="Gainers and losers to list.")] = 25,
+    batch_size: Batch = 8,
+    device: Device = "auto",
+) -> None:
+    """Which words of reference solutions fine-tuning made more likely (teacher forcing)."""
+    import json
+
+    from dta_edge._console import progress_bar
+    from dta_edge.analysis.inputs import load_model, read_pairs
+    from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
+    from dta_edge.config import load_config
+
+    words = load_config(lexicon, Lexicon)
+    pairs = read_pairs(data, limit)
+    base_lm = load_model("base", base, device=device)
+    tuned_lms = [load_model(name, ref, base=base, device=device)
+                 for name, ref in _named(tuned, "tuned")]  # fmt: skip
+    with progress_bar(out, "token shift", len(pairs)) as advance:
+        path = analyze_token_shift(
+            base_lm, tuned_lms, pairs, words, out_path, top=top, batch_size=batch_size,
+            on_progress=lambda name, done, total: advance(done, name, total),
+        )  # fmt: skip
+    result = json.loads(path.read_text())
+    for name, model in result["models"].items():
+        top = ", ".join(f"{w['word']!r} {w['gain']:+.2f}" for w in model["top_gainers"][:8])
+        gain = model["mean_gain_per_token"]
+        out.print(f"[bold]{name}[/bold]: mean gain {gain:+.4f} nats/token; top gainers {top}")
+        for row in model["classes"]:
+            share = row["share_of_positive_gain"]
+            share_text = "–" if share is None else f"{share * 100:.1f}%"
+            out.print(f"  {row['class']}: {row['tokens']} tokens, gain {row['gain']:+.2f}, "
+                      f"{share_text} of the positive gain")  # fmt: skip
+    out.print(f"[bold]{path}[/bold] and word clouds in {out_path}")
+
+
+@analyze_app.command("drift")
+def drift(
+    models: Annotated[
+        list[str],
+        typer.Option(help="NAME=MODEL, repeatable or comma-separated; the first is the base."),
+    ],
+    data: Annotated[list[Path], typer.Option(help="Benchmark JSONL(s); prompts = questions.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "runs/analysis/drift"
+    ),
+    layer: Annotated[
+        int | None, typer.Option(help="Extra layer to pool (0 = embeddings); default middle.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=3, help="Prompts per benchmark.")] = 200,
+    base: Annotated[str | None, typer.Option(help="Base for adapter folders.")] = None,
+    batch_size: Batch = 8,
+    device: Device = "auto",
+) -> None:
+    """Hidden-state drift of tuned models from the base, per benchmark (PCA on the base)."""
+    import json
+
+    from dta_edge._console import progress_bar
+    from dta_edge.analysis.drift import analyze_drift
+    from dta_edge.analysis.inputs import load_model, read_pairs
+
+    named = _named(models, "model")
+    loaded = [load_model(name, ref, base=base or named[0][1], device=device)
+              for name, ref in named]  # fmt: skip
+    benchmarks = {path.stem: [q for q, _ in read_pairs(path, limit, need_solution=False)]
+                  for path in data}  # fmt: skip
+    with progress_bar(out, "drift", len(loaded) * len(benchmarks)) as advance:
+        path = analyze_drift(
+            loaded, benchmarks, out_path, layer=layer, batch_size=batch_size,
+            on_progress=lambda name, done, total: advance(done, name, total),
+        )  # fmt: skip
+    result = json.loads(path.read_text())
+    for row in result["drift"]:
+        out.print(f"{row['benchmark']} layer {row['layer']} {row['model']}: centroid L2 "
+                  f"{row['centroid_l2']:.4g} ({row['centroid_l2_relative'] * 100:.2f}% of the base "
+                  f"norm), cosine distance {row['centroid_cosine_distance']:.3g}")  # fmt: skip
+    out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
+
+
+@analyze_app.command("pairwise")
+def pairwise(
+    a: Annotated[Path, typer.Option(help="Bench run folder of model A (results.jsonl).")],
+    b: Annotated[Path, typer.Option(help="Bench run folder of model B.")],
+    judge: Annotated[
+        str, typer.Option(help="Judge backend: llama-cpp, openai, transformers, onnx, vllm.")
+    ],
+    judge_model: Annotated[str, typer.Option(help="Judge model (path, GGUF, served name).")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="The problems (any math set); default: A's run's problems.jsonl."),
+    ] = None,
+    field_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="Field map preset (telemath, gsm8k, math, olympiadbench) or "
+            "YAML for --data; default: dta problem records.",
+        ),  # fmt: skip
+    ] = None,
+    a_system: Annotated[str | None, typer.Option(help="System in A's run, if several.")] = None,
+    b_system: Annotated[str | None, typer.Option(help="System in B's run, if several.")] = None,
+    judge_option: Annotated[
+        list[str] | None,
+        typer.Option(help="Backend option KEY=VALUE (JSON values), e.g. base_url=http://..."),
+    ] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "runs/analysis/pairwise"
+    ),
+    reference: Annotated[
+        bool, typer.Option(help="Show the judge the reference answer when the data has one.")
+    ] = True,
+    thinking: Annotated[bool, typer.Option(help="Let the judge think first.")] = False,
+    max_tokens: Annotated[int, typer.Option(min=16, help="Judge reply budget.")] = 256,
+    workers: Annotated[int, typer.Option(min=1, help="Requests in flight (servers).")] = 1,
+) -> None:
+    """Head-to-head: a judge compares two runs' answers, both orders, ties allowed."""
+    import json
+
+    from dta_edge._console import progress_bar
+    from dta_edge.analysis.pairwise import read_answers, run_pairwise
+    from dta_edge.backends.registry import create_generator
+    from dta_edge.bench.suite import ProblemSource, load_problem_source
+    from dta_edge.errors import DataError
+    from dta_edge.models.references import resolve_model
+
+    options = {}
+    for item in judge_option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DataError(f"--judge-option '{item}': give KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    from dta_edge.records import Problem
+    from dta_edge.storage import read_jsonl
+
+    data = data or (a if a.is_dir() else a.parent) / "problems.jsonl"
+    if field_map is None:
+        if not data.is_file():
+            raise DataError(f"{data}: no such file; pass --data")
+        problems = read_jsonl(data, Problem)
+    else:
+        source = ProblemSource(file=str(data), field_map=field_map)
+        problems = load_problem_source(source, None, Path("pairwise"))
+    run_a, run_b = read_answers(a, a_system), read_answers(b, b_system)
+    generator = create_generator(judge, resolve_model(judge_model, Path("export")), options)
+    with progress_bar(out, "pairwise", 2 * len(problems)) as advance:
+        path = run_pairwise(
+            generator, f"{judge}:{Path(judge_model).name}", problems, run_a, run_b, out_path,
+            reference=reference, max_tokens=max_tokens, thinking=thinking, workers=workers,
+            on_progress=lambda name, done, total: advance(done, name, total),
+        )  # fmt: skip
+    result = json.loads(path.read_text())
+    for label, key in ((run_a.system, "a_wins"), ("tie", "ties"), (run_b.system, "b_wins")):
+        row = result[key]
+        low, high = row["ci95"]
+        out.print(f"{label}: {row['count']}/{result['problems_judged']} "
+                  f"[{low * 100:.1f}, {high * 100:.1f}]%")  # fmt: skip
+    out.print(f"position consistency {result['position_consistency']}; failed {result['failed']}")
     out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")

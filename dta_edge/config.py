@@ -38,6 +38,7 @@ CONFIG_KINDS: dict[str, str] = {
     "reported": "dta_edge.bench.suite:ReportedResults",
     "curation-recipe": "dta_edge.curation.recipe:CurationRecipe",
     "train-recipe": "dta_edge.train.recipe:TrainRecipe",
+    "lexicon": "dta_edge.analysis.token_shift:Lexicon",
 }
 
 

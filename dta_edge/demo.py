@@ -28,9 +28,10 @@ class DemoSettings(FrozenModel):
     bench_problems: int = 12
     vote_k: int = 4
     max_tokens: int = 96
+    analysis_problems: int = 40
 
 
-FAST = DemoSettings(problems=6, bench_problems=3, vote_k=2, max_tokens=32)
+FAST = DemoSettings(problems=6, bench_problems=3, vote_k=2, max_tokens=32, analysis_problems=12)
 
 
 def _nullbar(_description: str, _total: int):
@@ -181,7 +182,7 @@ def run_demo(
         "train": lambda: _train(out / "train", out / "curate", targets, say),
         "export": lambda: _export(out / "export", out / "train", targets, say),
         "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say, bar),
-        "analyze": lambda: _analyze(out, say),
+        "analyze": lambda: _analyze(out, settings, targets, say, bar),
         "report": lambda: _report(out, say),
     }
     for stage in STAGES:
@@ -202,12 +203,64 @@ def run_demo(
     return out / "report" / "report.html"
 
 
-def _analyze(out: Path, say: Say) -> None:
+def _analyze(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar) -> None:
+    """The four analyses on the demo's models: loss, token shift, drift, pairwise."""
+    from dta_edge.analysis.drift import analyze_drift
+    from dta_edge.analysis.inputs import load_model
     from dta_edge.analysis.loss_curves import write_loss_analysis
+    from dta_edge.analysis.pairwise import read_answers, run_pairwise
+    from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
+    from dta_edge.backends.registry import create_generator
+    from dta_edge.models.references import resolve_model
+    from dta_edge.models.tiny import tiny_model
+    from dta_edge.records import Problem
+    from dta_edge.storage import read_jsonl, write_jsonl
+    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
+    folder = out / "analysis"
     runs = {"dta": out / "train" / "dta", "distilled": out / "train" / "distilled"}
-    path = write_loss_analysis(runs, out / "analysis", None)
-    say(f"loss-curve comparison: {path}")
+    say(f"loss-curve comparison: {write_loss_analysis(runs, folder / 'loss', None)}")
+
+    held_out = list(generate_problems(ProblemsConfig(n=settings.analysis_problems, seed=23)))
+    write_jsonl(folder / "problems.jsonl", held_out)
+    base = str(tiny_model().path)
+    models = [load_model("base", base)] + [
+        load_model(name, str(out / "train" / name / "adapter"), base=base)
+        for name in ("distilled", "dta")
+    ]  # fmt: skip
+    lexicon = load_config(Path("analysis/lexicon.yaml"), Lexicon)
+    pairs = [(p.question, p.solution or "") for p in held_out]
+    with bar("token shift", len(pairs)) as advance:
+        path = analyze_token_shift(models[0], models[1:], pairs, lexicon, folder / "token-shift",
+                                   on_progress=lambda n, d, t: advance(d, n, t))  # fmt: skip
+    gains = json.loads(path.read_text())["models"]
+    say("token shift: " + "; ".join(
+        f"{name} {m['mean_gain_per_token']:+.3f} nats/token, top gainer "
+        f"{m['top_gainers'][0]['word']!r}" for name, m in gains.items()))  # fmt: skip
+    benchmarks = {
+        f"telecom-{tier}": [p.question for p in held_out if p.difficulty == tier]
+        for tier in ("basic", "advanced")
+    }  # fmt: skip
+    benchmarks = {name: prompts for name, prompts in benchmarks.items() if len(prompts) >= 3}
+    path = analyze_drift(models, benchmarks, folder / "drift")
+    drift = json.loads(path.read_text())
+    last = [r for r in drift["drift"] if r["layer"] == drift["last_layer"]]
+    say("drift: " + "; ".join(f"{r['benchmark']} L{r['layer']} {r['model']} "
+                              f"{r['centroid_l2_relative'] * 100:.2f}%" for r in last))  # fmt: skip
+
+    judge = create_generator(
+        "llama-cpp", resolve_model("embedded:tiny@cpu-gguf-q8_0", targets), {"n_threads": 1}
+    )
+    problems = read_jsonl(out / "bench" / "problems.jsonl", Problem)
+    a, b = (read_answers(out / "bench", f"{v}-gguf") for v in ("dta", "distilled"))
+    with bar("pairwise", 2 * len(problems)) as advance:
+        path = run_pairwise(
+            judge, "llama-cpp:tiny-q8_0", problems, a, b, folder / "pairwise", max_tokens=96,
+            on_progress=lambda n, d, t: advance(d, n, t),
+        )  # fmt: skip
+    result = json.loads(path.read_text())
+    say(f"pairwise dta vs distilled (tiny judge): {result['a_wins']['count']} wins, "
+        f"{result['ties']['count']} ties, {result['b_wins']['count']} losses")  # fmt: skip
 
 
 def _report(out: Path, say: Say) -> None:

@@ -13,7 +13,7 @@ from .conftest import REPO, run_dta
 
 SHIPPED = sorted(
     p
-    for folder in ("curation", "export", "bench", "profiles")
+    for folder in ("curation", "export", "bench", "profiles", "analysis")
     for p in (REPO / folder).rglob("*.yaml")
 )
 

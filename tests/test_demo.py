@@ -23,6 +23,15 @@ def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
     assert any(s["k"] > 1 and s["cons_at_k"] is not None for s in summary["systems"])
     assert (out / "train" / "dta" / "adapter").exists()
     assert (out / "train" / "distilled" / "adapter").exists()
+    analysis = out / "analysis"
+    for name in ("loss/loss_curves", "token-shift/token_shift", "drift/drift", "pairwise/pairwise"):
+        assert (analysis / f"{name}.json").exists() and (analysis / f"{name}.png").exists()
+    pairwise = json.loads((analysis / "pairwise" / "pairwise.json").read_text())
+    assert pairwise["problems_judged"] + pairwise["failed"] == 3  # FAST: 3 bench problems
+    html = report.read_text()
+    for section in ("Loss-curve comparison", "Token shift", "Latent drift", "Pairwise judging"):
+        assert section in html
+    assert html.count("data:image/png;base64,") >= 4  # 2 word clouds, drift, pairwise
     second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count("done before") == len(STAGES)

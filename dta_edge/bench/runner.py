@@ -25,6 +25,7 @@ from dta_edge.records import BenchResult, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.scoring import score_text
 
+PROBLEMS = "problems.jsonl"
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 Progress = Callable[[str, int, int], None]
@@ -156,6 +157,10 @@ def run_suite(
     """Run (or resume) every system; write results.jsonl and summary.json; return summaries."""
     problems = load_suite_problems(suite, suite_path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from dta_edge.storage import write_jsonl
+
+    # the questions beside the answers, so analyses (pairwise judging) need no second source
+    write_jsonl(out_dir / PROBLEMS, problems)
     meter = open_meter(profile, on_notice)
     idle_w = 0.0
     if suite.idle_seconds > 0 and meter.name != "none":

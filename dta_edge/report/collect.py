@@ -54,6 +54,9 @@ class ReportData(FrozenModel):
     exports: tuple[ExportSummary, ...] = ()
     environment: dict = Field(default_factory=dict)
     loss_analysis: dict = Field(default_factory=dict, description="dta analyze loss output.")
+    token_shift: dict = Field(default_factory=dict, description="dta analyze token-shift output.")
+    drift: dict = Field(default_factory=dict, description="dta analyze drift output.")
+    pairwise: tuple[dict, ...] = Field(default=(), description="dta analyze pairwise outputs.")
     sources: tuple[str, ...] = ()
 
 
@@ -82,6 +85,26 @@ def _latencies(results: Sequence[BenchResult]) -> dict[str, tuple[float, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
+def _png_data_uri(path: Path) -> str | None:
+    """A PNG an analysis wrote, inlined so report.html stays one self-contained file."""
+    import base64
+
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _analysis(path: Path) -> dict:
+    """An analysis JSON with its PNG(s) attached as data URIs (key 'image' or per model)."""
+    result = json.loads(path.read_text())
+    if "plot" in result:
+        result["image"] = _png_data_uri(path.parent / result["plot"])
+    for model in result.get("models", {}).values() if path.name == "token_shift.json" else ():
+        model["image"] = _png_data_uri(path.parent / model["word_cloud"]) if model.get(
+            "word_cloud") else None  # fmt: skip
+    return result
+
+
 def collect(run_dirs: Sequence[Path]) -> ReportData:
     """Read every recognised file under the run folders.
 
@@ -94,6 +117,8 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     funnels: dict[str, dict] = {}
     environment: dict = {}
     loss_analysis: dict = {}
+    analyses: dict[str, dict] = {}
+    pairwise: list[dict] = []
     for root in run_dirs:
         if not root.is_dir():
             raise DataError(f"{root}: not a folder")
@@ -141,6 +166,13 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         for path in sorted(root.rglob("loss_curves.json")):
             loss_analysis = json.loads(path.read_text())
             sources.append(str(path.parent))
+        for name in ("token_shift.json", "drift.json"):
+            for path in sorted(root.rglob(name)):
+                analyses[name] = _analysis(path)
+                sources.append(str(path.parent))
+        for path in sorted(root.rglob("pairwise.json")):
+            pairwise.append(_analysis(path))
+            sources.append(str(path.parent))
         for path in sorted(root.rglob("run.json")):
             run = json.loads(path.read_text())
             environment = environment or {
@@ -155,5 +187,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         systems=tuple(systems), reported=tuple(reported), latencies=latencies, samples=samples,
         funnels=funnels, losses=tuple(losses), exports=tuple(exports),
         environment=environment, loss_analysis=loss_analysis,
+        token_shift=analyses.get("token_shift.json", {}), drift=analyses.get("drift.json", {}),
+        pairwise=tuple(pairwise),
         sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

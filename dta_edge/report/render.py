@@ -91,9 +91,10 @@ def write_report(
         "systems": data.systems, "reported": data.reported, "deltas": deltas, "notes": notes,
         "funnels": data.funnels, "exports": data.exports, "samples": data.samples,
         "environment": data.environment, "sources": data.sources,
-        "loss_analysis": data.loss_analysis,
+        "loss_analysis": data.loss_analysis, "token_shift": data.token_shift,
+        "drift": data.drift, "pairwise": data.pairwise,
         "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems),
-        "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas),
+        "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
@@ -149,11 +150,41 @@ def _markdown(c: dict) -> str:
             lines.append(f"- {e.name}: {e.format} {e.quantization}, "
                          f"{e.bytes / 2**20:.2f} MiB; {parity}")  # fmt: skip
         lines.append("")
+    lines += _analysis_markdown(c)
     env = c["environment"]
     lines += ["## Environment", "", f"- git revision: {env.get('git_revision') or '–'}",
               f"- python: {env.get('python') or '–'}", f"- hardware: {env.get('hardware') or '–'}",
               "", "Plots are in report.html."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _analysis_markdown(c: dict) -> list[str]:
+    """Token shift class shares, drift distances and pairwise tallies as short lists."""
+    lines: list[str] = []
+    shift = c["token_shift"]
+    for name, model in shift.get("models", {}).items():
+        lines += [f"## Token shift: {name} vs {shift['base']}", ""]
+        for row in model["classes"]:
+            share = row["share_of_positive_gain"]
+            percent = fmt(None if share is None else share * 100, ".1f")
+            lines.append(f"- {row['class']}: {row['tokens']} tokens, gain {row['gain']:+.3f}, "
+                         f"{percent}% of positive gain")  # fmt: skip
+        top = ", ".join(f"`{w['word']}` {w['gain']:+.2f}" for w in model["top_gainers"][:8])
+        lines += [f"- top gainers: {top}", ""]
+    if c["drift"]:
+        lines += [f"## Latent drift from {c['drift']['base']}", ""]
+        lines += [f"- {r['benchmark']}, layer {r['layer']}, {r['model']}: centroid L2 "
+                  f"{r['centroid_l2']:.4g}, cosine distance {r['centroid_cosine_distance']:.3g}"
+                  for r in c["drift"]["drift"]] + [""]  # fmt: skip
+    for p in c["pairwise"]:
+        lines += [f"## Pairwise: {p['a']} vs {p['b']} (judge {p['judge']}, both orders)", ""]
+        for label, key in ((f"{p['a']} wins", "a_wins"), ("ties", "ties"),
+                           (f"{p['b']} wins", "b_wins")):  # fmt: skip
+            low, high = p[key]["ci95"]
+            lines.append(f"- {label}: {p[key]['count']}/{p['problems_judged']} "
+                         f"[{low:.3f}, {high:.3f}]")  # fmt: skip
+        lines.append("")
+    return lines
 
 
 def _write_csv(path: Path, data: ReportData) -> None:

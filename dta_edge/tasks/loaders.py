@@ -60,6 +60,11 @@ PRESETS: dict[str, FieldMap] = {
         source="math", question="problem", answer="solution", answer_format="boxed",
         category="type", solution="solution", require_numeric=False,
     ),
+    # OlympiadBench: final_answer and solution are lists (first answer; solutions joined)
+    "olympiadbench": FieldMap(
+        source="olympiadbench", question="question", answer="final_answer", answer_format="text",
+        id="id", category="subfield", solution="solution", unit="unit", require_numeric=False,
+    ),
 }  # fmt: skip
 
 
@@ -146,8 +151,18 @@ def read_hub_rows(name: str, split: str = "test") -> Iterator[tuple[str, Row]]:
         yield f"{name}[{split}]: row {index}", dict(row)
 
 
+def _flat(value: Any, first: bool) -> Any:
+    """List-valued columns (OlympiadBench): the first item for answers, all joined otherwise."""
+    if not isinstance(value, list):
+        return value
+    items = [str(v) for v in value if v is not None]
+    if first:
+        return items[0] if items else None
+    return "\n\n".join(items) or None
+
+
 def _field(row: Row, column: str, where: str, required: bool = True) -> Any:
-    value = row.get(column)
+    value = _flat(row.get(column), first=True)
     if required and (value is None or (isinstance(value, str) and not value.strip())):
         raise DataError(f"{where}: field '{column}' is missing or empty")
     return value
@@ -155,6 +170,8 @@ def _field(row: Row, column: str, where: str, required: bool = True) -> Any:
 
 def _answer(raw: Any, fmt: str, where: str, column: str) -> str:
     text = str(raw).strip()
+    if fmt == "text" and len(text) > 2 and text[0] == text[-1] == "$":
+        text = text.strip("$").strip()  # "$3$" -> "3"
     if fmt == "gsm8k":
         if "####" not in text:
             raise DataError(f"{where}: field '{column}' has no '#### <answer>' line")
@@ -193,10 +210,10 @@ def row_to_problem(row: Row, where: str, index: int, fields: FieldMap) -> Proble
         question=question,
         answer=numeric,
         answer_text=answer_text,
-        unit=(str(row[fields.unit]) if fields.unit and row.get(fields.unit) else None)
+        unit=(str(_flat(row[fields.unit], True)) if fields.unit and row.get(fields.unit) else None)
         or (quantity.unit if quantity is not None else None),
-        solution=str(row[fields.solution])
-        if fields.solution and row.get(fields.solution)
+        solution=str(_flat(row[fields.solution], first=False))
+        if fields.solution and _flat(row.get(fields.solution), first=False)
         else None,
         tags=tuple(str(t) for t in tags or ()),
     )

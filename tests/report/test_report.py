@@ -34,6 +34,11 @@ def test_files_tables_and_deltas(report):
                  "Curation funnel", "Export parity"):  # fmt: skip
         assert plot in html, plot
     assert "show that the pipeline runs end to end" in html  # tiny-model disclaimer
+    # analyses recorded by the demo (JSON only; their PNGs are not kept in git)
+    assert "Token shift: where the tuned models gained" in html and "logical_discourse" in html
+    assert "Latent drift from base" in html and "telecom-advanced" in html
+    assert "Pairwise judging: dta-gguf vs distilled-gguf" in html
+    assert "## Pairwise: dta-gguf vs distilled-gguf" in markdown
     rows = list(csv.DictReader((out / "results.csv").open()))
     labels = {r["system"]: r["label"] for r in rows}
     assert labels["tiny-gguf-q8_0"] == "measured" and labels["dta-student (reported)"] == "reported"
@@ -81,7 +86,7 @@ def test_report_renders_in_headless_chromium(report, artifacts_dir):
         browser.get((out / "report.html").as_uri())
         browser.save_screenshot(str(artifacts_dir / "report.png"))
         assert browser.title == "dta-edge report"
-        for table in ("systems", "reported", "exports", "environment"):
+        for table in ("systems", "reported", "exports", "environment", "drift"):
             assert browser.find_element("id", table).is_displayed(), table
         sizes = browser.execute_script(
             "return [...document.querySelectorAll('figure.plot svg')]"

@@ -1,0 +1,255 @@
+"""Token shift: which words of reference solutions did fine-tuning make more likely?
+
+The paper's claim is that DTA gains on reasoning scaffolds ("therefore", "substituting", "hence")
+more than on domain nouns. We measure it directly: every reference solution is scored under the
+base and each tuned model with teacher forcing (the user turn rendered with the chat template,
+thinking off, as SFT trains on it); each solution token's log-probability change is credited to
+the word its first character falls in; words are classed by a lexicon, and each class's share of
+the total gain is reported beside the top gainers and losers and a word cloud sized by gain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dta_edge.analysis.inputs import LoadedModel, Pair, prompt_text, same_tokenizer
+from dta_edge.config import FrozenModel
+from dta_edge.storage import atomic_write_json
+
+# LaTeX commands, words (with inner apostrophes/hyphens), numbers, then any other single symbol.
+WORD = re.compile(r"\\[A-Za-z]+|[A-Za-z]+(?:['’-][A-Za-z]+)*|\d+(?:[.,]\d+)*|\S")
+WHITESPACE = "⏎"  # tokens that are only whitespace (newlines, indentation) count under this word
+Progress = Callable[[str, int, int], None]
+
+
+class Lexicon(FrozenModel):
+    """Word classes for the gain shares (a YAML file of kind 'lexicon').
+
+    A word is looked up in ``classes`` (lower-case lists, first match wins), then matched against
+    ``patterns`` (regular expressions, in order); otherwise it falls in ``default``.
+    """
+
+    kind: Literal["lexicon"] = "lexicon"
+    classes: dict[str, tuple[str, ...]] = Field(
+        description="Class name -> words (lower case), e.g. logical markers, domain nouns."
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict, description="Class name -> regular expression over the word."
+    )
+    default: str = Field(default="other", description="Class of words matched by nothing.")
+
+    def classify(self, word: str) -> str:
+        """The class a word belongs to."""
+        for name, words in self.classes.items():
+            if word in words:
+                return name
+        for name, pattern in self.patterns.items():
+            if re.fullmatch(pattern, word):
+                return name
+        return self.default
+
+
+class WordShift(FrozenModel):
+    """One word's log-probability change, summed over its tokens and occurrences."""
+
+    word: str
+    word_class: str
+    occurrences: int
+    tokens: int
+    gain: float = Field(description="Sum of (tuned - base) log-probability, nats.")
+    gain_per_occurrence: float
+
+
+def word_of_each_token(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
+    """(word, occurrence index) per token: the word holding its first non-space character.
+
+    Tokens that are only whitespace get (WHITESPACE, -1); a word split over several tokens gives
+    them all the same occurrence index, so occurrences are counted once.
+    """
+    owner = [-1] * len(text)
+    words = []
+    for index, match in enumerate(WORD.finditer(text)):
+        token = match.group()
+        words.append(token if token.startswith("\\") else token.lower())
+        owner[match.start() : match.end()] = [index] * (match.end() - match.start())
+    result = []
+    for start, end in offsets:
+        hit = next((owner[i] for i in range(start, min(end, len(text))) if owner[i] >= 0), -1)
+        result.append((words[hit], hit) if hit >= 0 else (WHITESPACE, -1))
+    return result
+
+
+class TokenizedPair(FrozenModel):
+    """A pair as token ids, with each solution token's character span in the solution."""
+
+    prompt_ids: tuple[int, ...]
+    solution_ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int], ...]
+    solution: str
+
+
+def tokenize_pairs(tokenizer, pairs: Sequence[Pair]) -> list[TokenizedPair]:
+    """Prompt and solution tokenised apart, as SFT and the curation NLL do."""
+    out = []
+    for user, solution in pairs:
+        prompt = tokenizer.encode(prompt_text(tokenizer, user), add_special_tokens=False)
+        encoded = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
+        out.append(TokenizedPair(
+            prompt_ids=tuple(prompt), solution_ids=tuple(encoded["input_ids"]),
+            offsets=tuple(tuple(o) for o in encoded["offset_mapping"]), solution=solution,
+        ))  # fmt: skip
+    return out
+
+
+def solution_logprobs(
+    lm: LoadedModel, items: Sequence[TokenizedPair], batch_size: int = 8,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:  # fmt: skip
+    """Log-probability of every solution token given everything before it (batched, padded)."""
+    import torch
+
+    order = sorted(
+        range(len(items)), key=lambda i: len(items[i].prompt_ids) + len(items[i].offsets)
+    )
+    results: list[np.ndarray] = [np.zeros(0)] * len(items)
+    pad = lm.tokenizer.pad_token_id or 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        rows = [items[i].prompt_ids + items[i].solution_ids for i in batch]
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, tokens in enumerate(rows):
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = 1
+        with torch.no_grad():
+            logits = lm.model(ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for row, i in enumerate(batch):
+            n_prompt, n_solution = len(items[i].prompt_ids), len(items[i].solution_ids)
+            positions = torch.arange(n_prompt - 1, n_prompt + n_solution - 1)
+            targets = torch.tensor(items[i].solution_ids)
+            picked = logprobs[row, positions.to(lm.device), targets.to(lm.device)]
+            results[i] = picked.cpu().numpy().astype(np.float64)
+        if on_batch:
+            on_batch(len(batch))
+    return results
+
+
+def word_shifts(
+    items: Sequence[TokenizedPair],
+    base: Sequence[np.ndarray],
+    tuned: Sequence[np.ndarray],
+    lexicon: Lexicon,
+) -> list[WordShift]:
+    """Per word: summed change over tokens and occurrences, sorted by gain (largest first)."""
+    totals: dict[str, list[float]] = {}  # word -> [gain, tokens, occurrences]
+    for item, before, after in zip(items, base, tuned, strict=True):
+        seen: set[int] = set()
+        owners = word_of_each_token(item.solution, item.offsets)
+        for (word, occurrence), delta in zip(owners, after - before, strict=True):
+            entry = totals.setdefault(word, [0.0, 0, 0])
+            entry[0] += float(delta)
+            entry[1] += 1
+            entry[2] += int(occurrence < 0 or occurrence not in seen)
+            seen.add(occurrence)
+    shifts = [
+        WordShift(word=word, word_class=lexicon.classify(word), occurrences=max(occ, 1),
+                  tokens=tokens, gain=gain, gain_per_occurrence=gain / max(occ, 1))
+        for word, (gain, tokens, occ) in totals.items()
+    ]  # fmt: skip
+    return sorted(shifts, key=lambda s: (-s.gain, s.word))
+
+
+def class_shares(shifts: Sequence[WordShift], lexicon: Lexicon) -> list[dict]:
+    """Each class's gain, its share of the net gain and of the positive gain, and per token.
+
+    Positive gain (the sum over words that gained) is the base of the share the paper's claim is
+    about: of what the model gained, how much went to logical markers vs domain nouns.
+    """
+    names = [*lexicon.classes, *lexicon.patterns, lexicon.default]
+    net = sum(s.gain for s in shifts)
+    positive = sum(s.gain for s in shifts if s.gain > 0)
+    rows = []
+    for name in dict.fromkeys(names):
+        mine = [s for s in shifts if s.word_class == name]
+        gain = sum(s.gain for s in mine)
+        gained = sum(s.gain for s in mine if s.gain > 0)
+        tokens = sum(s.tokens for s in mine)
+        rows.append({
+            "class": name, "words": len(mine), "tokens": tokens, "gain": gain,
+            "gain_per_token": gain / tokens if tokens else None,
+            "share_of_net_gain": gain / net if net else None,
+            "positive_gain": gained,
+            "share_of_positive_gain": gained / positive if positive else None,
+        })  # fmt: skip
+    return rows
+
+
+def _word_cloud(shifts: Sequence[WordShift], path: Path) -> bool:
+    """A PNG word cloud sized by gain (gainers only); False when nothing gained."""
+    from wordcloud import WordCloud
+
+    weights = {s.word: s.gain for s in shifts if s.gain > 0}
+    if not weights:
+        return False
+    cloud = WordCloud(width=900, height=450, background_color="white", max_words=80,
+                      prefer_horizontal=0.95, random_state=0, collocations=False)  # fmt: skip
+    cloud.generate_from_frequencies(weights).to_file(str(path))
+    return True
+
+
+def analyze_token_shift(
+    base: LoadedModel,
+    tuned: Sequence[LoadedModel],
+    pairs: Sequence[Pair],
+    lexicon: Lexicon,
+    out_dir: Path,
+    *,
+    top: int = 25,
+    batch_size: int = 8,
+    on_progress: Progress | None = None,
+) -> Path:
+    """token_shift.json and one token_shift_<name>.png per tuned model; returns the JSON path."""
+    same_tokenizer([base, *tuned])
+    progress = on_progress or (lambda _name, _done, _total: None)
+    items = tokenize_pairs(base.tokenizer, pairs)
+    scored: dict[str, list[np.ndarray]] = {}
+    for lm in (base, *tuned):
+        done = 0
+
+        def advance(n: int, name: str = lm.name) -> None:
+            nonlocal done
+            done += n
+            progress(name, done, len(items))
+
+        scored[lm.name] = solution_logprobs(lm, items, batch_size, advance)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_tokens = sum(len(i.solution_ids) for i in items)
+    result: dict = {
+        "base": base.name, "solutions": len(items), "solution_tokens": n_tokens,
+        "lexicon": lexicon.model_dump(), "models": {},
+    }  # fmt: skip
+    base_mean = float(np.mean(np.concatenate(scored[base.name])))
+    for lm in tuned:
+        shifts = word_shifts(items, scored[base.name], scored[lm.name], lexicon)
+        mean = float(np.mean(np.concatenate(scored[lm.name])))
+        png = out_dir / f"token_shift_{lm.name}.png"
+        drawn = _word_cloud(shifts, png)
+        result["models"][lm.name] = {
+            "mean_logprob_base": base_mean, "mean_logprob_tuned": mean,
+            "mean_gain_per_token": mean - base_mean,
+            "classes": class_shares(shifts, lexicon),
+            "top_gainers": [s.model_dump() for s in shifts[:top]],
+            "top_losers": [s.model_dump() for s in sorted(shifts, key=lambda s: s.gain)[:top]],
+            "word_cloud": png.name if drawn else None,
+        }  # fmt: skip
+    path = out_dir / "token_shift.json"
+    atomic_write_json(path, result)
+    return path
