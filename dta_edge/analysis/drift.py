@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dta_edge.analysis.inputs import LoadedModel, prompt_text
+from dta_edge.analysis.inputs import LoadedModel, prompt_text, right_padded
 from dta_edge.errors import DataError
 from dta_edge.storage import atomic_write_json
 
@@ -28,8 +28,7 @@ def pooled_states(
     """Mean-pooled hidden states per layer: {layer: array (prompts, hidden)}.
 
     Layer 0 is the embeddings, layer N the last block's output (after the final norm, as
-    transformers returns it). Right padding: pads come after every real token of a causal model,
-    so they never change the states being pooled.
+    transformers returns it).
     """
     import torch
 
@@ -39,12 +38,7 @@ def pooled_states(
     out = {layer: np.zeros((len(prompts), lm.model.config.hidden_size)) for layer in layers}
     for start in range(0, len(encoded), batch_size):
         rows = encoded[start : start + batch_size]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, tokens in enumerate(rows):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
+        ids, mask = right_padded(rows, pad)
         with torch.no_grad():
             hidden = lm.model(
                 ids.to(lm.device), attention_mask=mask.to(lm.device), output_hidden_states=True

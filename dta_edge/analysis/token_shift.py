@@ -18,7 +18,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from dta_edge.analysis.inputs import LoadedModel, Pair, prompt_text, same_tokenizer
+from dta_edge.analysis.inputs import (
+    LoadedModel,
+    Pair,
+    prompt_text,
+    right_padded,
+    same_tokenizer,
+)
 from dta_edge.config import FrozenModel
 from dta_edge.storage import atomic_write_json
 
@@ -121,13 +127,7 @@ def solution_logprobs(
     pad = lm.tokenizer.pad_token_id or 0
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        rows = [items[i].prompt_ids + items[i].solution_ids for i in batch]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, tokens in enumerate(rows):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
+        ids, mask = right_padded([items[i].prompt_ids + items[i].solution_ids for i in batch], pad)
         with torch.no_grad():
             logits = lm.model(ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
