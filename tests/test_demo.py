@@ -24,14 +24,18 @@ def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
     assert (out / "train" / "dta" / "adapter").exists()
     assert (out / "train" / "distilled" / "adapter").exists()
     analysis = out / "analysis"
-    for name in ("loss/loss_curves", "token-shift/token_shift", "drift/drift", "pairwise/pairwise"):
+    for name in ("loss/loss_curves", "drift/drift", "pairwise/pairwise"):
         assert (analysis / f"{name}.json").exists() and (analysis / f"{name}.png").exists()
+    shift = json.loads((analysis / "token-shift" / "token_shift.json").read_text())
+    assert set(shift["models"]) == {"distilled", "dta"}
     pairwise = json.loads((analysis / "pairwise" / "pairwise.json").read_text())
     assert pairwise["problems_judged"] + pairwise["failed"] == 3  # FAST: 3 bench problems
     html = report.read_text()
     for section in ("Loss-curve comparison", "Token shift", "Latent drift", "Pairwise judging"):
         assert section in html
-    assert html.count("data:image/png;base64,") >= 4  # 2 word clouds, drift, pairwise
+    clouds = [m["word_cloud"] for m in shift["models"].values() if m["word_cloud"]]
+    assert all((analysis / "token-shift" / png).exists() for png in clouds)
+    assert html.count("data:image/png;base64,") == 2 + len(clouds)  # drift, pairwise, clouds
     second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count("done before") == len(STAGES)
