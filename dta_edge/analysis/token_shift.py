@@ -130,12 +130,13 @@ def solution_logprobs(
         ids, mask = right_padded([items[i].prompt_ids + items[i].solution_ids for i in batch], pad)
         with torch.no_grad():
             logits = lm.model(ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        # fp32 log-softmax row by row over the solution positions only: with a 150k vocabulary a
+        # whole batch in fp32 would take gigabytes
         for row, i in enumerate(batch):
             n_prompt, n_solution = len(items[i].prompt_ids), len(items[i].solution_ids)
-            positions = torch.arange(n_prompt - 1, n_prompt + n_solution - 1)
-            targets = torch.tensor(items[i].solution_ids)
-            picked = logprobs[row, positions.to(lm.device), targets.to(lm.device)]
+            rows = logits[row, n_prompt - 1 : n_prompt + n_solution - 1].float()
+            targets = torch.tensor(items[i].solution_ids, device=rows.device)
+            picked = rows.log_softmax(-1).gather(1, targets[:, None])[:, 0]
             results[i] = picked.cpu().numpy().astype(np.float64)
         if on_batch:
             on_batch(len(batch))
