@@ -40,7 +40,7 @@ def pooled_states(
         rows = encoded[start : start + batch_size]
         ids, mask = right_padded(rows, pad)
         with torch.no_grad():
-            hidden = lm.model(
+            hidden = lm.model.base_model(  # the decoder alone: no logits needed
                 ids.to(lm.device), attention_mask=mask.to(lm.device), output_hidden_states=True
             ).hidden_states
         weights = mask.to(lm.device).unsqueeze(-1).float()
