@@ -6,7 +6,8 @@
    parameters, where decode rather than Python dominates. Target: >= 0.97 on the 0.5B model.
 2. Meter sampling overhead: decode tokens/s with a polling meter running (the Jetson INA3221
    reader on a recorded sysfs tree at 20 Hz; NVML too where a GPU is present) over tokens/s with
-   no meter, interleaved runs, median ratio. Target: >= 0.99.
+   no meter, interleaved runs alternating which goes first, median ratio, printed beside an A/A
+   control (no meter in either run) that shows the noise floor. Target: >= 0.99.
 
     .venv/bin/python benchmarks/decode_overhead.py [--work DIR] [--sizes tiny 0.5b]
 """
@@ -70,16 +71,33 @@ def recorded_jetson_tree(root: Path) -> Path:
     return root
 
 
-def meter_ratio(generator, meter, tokens: int, rounds: int) -> float:
-    """Median of (tok/s with the meter polling) / (tok/s without), interleaved."""
-    ratios = []
-    for _ in range(rounds):
-        plain = decode_runs(generator, tokens, 1)[0].decode_tokens_per_s
+def meter_ratio(generator, meter, tokens: int, rounds: int) -> tuple[float, float]:
+    """Median of (tok/s with the meter polling) / (tok/s without), and an A/A control.
+
+    Rounds alternate which run goes first, so a drift in clock speed cancels; the A/A control
+    (no meter in either run) shows the noise floor a ratio should be read against.
+    """
+
+    def one() -> float:
+        return decode_runs(generator, tokens, 1)[0].decode_tokens_per_s
+
+    def metered() -> float:
         meter.start()
-        metered = decode_runs(generator, tokens, 1)[0].decode_tokens_per_s
-        meter.stop()
-        ratios.append(metered / plain)
-    return statistics.median(ratios)
+        try:
+            return one()
+        finally:
+            meter.stop()
+
+    ratios, control = [], []
+    for index in range(rounds):
+        if index % 2:
+            with_meter, plain = metered(), one()
+            control.append(one() / one())
+        else:
+            plain, with_meter = one(), metered()
+            control.append(one() / one())
+        ratios.append(with_meter / plain)
+    return statistics.median(ratios), statistics.median(control)
 
 
 def main() -> None:
@@ -114,15 +132,17 @@ def main() -> None:
               f"llama.cpp eval {internal:.1f} tok/s = {ratio:.3f}")  # fmt: skip
         tree = recorded_jetson_tree(args.work / "sysfs-ina3221")
         jetson = create_meter("jetson", {"root": str(tree), "poll_interval_s": 0.05})
+        ratio, control = meter_ratio(generator, jetson, args.tokens, 2 * args.repeats)
         print(f"[{size}] meter overhead, jetson INA3221 polling at 20 Hz: tok/s ratio "
-              f"{meter_ratio(generator, jetson, args.tokens, args.repeats):.3f}")  # fmt: skip
+              f"{ratio:.3f} (A/A control without a meter {control:.3f})")  # fmt: skip
         try:
             nvml = create_meter("nvml")
         except Exception as exc:  # noqa: BLE001 - no GPU: say so and go on
             print(f"[{size}] nvml: not measured here ({str(exc).splitlines()[-1].strip()})")
         else:
-            print(f"[{size}] meter overhead, nvml: tok/s ratio "
-                  f"{meter_ratio(generator, nvml, args.tokens, args.repeats):.3f}")  # fmt: skip
+            ratio, control = meter_ratio(generator, nvml, args.tokens, 2 * args.repeats)
+            print(f"[{size}] meter overhead, nvml: tok/s ratio {ratio:.3f} "
+                  f"(A/A control {control:.3f})")  # fmt: skip
         generator.close()
 
 
