@@ -48,7 +48,6 @@ def loss(
     out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
 
 
-Model = Annotated[str, typer.Option(help="Model folder, hub id, embedded:tiny or adapter folder.")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 Batch = Annotated[int, typer.Option(min=1, help="Sequences per forward pass.")]
 
@@ -66,7 +65,9 @@ def _named(items: list[str], default_prefix: str) -> list[tuple[str, str]]:
 
 @analyze_app.command("token-shift")
 def token_shift(
-    base: Annotated[str, typer.Option(help="The model before fine-tuning.")],
+    base: Annotated[
+        str, typer.Option(help="The model before fine-tuning: folder, hub id or embedded:tiny.")
+    ],
     tuned: Annotated[
         list[str],
         typer.Option(
@@ -106,9 +107,9 @@ def token_shift(
         )  # fmt: skip
     result = json.loads(path.read_text())
     for name, model in result["models"].items():
-        top = ", ".join(f"{w['word']!r} {w['gain']:+.2f}" for w in model["top_gainers"][:8])
+        gainers = ", ".join(f"{w['word']!r} {w['gain']:+.2f}" for w in model["top_gainers"][:8])
         gain = model["mean_gain_per_token"]
-        out.print(f"[bold]{name}[/bold]: mean gain {gain:+.4f} nats/token; top gainers {top}")
+        out.print(f"[bold]{name}[/bold]: mean gain {gain:+.4f} nats/token; top gainers {gainers}")
         for row in model["classes"]:
             share = row["share_of_positive_gain"]
             share_text = "–" if share is None else f"{share * 100:.1f}%"
