@@ -22,7 +22,7 @@ from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import resolve_model
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem
-from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
+from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl, write_jsonl
 from dta_edge.tasks.scoring import score_text
 
 PROBLEMS = "problems.jsonl"
@@ -157,8 +157,6 @@ def run_suite(
     """Run (or resume) every system; write results.jsonl and summary.json; return summaries."""
     problems = load_suite_problems(suite, suite_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from dta_edge.storage import write_jsonl
-
     # the questions beside the answers, so analyses (pairwise judging) need no second source
     write_jsonl(out_dir / PROBLEMS, problems)
     meter = open_meter(profile, on_notice)

@@ -99,9 +99,11 @@ def _analysis(path: Path) -> dict:
     result = json.loads(path.read_text())
     if "plot" in result:
         result["image"] = _png_data_uri(path.parent / result["plot"])
-    for model in result.get("models", {}).values() if path.name == "token_shift.json" else ():
-        model["image"] = _png_data_uri(path.parent / model["word_cloud"]) if model.get(
-            "word_cloud") else None  # fmt: skip
+    models = result.get("models")
+    if isinstance(models, dict):  # token shift: one word cloud per tuned model
+        for model in models.values():
+            cloud = model.get("word_cloud")
+            model["image"] = _png_data_uri(path.parent / cloud) if cloud else None
     return result
 
 
