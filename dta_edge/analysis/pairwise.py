@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
-from dta_edge.backends.base import GenerationRequest, Generator, SamplingSettings
+from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.records import BenchResult, ChatMessage, Problem
@@ -116,7 +116,7 @@ def judge_order(
     judge: Generator, problem: Problem, answers: tuple[str, str], order: Order, *,
     reference: bool, max_tokens: int, retries: int, thinking: bool, json_schema: bool,
 ) -> PairwiseVerdict:  # fmt: skip
-    """Ask the judge once for one order (retrying malformed replies with other seeds)."""
+    """Ask the judge for one order (malformed replies are asked again with other seeds)."""
     from dta_edge.curation.prompts import render
 
     shown = answers if order == "ab" else answers[::-1]
@@ -124,25 +124,17 @@ def judge_order(
         PROMPT, question=problem.question, answer_a=shown[0], answer_b=shown[1],
         reference_answer=problem.answer_text if reference else "",
     )  # fmt: skip
-    problem_text = "no reply"
-    for attempt in range(retries + 1):
-        request = GenerationRequest(
-            messages=(ChatMessage(role="user", content=prompt),), thinking=thinking,
-            sampling=SamplingSettings(max_tokens=max_tokens, seed=attempt,
-                                      temperature=0.0 if attempt == 0 else 0.7),
-            json_schema=SCHEMA if json_schema else None,
-        )  # fmt: skip
-        try:
-            shown_winner, reason = parse_winner(judge.generate(request)[0].text)
-        except ValueError as exc:
-            problem_text = str(exc)
-            continue
-        mapping = {"tie": "tie", "A": "a", "B": "b"} if order == "ab" else {
-            "tie": "tie", "A": "b", "B": "a"}  # fmt: skip
-        return PairwiseVerdict(problem_id=problem.id, order=order, winner_shown=shown_winner,
-                               winner=mapping[shown_winner], reason=reason)  # fmt: skip
-    failure = f"malformed reply after {retries + 1} tries ({problem_text})"
-    return PairwiseVerdict(problem_id=problem.id, order=order, error=failure)
+    parsed, failure = ask_until_parsed(
+        judge, [ChatMessage(role="user", content=prompt)], parse_winner, retries=retries,
+        max_tokens=max_tokens, json_schema=SCHEMA if json_schema else None, thinking=thinking,
+    )  # fmt: skip
+    if parsed is None:
+        return PairwiseVerdict(problem_id=problem.id, order=order, error=failure)
+    shown_winner, reason = parsed
+    sides = ("a", "b") if order == "ab" else ("b", "a")  # who was shown as A, who as B
+    winner = {"A": sides[0], "B": sides[1], "tie": "tie"}[shown_winner]
+    return PairwiseVerdict(problem_id=problem.id, order=order, winner_shown=shown_winner,
+                           winner=winner, reason=reason)  # fmt: skip
 
 
 def combine(verdicts: Sequence[PairwiseVerdict]) -> dict:

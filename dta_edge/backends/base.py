@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field
 
@@ -211,6 +211,38 @@ def _generation(raw: str, done: Completion, thinking: bool) -> Generation:
         finish_reason=done.finish_reason,
         backend_timings=done.backend_timings,
     )
+
+
+Parsed = TypeVar("Parsed")
+
+
+def ask_until_parsed(
+    generator: Generator,
+    messages: Sequence[ChatMessage],
+    parse: Callable[[str], Parsed],
+    *,
+    retries: int,
+    max_tokens: int,
+    json_schema: dict | None = None,
+    thinking: bool = False,
+) -> tuple[Parsed | None, str]:
+    """Ask until ``parse`` accepts the reply: greedy first, then sampled with other seeds.
+
+    Judges reply in a fixed JSON format; a malformed reply is usually one bad sample, so asking
+    again at temperature 0.7 recovers it. Returns (parsed, '') or (None, why the last one failed).
+    """
+    problem = "no reply"
+    for attempt in range(retries + 1):
+        request = GenerationRequest(
+            messages=tuple(messages), thinking=thinking, json_schema=json_schema,
+            sampling=SamplingSettings(max_tokens=max_tokens, seed=attempt,
+                                      temperature=0.0 if attempt == 0 else 0.7),
+        )  # fmt: skip
+        try:
+            return parse(generator.generate(request)[0].text), ""
+        except ValueError as exc:
+            problem = str(exc)
+    return None, f"malformed JSON after {retries + 1} tries ({problem})"
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

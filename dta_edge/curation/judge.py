@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from dta_edge.backends.base import GenerationRequest, Generator, SamplingSettings
+from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.curation.phase1 import open_model, workers_for
 from dta_edge.curation.phase2 import ALIGNED, student_spec
 from dta_edge.curation.prompts import render
@@ -84,20 +84,10 @@ class ReflectionJudge:
         self.spec = spec
 
     def _ask(self, messages: list[ChatMessage]) -> tuple[dict | None, str]:
-        problem = "no reply"
-        for attempt in range(self.spec.retries + 1):
-            request = GenerationRequest(
-                messages=tuple(messages),
-                sampling=SamplingSettings(max_tokens=400, seed=attempt,
-                                          temperature=0.0 if attempt == 0 else 0.7),
-                json_schema=VERDICT_SCHEMA if self.spec.json_schema else None,
-            )  # fmt: skip
-            text = self.generator.generate(request)[0].text
-            try:
-                return parse_verdict(text), ""
-            except ValueError as exc:
-                problem = str(exc)
-        return None, f"malformed JSON after {self.spec.retries + 1} tries ({problem})"
+        return ask_until_parsed(
+            self.generator, messages, parse_verdict, retries=self.spec.retries, max_tokens=400,
+            json_schema=VERDICT_SCHEMA if self.spec.json_schema else None,
+        )  # fmt: skip
 
     def judge(self, problem: Problem, solution: str) -> tuple[dict | None, dict | None, str]:
         """(first verdict, reflected verdict, failure reason or '')."""
