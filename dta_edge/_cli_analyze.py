@@ -79,9 +79,9 @@ def token_shift(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "runs/analysis/token-shift"
     ),
-    lexicon: Annotated[Path, typer.Option(help="Word classes (kind: lexicon).")] = Path(
-        "analysis/lexicon.yaml"
-    ),
+    lexicon: Annotated[
+        Path, typer.Option(help="Word classes (kind: lexicon); default: the shipped lexicon.")
+    ] = Path("analysis/lexicon.yaml"),
     limit: Annotated[int, typer.Option(min=1, help="Solutions to score.")] = 500,
     top: Annotated[int, typer.Option(min=1, help="Gainers and losers to list.")] = 25,
     batch_size: Batch = 8,
@@ -94,8 +94,9 @@ def token_shift(
     from dta_edge.analysis.inputs import load_model, read_pairs
     from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
     from dta_edge.config import load_config
+    from dta_edge.shipped import resolve_file
 
-    words = load_config(lexicon, Lexicon)
+    words = load_config(resolve_file(lexicon, "analysis"), Lexicon)
     pairs = read_pairs(data, limit)
     base_lm = load_model("base", base, device=device)
     tuned_lms = [load_model(name, ref, base=base, device=device)
@@ -216,19 +217,18 @@ def pairwise(
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
-    from dta_edge.records import Problem
-    from dta_edge.storage import read_jsonl
+    from dta_edge.tasks.loaders import read_problem_file
 
     data = data or (a if a.is_dir() else a.parent) / "problems.jsonl"
     if field_map is None:
         if not data.is_file():
             raise DataError(f"{data}: no such file; pass --data")
-        problems = read_jsonl(data, Problem)
+        problems = read_problem_file(data)
     else:
         source = ProblemSource(file=str(data), field_map=field_map)
         problems = load_problem_source(source, None, Path("pairwise"))
     run_a, run_b = read_answers(a, a_system), read_answers(b, b_system)
-    generator = create_generator(judge, resolve_model(judge_model, Path("export")), options)
+    generator = create_generator(judge, resolve_model(judge_model), options)
     with progress_bar(out, "pairwise", 2 * len(problems)) as advance:
         path = run_pairwise(
             generator, f"{judge}:{Path(judge_model).name}", problems, run_a, run_b, out_path,

@@ -43,16 +43,34 @@ def print_summaries(summaries, console=out) -> None:
 
 @bench_app.callback(invoke_without_command=True)
 def bench(
-    suite: Annotated[Path, typer.Option(help="bench/<name>.yaml (kind bench-suite or reported).")],
+    suite: Annotated[
+        Path,
+        typer.Option(
+            help="A suite YAML (kind bench-suite or reported), or a shipped suite's name: demo, "
+            "telemath-edge, paper-reported, gpu-transformers."
+        ),
+    ],
     profile: Annotated[
-        Path, typer.Option(help="profiles/<name>.yaml: device, meter, defaults.")
-    ] = Path("profiles/cpu.yaml"),
+        Path,
+        typer.Option(
+            help="A device profile YAML, or a shipped profile's name: cpu, laptop-rtx4060, "
+            "jetson-orin-agx, jetson-orin-nano, server-h100."
+        ),
+    ] = Path("cpu"),
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")] = Path(
         "runs/bench"
     ),
-    targets_dir: Annotated[Path, typer.Option(help="Export targets, for embedded:tiny@T.")] = Path(
-        "export"
-    ),
+    targets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="If --out holds a run of another suite or profile, move it aside and start anew.",
+        ),
+    ] = False,
 ) -> None:
     """Run every system of --suite on --profile; append results.jsonl, write summary.json.
 
@@ -62,10 +80,13 @@ def bench(
     from dta_edge._console import progress_bar
     from dta_edge.bench.runner import run_suite
     from dta_edge.bench.suite import BenchSuite, ReportedResults, write_reported
+    from dta_edge.config_checks import check_references
     from dta_edge.errors import ConfigError
     from dta_edge.profiles import DeviceProfile
     from dta_edge.runs import run_record
+    from dta_edge.shipped import resolve_file
 
+    suite = resolve_file(suite, "bench")
     spec = load_config(suite)
     if isinstance(spec, ReportedResults):
         path = write_reported(spec, out_path)
@@ -73,10 +94,11 @@ def bench(
         return
     if not isinstance(spec, BenchSuite):
         raise ConfigError(suite, [f"kind: expected bench-suite or reported, got {spec.kind}"])
-    device = load_config(profile, DeviceProfile)
+    check_references(spec, suite)
+    device = load_config(resolve_file(profile, "profiles"), DeviceProfile)
     resolved = {"suite": spec.model_dump(mode="json"), "profile": device.model_dump(mode="json")}
     with (
-        run_record(out_path, "bench", resolved),
+        run_record(out_path, "bench", resolved, overwrite=overwrite),
         progress_bar(out, "bench", len(spec.systems)) as advance,
     ):
         summaries = run_suite(

@@ -14,21 +14,44 @@ curate_app = typer.Typer(
     "and reflection judge (Phase II), selection. Every step resumes where it stopped.",
 )
 out = make_console()
-Recipe = Annotated[Path, typer.Option(help="curation/<name>.yaml (kind curation-recipe).")]
+Recipe = Annotated[
+    Path,
+    typer.Option(help="A curation recipe YAML, or a shipped one's name (demo, telemath-qwen3)."),
+]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")]
-Targets = Annotated[Path, typer.Option(help="Export targets, for embedded:tiny@T.")]
+Targets = Annotated[
+    Path | None,
+    typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
+]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="If --out holds a run of another recipe, move it aside and start anew."
+    ),
+]
 
 
 def _load(recipe: Path):
     from dta_edge.bench.suite import load_problem_source
     from dta_edge.config import load_config
     from dta_edge.curation.recipe import CurationRecipe
+    from dta_edge.shipped import resolve_file
+
+    recipe = resolve_file(recipe, "curation")
+    from dta_edge.config_checks import check_references
 
     spec = load_config(recipe, CurationRecipe)
+    check_references(spec, recipe)
     return spec, load_problem_source(spec.problems, spec.n, recipe)
 
 
-def _steps(recipe: Path, out_path: Path, targets_dir: Path, steps: tuple[str, ...]) -> None:
+def _steps(
+    recipe: Path,
+    out_path: Path,
+    targets_dir: Path | None,
+    steps: tuple[str, ...],
+    overwrite: bool = False,
+) -> None:
     from dta_edge._console import progress_bar
     from dta_edge.curation.judge import run_judge
     from dta_edge.curation.phase1 import run_phase1
@@ -38,7 +61,8 @@ def _steps(recipe: Path, out_path: Path, targets_dir: Path, steps: tuple[str, ..
 
     spec, problems = _load(recipe)
     runners = {"phase1": run_phase1, "rewrite": run_phase2, "judge": run_judge}
-    with run_record(out_path, "curate." + "+".join(steps), spec.model_dump(mode="json")):
+    config = spec.model_dump(mode="json")
+    with run_record(out_path, "curate." + "+".join(steps), config, overwrite=overwrite):
         for step in steps:
             if step == "select":
                 funnel = run_select(spec, problems, out_path)
@@ -68,32 +92,33 @@ def curate(
     ctx: typer.Context,
     recipe: Recipe = None,  # type: ignore[assignment]
     out_path: Out = Path("runs/curate"),
-    targets_dir: Targets = Path("export"),
+    targets_dir: Targets = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Run every step of --recipe into --out: phase1, phase2 (rewrite, judge), select."""
     if ctx.invoked_subcommand is not None:
         return
     if recipe is None:
         raise typer.BadParameter("give --recipe (e.g. curation/demo.yaml)")
-    _steps(recipe, out_path, targets_dir, ("phase1", "rewrite", "judge", "select"))
+    _steps(recipe, out_path, targets_dir, ("phase1", "rewrite", "judge", "select"), overwrite)
 
 
 @curate_app.command("phase1")
 def phase1(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Teachers write candidates.jsonl."""
-    _steps(recipe, out_path, targets_dir, ("phase1",))
+    _steps(recipe, out_path, targets_dir, ("phase1",), overwrite)
 
 
 @curate_app.command("phase2")
 def phase2(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Rewrite agreed candidates in the student's voice (aligned.jsonl), then judge them."""
-    _steps(recipe, out_path, targets_dir, ("rewrite", "judge"))
+    _steps(recipe, out_path, targets_dir, ("rewrite", "judge"), overwrite)
 
 
 @curate_app.command("select")
 def select(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = Path("export")) -> None:  # fmt: skip
+           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Write sft.jsonl, distilled.jsonl and funnel.json."""
-    _steps(recipe, out_path, targets_dir, ("select",))
+    _steps(recipe, out_path, targets_dir, ("select",), overwrite)

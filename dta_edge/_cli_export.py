@@ -21,17 +21,27 @@ out = make_console()
 def export(
     ctx: typer.Context,
     target: Annotated[
-        Path | None, typer.Option(help="export/<name>.yaml, or a target name.")
+        Path | None, typer.Option(help="A target YAML, or a shipped target's name (see --list).")
     ] = None,
     model: Annotated[Path | None, typer.Option(help="Source transformers folder.")] = None,
     adapter: Annotated[Path | None, typer.Option(help="peft LoRA adapter to merge first.")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
     list_targets: Annotated[bool, typer.Option("--list", help="List the shipped targets.")] = False,
-    targets_dir: Annotated[Path, typer.Option(help="Folder of target YAMLs.")] = Path("export"),
+    targets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of target YAMLs (default: the shipped targets)."),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an export of another model or target held in --out."
+        ),
+    ] = False,
 ) -> None:
     """Export --model for --target into --out (see --list for the shipped targets)."""
     from dta_edge.export.runner import export_model
     from dta_edge.export.targets import ExportTarget, shipped_targets
+    from dta_edge.shipped import resolve_file, shipped_folder
 
     if ctx.invoked_subcommand is not None:
         return
@@ -39,7 +49,7 @@ def export(
         from rich.table import Table
 
         table = Table("target", "format", "quantization", "provider", "profile", "description")
-        for name, path in shipped_targets(targets_dir).items():
+        for name, path in shipped_targets(targets_dir or shipped_folder("export")).items():
             spec = load_config(path, ExportTarget)
             provider = spec.provider if spec.format == "onnx" else "-"
             table.add_row(
@@ -49,12 +59,15 @@ def export(
         return
     if target is None or model is None or out_path is None:
         raise typer.BadParameter("give --target, --model and --out (or --list)")
-    known = shipped_targets(targets_dir)
-    target_file = known.get(str(target), target)
+    if targets_dir is not None and (targets_dir / f"{target}.yaml").is_file():
+        target_file = targets_dir / f"{target}.yaml"
+    else:
+        target_file = resolve_file(target, "export")
     spec = load_config(target_file, ExportTarget)
     manifest = export_model(
-        spec, model, out_path, adapter, on_stage=lambda m: out.print(f"[bold]{m}[/bold]")
-    )
+        spec, model, out_path, adapter, on_stage=lambda m: out.print(f"[bold]{m}[/bold]"),
+        overwrite=overwrite,
+    )  # fmt: skip
     for item in manifest.files:
         out.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
     out.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))

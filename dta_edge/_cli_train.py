@@ -13,13 +13,26 @@ out = make_console()
 
 
 def train_command(
-    recipe: Annotated[Path, typer.Option(help="curation/train-<name>.yaml (kind train-recipe).")],
+    recipe: Annotated[
+        Path,
+        typer.Option(
+            help="A train recipe YAML, or a shipped one's name (train-demo, train-qwen3)."
+        ),
+    ],
     data: Annotated[Path, typer.Option(help="sft.jsonl (DTA) or distilled.jsonl (control).")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")],
     full: Annotated[bool, typer.Option("--full", help="Full fine-tune (small models).")] = False,
-    targets_dir: Annotated[Path, typer.Option(help="Export targets, for embedded:tiny@T.")] = Path(
-        "export"
-    ),
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="If --out holds a run of another recipe or data, move it aside and start anew.",
+        ),
+    ] = False,
+    targets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
+    ] = None,
 ) -> None:
     """LoRA fine-tune (or --full) with trl's SFTTrainer; loss on assistant tokens only.
 
@@ -27,13 +40,17 @@ def train_command(
     from the last checkpoint in --out/checkpoints.
     """
     from dta_edge.config import load_config
+    from dta_edge.config_checks import check_references
     from dta_edge.runs import run_record
+    from dta_edge.shipped import resolve_file
     from dta_edge.train.recipe import TrainRecipe
     from dta_edge.train.sft import train
 
+    recipe = resolve_file(recipe, "curation")
     spec = load_config(recipe, TrainRecipe)
+    check_references(spec, recipe)
     config = {"recipe": spec.model_dump(mode="json"), "data": str(data), "full": full}
-    with run_record(out_path, "train", config):
+    with run_record(out_path, "train", config, overwrite=overwrite):
         summary = train(spec, data, out_path, full=full, targets_dir=targets_dir,
                         log=lambda m: out.print(f"[bold]{m}[/bold]"))  # fmt: skip
     eval_loss = summary["eval_loss"]

@@ -33,17 +33,54 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dupes: list
             _walk(item, (*path, index), lines, dupes)
 
 
+def _read_config_text(path: Path) -> str:
+    """The file as UTF-8 text, or a ConfigError saying why it cannot be a config."""
+    if path.is_dir():
+        raise ConfigError(path, ["is a folder; give a YAML file"])
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read file: {exc.strerror or exc}"]) from None
+    if not raw.strip():
+        raise ConfigError(path, ["the file is empty"])
+    if b"\0" in raw:
+        raise ConfigError(path, ["a binary file, not YAML text (it holds NUL bytes)"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            path, [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"]
+        ) from None
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """Reject anchors and aliases before anything is built from them.
+
+    Nested aliases expand exponentially once resolved (a 356-byte "billion laughs" file grows past
+    gigabytes) and an alias may refer to itself. No shipped config needs them, so the event stream
+    is scanned, which is linear in the file's size, and the first alias is named.
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(
+                path,
+                [
+                    f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                    "allowed in configs; write the values out"
+                ],
+            )
+
+
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     """Read a YAML file and map each key path to its 1-based line.
 
     Raises:
         ConfigError: the file is missing, is not valid YAML, or repeats a key.
     """
+    text = _read_config_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read file: {exc.strerror or exc}"]) from None
-    try:
+        _refuse_aliases(path, text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

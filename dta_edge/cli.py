@@ -57,6 +57,13 @@ app.command("demo")(demo_command)
 
 out = make_console()
 
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="If --out holds a run of another config, move it aside and start anew.",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config; flags override its values.")
 ]
@@ -97,11 +104,36 @@ def config_show(
 @config_app.command("validate")
 def config_validate(
     files: Annotated[list[Path], typer.Argument(help="YAML files to check.")],
+    schema_only: Annotated[
+        bool,
+        typer.Option(
+            "--schema-only",
+            help="Check keys and values only, not the files and models the config names (for "
+            "a recipe meant for another machine).",
+        ),
+    ] = False,
 ) -> None:
-    """Check configs; report every problem with file, line and key path."""
+    """Check configs: schema, every file and model they name, every backend option.
+
+    Reports every problem with file, line and key path; exit 2 if any file has one.
+    """
+    from rich.markup import escape
+
+    from dta_edge.config_checks import check_references
+
+    failed = 0
     for file in files:
-        config = load_config(file)
+        try:
+            config = load_config(file)
+            if not schema_only:
+                check_references(config, file)
+        except DtaError as exc:
+            failed += 1
+            make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+            continue
         out.print(f"[green]ok[/green] {file} ({config.kind})")
+    if failed:
+        raise typer.Exit(2)
 
 
 @problems_app.command("generate")
@@ -120,6 +152,7 @@ def problems_generate(
         typer.Option(help="Comma-separated family names (see `dta problems families`)."),
     ] = None,
     difficulty: Annotated[str | None, typer.Option(help="basic, advanced or mixed.")] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate telecom-mathematics problems with verified numeric answers and worked solutions."""
     from dta_edge.tasks.generator import ProblemsConfig, write_problems
@@ -128,7 +161,7 @@ def problems_generate(
     recipe = _overrides(
         ProblemsConfig, config, n=n, seed=seed, families=family_list, difficulty=difficulty
     )
-    path = write_problems(recipe, out_path)
+    path = write_problems(recipe, out_path, overwrite=overwrite)
     out.print(f"wrote {recipe.n} problems to [bold]{path}[/bold]")
 
 
@@ -189,7 +222,7 @@ def problems_load(
         fields[key] = value if value.lower() not in ("true", "false") else value.lower() == "true"
     field_map = validate_mapping(FieldMap, fields, "--map")
     rows = read_rows(path, split) if path is not None else read_hub_rows(hf, split)  # type: ignore[arg-type]
-    problems = load_problems(rows, field_map)
+    problems = load_problems(rows, field_map, str(path) if path is not None else str(hf))
     write_jsonl(out_path, problems)
     out.print(f"wrote {len(problems)} problems to [bold]{out_path}[/bold]")
 
@@ -279,6 +312,7 @@ def score_run(
     rel_tol: Annotated[
         float | None, typer.Option(help="Relative tolerance where a problem sets none.")
     ] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Score completions: pass@1 with its 95% interval, pass@k, cons@k. Resumes if interrupted."""
     from dta_edge.tasks.score_run import score_files
@@ -287,8 +321,9 @@ def score_run(
     recipe = _overrides(ScoreConfig, config, rel_tol=rel_tol)
     with progress_bar(out, "scoring", 0) as advance:
         summary = score_files(
-            problems, completions, out_path, recipe, on_record=lambda i, t: advance(i, total=t)
-        )
+            problems, completions, out_path, recipe, overwrite=overwrite,
+            on_record=lambda i, t: advance(i, total=t),
+        )  # fmt: skip
     low, high = summary.pass_at_1_ci95
     out.print(
         f"{summary.problems} problems x {summary.samples_per_problem} samples: "
@@ -338,10 +373,24 @@ def main() -> None:
     try:
         app()
     except DtaError as exc:
-        make_console(stderr=True).print(
-            f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False
+        _fail(str(exc))
+    except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        # An output path that names a file where a folder belongs (or the reverse): the user's
+        # path, not our bug. Nothing was written over it.
+        _fail(
+            f"{exc.filename}: {exc.strerror}; a file stands where a folder is expected, or the "
+            "reverse (check --out and the paths given)"
         )
-        sys.exit(2)
+    except (FileNotFoundError, PermissionError) as exc:
+        _fail(f"{exc.filename}: {exc.strerror}")
+
+
+def _fail(message: str) -> None:
+    """Print one error to stderr (model text and paths shown verbatim, never as markup), exit 2."""
+    from rich.text import Text
+
+    make_console(stderr=True).print(Text("error: ", style="bold red") + Text(message))
+    sys.exit(2)
 
 
 if __name__ == "__main__":

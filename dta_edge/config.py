@@ -89,6 +89,26 @@ def _describe(model: type[BaseModel], error: dict[str, Any], lines: dict[KeyPath
     return f"{where}{dotted}: {error['msg']} (got {shown})"
 
 
+def refuse_inline_secrets(data: Any, path: Path | str, lines: dict[KeyPath, int]) -> None:
+    """An API key written into a config would be copied into run.json: refuse it, unshown.
+
+    Raises:
+        ConfigError: naming each key path (never its value) and how to pass the key instead.
+    """
+    from dta_edge.secrets import find_inline_secrets
+
+    problems = []
+    for loc in find_inline_secrets(data):
+        line = line_of(lines, loc)
+        dotted = ".".join(str(p) for p in loc)
+        problems.append(
+            f"{f'line {line}: ' if line is not None else ''}{dotted}: a credential is written in "
+            "the config; put it in an environment variable and name it with api_key_env: NAME"
+        )
+    if problems:
+        raise ConfigError(path, problems)
+
+
 def validate_mapping(
     model: type[M], data: Any, path: Path | str, lines: dict[KeyPath, int] | None = None
 ) -> M:
@@ -97,6 +117,7 @@ def validate_mapping(
     Raises:
         ConfigError: naming the file, each key path and, when known, its line.
     """
+    refuse_inline_secrets(data, path, lines or {})
     try:
         payload = json.dumps(data, default=str)
     except (TypeError, ValueError) as exc:
@@ -125,6 +146,7 @@ def load_config(path: Path | str, expected: type[M] | None = None) -> M:
     data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise ConfigError(path, ["line 1: the file must hold a mapping of keys to values"])
+    refuse_inline_secrets(data, path, lines)
     kind = data.get("kind")
     if expected is not None:
         expected_kind = expected.model_fields["kind"].default

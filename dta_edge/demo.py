@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dta_edge.backends.llama_server import serve_gguf
 from dta_edge.config import FrozenModel, load_config
+from dta_edge.shipped import resolve_file, shipped_folder
 
 Say = Callable[[str], None]
 Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
@@ -40,7 +41,7 @@ def _nullbar(_description: str, _total: int):
     return nullcontext(lambda *_args, **_kwargs: None)
 
 
-def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar) -> None:
+def _curate(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
     from dta_edge.bench.suite import load_problem_source
     from dta_edge.curation.judge import run_judge
     from dta_edge.curation.phase1 import run_phase1
@@ -50,7 +51,7 @@ def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
     from dta_edge.models.references import resolve_model
     from dta_edge.models.tiny import tiny_model
 
-    recipe = load_config(Path("curation/demo.yaml"), CurationRecipe)
+    recipe = load_config(resolve_file("curation/demo.yaml", "curation"), CurationRecipe)
     gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", targets))
     problems_cfg = recipe.problems.generate.model_copy(update={"n": settings.problems})
     with serve_gguf(gguf, n_threads=1) as base:
@@ -69,7 +70,9 @@ def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
             "teachers": (*recipe.teachers, served),
             "problems": recipe.problems.model_copy(update={"generate": problems_cfg}),
         })  # fmt: skip
-        problems = load_problem_source(recipe.problems, recipe.n, Path("curation/demo.yaml"))
+        problems = load_problem_source(
+            recipe.problems, recipe.n, resolve_file("curation/demo.yaml", "curation")
+        )
         with bar("phase I", len(problems)) as advance:
             update = lambda name, done, total: advance(done, name, total)  # noqa: E731
             run_phase1(recipe, problems, out, targets_dir=targets, on_progress=update)
@@ -83,17 +86,17 @@ def _curate(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
         f"distilled {outputs['distilled.jsonl']}")  # fmt: skip
 
 
-def _train(out: Path, curated: Path, targets: Path, say: Say) -> None:
+def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
     from dta_edge.train.recipe import TrainRecipe
     from dta_edge.train.sft import train
 
-    recipe = load_config(Path("curation/train-demo.yaml"), TrainRecipe)
+    recipe = load_config(resolve_file("curation/train-demo.yaml", "curation"), TrainRecipe)
     for name, data in (("dta", "sft.jsonl"), ("distilled", "distilled.jsonl")):
         summary = train(recipe, curated / data, out / name, targets_dir=targets, quiet=True)
         say(f"train {name}: {summary['steps']} steps, eval loss {summary['eval_loss']}")
 
 
-def _export(out: Path, adapters: Path, targets: Path, say: Say) -> None:
+def _export(out: Path, adapters: Path, targets: Path | None, say: Say) -> None:
     from dta_edge.export.runner import MANIFEST, export_model
     from dta_edge.export.targets import ExportTarget
     from dta_edge.models.tiny import tiny_model
@@ -105,7 +108,8 @@ def _export(out: Path, adapters: Path, targets: Path, say: Say) -> None:
             folder = out / f"{variant}-{target_name}"
             if (folder / MANIFEST).exists():
                 continue
-            target = load_config(targets / f"{target_name}.yaml", ExportTarget)
+            target_file = (targets or shipped_folder("export")) / f"{target_name}.yaml"
+            target = load_config(target_file, ExportTarget)
             target = target.model_copy(update={"parity_texts": 3})
             manifest = export_model(target, base, folder, adapter)
             say(f"export {variant} {target_name}: top-1 agreement "
@@ -119,7 +123,7 @@ def _model_path(exports: Path, variant: str, target: str) -> str:
 
 
 def _bench(
-    out: Path, exports: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar
+    out: Path, exports: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar
 ) -> None:
     from dta_edge.bench.runner import run_suite
     from dta_edge.bench.suite import BenchSuite
@@ -146,10 +150,11 @@ def _bench(
         "name": "demo", "problems": {"generate": {"n": settings.bench_problems, "seed": 11}},
         "warmup": 1, "systems": systems,
     }))  # fmt: skip
-    profile = load_config(Path("profiles/cpu.yaml"), DeviceProfile)
+    profile = load_config(resolve_file("profiles/cpu.yaml", "profiles"), DeviceProfile)
     with bar("bench", len(systems)) as advance:
         summaries = run_suite(
-            suite, Path("bench/demo.yaml"), profile, out, targets_dir=targets, on_notice=say,
+            suite, resolve_file("bench/demo.yaml", "bench"), profile, out, targets_dir=targets,
+            on_notice=say,
             on_progress=lambda name, done, total: advance(done, name, total),
         )  # fmt: skip
     best = max(summaries, key=lambda s: s.pass_at_1)
@@ -160,7 +165,7 @@ def run_demo(
     out: Path,
     settings: DemoSettings,
     say: Say,
-    targets: Path = Path("export"),
+    targets: Path | None = None,
     bar: Bar | None = None,
 ) -> Path:
     """Run (or resume) every stage; return the report's path. ``bar`` draws progress bars."""
@@ -203,7 +208,7 @@ def run_demo(
     return out / "report" / "report.html"
 
 
-def _analyze(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Bar) -> None:
+def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
     """The four analyses on the demo's models: loss, token shift, drift, pairwise."""
     from dta_edge.analysis.drift import analyze_drift
     from dta_edge.analysis.inputs import load_model
@@ -228,7 +233,7 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path, say: Say, bar: Ba
         load_model(name, str(out / "train" / name / "adapter"), base=base)
         for name in ("distilled", "dta")
     ]  # fmt: skip
-    lexicon = load_config(Path("analysis/lexicon.yaml"), Lexicon)
+    lexicon = load_config(resolve_file("analysis/lexicon.yaml", "analysis"), Lexicon)
     pairs = [(p.question, p.solution or "") for p in held_out]
     with bar("token shift", len(pairs)) as advance:
         path = analyze_token_shift(models[0], models[1:], pairs, lexicon, folder / "token-shift",

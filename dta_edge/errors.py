@@ -32,7 +32,8 @@ class RecordError(DtaError):
     def __init__(self, path: Path | str, line: int, message: str) -> None:
         self.path = Path(path)
         self.line = line
-        super().__init__(f"{self.path}:{line}: {message}")
+        where = f"{self.path}:{line}" if line > 0 else f"{self.path}"
+        super().__init__(f"{where}: {message}")
 
 
 class DataError(DtaError):

@@ -181,6 +181,10 @@ class AlignedCandidate(FrozenModel):
     nll_after: float | None = Field(description="Student NLL per token of the kept rewrite.")
     kept: bool
     reason: str = Field(description="Why it was kept or rejected.")
+    failed: bool = Field(
+        default=False,
+        description="The request itself failed (server, network): not done, retried on a rerun.",
+    )
 
     @property
     def key(self) -> str:
@@ -200,6 +204,10 @@ class JudgeVerdict(FrozenModel):
     accepted: bool
     score: float | None = None
     reason: str
+    failed: bool = Field(
+        default=False,
+        description="The request itself failed (server, network): not done, retried on a rerun.",
+    )
 
     @property
     def key(self) -> str:

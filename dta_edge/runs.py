@@ -6,6 +6,7 @@ crashed run is recognisable and a resumed one records that it resumed.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -21,7 +22,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.storage import atomic_write_json
+from dta_edge.errors import DataError
+from dta_edge.secrets import redact_argv
+from dta_edge.storage import atomic_write_json, read_json
+
+RUN_FILE = "run.json"
 
 TRACKED_PACKAGES = (
     "dta-edge",
@@ -154,19 +159,111 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _differences(old: Any, new: Any, where: str = "") -> list[str]:
+    """Key paths where two resolved configs differ, with both values (shortened)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            found += _differences(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True))
+                for d in _differences(a, b, f"{where}[{i}]")]  # fmt: skip
+    if old == new:
+        return []
+
+    def short(value: Any) -> str:
+        text = json.dumps(value, default=str)
+        return text if len(text) <= 64 else f"{text[:24]}...{text[-36:]}"  # paths end in news
+
+    return [f"{where or '<config>'}: {short(old)} before, {short(new)} now"]
+
+
+def _family(stage: str) -> str:
+    """Steps of one run share a family ("curate.phase1", "curate.rewrite+judge"): "curate"."""
+    return stage.split(".", 1)[0]
+
+
+def _move_aside(out: Path) -> Path:
+    """Rename a run folder out of the way (never deleted: it may hold hours of requests)."""
+    out = out.resolve()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = out.with_name(f"{out.name}.replaced-{stamp}")
+    counter = 1
+    while target.exists():
+        target = out.with_name(f"{out.name}.replaced-{stamp}-{counter}")
+        counter += 1
+    out.rename(target)
+    return target
+
+
+def prepare_run_folder(
+    out_dir: Path | str, stage: str, config: dict[str, Any], *, overwrite: bool = False
+) -> tuple[bool, Path | None]:
+    """Make sure ``out_dir`` holds this run or nothing, before a stage writes into it.
+
+    A folder whose run.json records another stage or another config is refused (exit 2, naming
+    what differs), so a rerun never mixes two runs' records; with ``overwrite`` the old folder is
+    moved aside whole first, never half kept.
+
+    Returns:
+        (resuming, where the old run was moved or None).
+
+    Raises:
+        DataError: the folder holds a different run and ``overwrite`` is off, or ``out_dir`` is
+            an existing file.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is an existing file; --out takes a folder")
+    path = out / RUN_FILE
+    if not out.exists() or not any(out.iterdir()):
+        return False, None
+    if overwrite:
+        return False, _move_aside(out)
+    if not path.exists():
+        return True, None  # outputs written before run.json existed, or by hand: resume them
+    try:
+        old = RunInfo.model_validate_json(json.dumps(read_json(path)))
+    except (DataError, ValueError) as exc:
+        raise DataError(
+            f"{path}: unreadable ({exc}); pass --overwrite to move the folder aside and start anew"
+        ) from None
+    differences = (
+        [f"stage: {old.stage} before, {stage} now"]
+        if _family(old.stage) != _family(stage)
+        else _differences(old.config, json.loads(json.dumps(config, default=str)))
+    )
+    if differences:
+        shown = "; ".join(differences[:5]) + (
+            f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
+        )
+        raise DataError(
+            f"{out}: holds a run of another config ({shown}). Pass --overwrite to move it aside "
+            "and start anew, or choose another --out"
+        )
+    return True, None
+
+
 @contextmanager
-def run_record(out_dir: Path | str, stage: str, config: dict[str, Any]) -> Iterator[RunInfo]:
+def run_record(
+    out_dir: Path | str, stage: str, config: dict[str, Any], *, overwrite: bool = False
+) -> Iterator[RunInfo]:
     """Write ``out_dir/run.json`` around a stage: "running" now, "finished" or "failed" after.
 
     Args:
         out_dir: the run folder.
         stage: the stage's name, e.g. "problems.generate".
         config: the resolved config (JSON-serialisable).
+        overwrite: move a folder holding another run aside instead of refusing it
+            (see :func:`prepare_run_folder`).
     """
     out = Path(out_dir)
-    path = out / "run.json"
+    path = out / RUN_FILE
+    resumed, _ = prepare_run_folder(out, stage, config, overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
     info = RunInfo(
-        command=tuple(sys.argv),
+        command=tuple(redact_argv(sys.argv)),
         stage=stage,
         config=config,
         python=sys.version.split()[0],
@@ -174,7 +271,7 @@ def run_record(out_dir: Path | str, stage: str, config: dict[str, Any]) -> Itera
         git_revision=git_revision(),
         hardware=detect_hardware(),
         started_at=_now(),
-        resumed=path.exists(),
+        resumed=resumed,
     )
     atomic_write_json(path, info.model_dump(mode="json"))
     try:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dta_edge.errors import RecordError
+from dta_edge.errors import DataError, RecordError
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -54,6 +54,61 @@ def atomic_write_json(path: Path | str, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def read_text_file(path: Path | str) -> str:
+    """A whole text file that a user handed us, or a DataError that says what is wrong with it.
+
+    Missing files, folders, empty files, binary files and non-UTF-8 bytes are named with the file
+    (and the line of the first bad byte) instead of surfacing as a traceback.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; a file is expected here")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty")
+    if b"\0" in raw:
+        raise DataError(f"{path}: a binary file (it holds NUL bytes), not text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); is this a binary file?"
+        ) from None
+
+
+def read_json(path: Path | str, *, expect: type | tuple[type, ...] = dict) -> Any:
+    """Parse a JSON file (summary, funnel, manifest, run.json), naming the file on any fault.
+
+    Args:
+        path: the file.
+        expect: the type the top level must have (``dict`` or ``list``).
+
+    Raises:
+        DataError: unreadable, empty, not UTF-8, not JSON (with line and column), or the top level
+            is not ``expect``; a truncated file from an interrupted copy says so.
+    """
+    text = read_text_file(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        raise DataError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}{truncated}"
+        ) from None
+    if not isinstance(data, expect):
+        wanted = " or ".join(
+            t.__name__ for t in (expect if isinstance(expect, tuple) else (expect,))
+        )
+        raise DataError(
+            f"{path}: expected a JSON {wanted} at the top level, got {type(data).__name__}"
+        )
+    return data
+
+
 def _parse_line(path: Path, number: int, line: str, model: type[R]) -> R:
     try:
         return model.model_validate_json(line)
@@ -80,11 +135,26 @@ def iter_jsonl(
         RecordError: naming file and line of the first malformed record.
     """
     path = Path(path)
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    if path.is_dir():
+        raise RecordError(path, 0, "is a folder; give a JSONL file")
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
-            torn = not line.endswith("\n")
+            torn = not raw.endswith(b"\n")
+            if b"\0" in raw and not (torn and tolerate_torn_tail):
+                raise RecordError(path, number, "a binary file (NUL bytes), not JSONL text")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if torn and tolerate_torn_tail:
+                    return
+                raise RecordError(
+                    path,
+                    number,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    "is this a binary file?",
+                ) from None
             try:
                 yield _parse_line(path, number, line, model)
             except RecordError:
@@ -139,22 +209,56 @@ class JsonlWriter(Generic[R]):
     keys of the intact records are loaded into :attr:`done`.
     """
 
-    def __init__(self, path: Path | str, model: type[R], *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        model: type[R],
+        *,
+        fsync: bool = False,
+        retry: Callable[[R], bool] | None = None,
+    ) -> None:
+        """Open lazily (in ``__enter__``).
+
+        Args:
+            path: the JSONL file.
+            model: the record type.
+            fsync: fsync after every record (slower; survives power loss, not just a crash).
+            retry: records for which this returns True (failed requests) are not done: on open
+                they move to ``<name>.retried.jsonl`` beside the file, so the rerun asks again
+                and the file never holds two records under one key.
+        """
         self.path = Path(path)
         self.model = model
         self.fsync = fsync
+        self.retry = retry
         self.done: set[str] = set()
         self.torn_bytes = 0
+        self.retried = 0
         self._handle: Any = None
 
     def __enter__(self) -> JsonlWriter[R]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self.torn_bytes = _cut_torn_tail(self.path)
-            for record in iter_jsonl(self.path, self.model):
-                self.done.add(_key_of(record))
+            records = list(iter_jsonl(self.path, self.model))
+            if self.retry is not None:
+                records = self._set_aside_retries(records, self.retry)
+            self.done.update(_key_of(record) for record in records)
         self._handle = self.path.open("a", encoding="utf-8", newline="\n")
         return self
+
+    def _set_aside_retries(self, records: list[R], retry: Callable[[R], bool]) -> list[R]:
+        """Move records to retry out of the file: appended aside first, then the file rewritten."""
+        again = [record for record in records if retry(record)]
+        if not again:
+            return records
+        aside = self.path.with_name(self.path.stem + ".retried.jsonl")
+        with aside.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(record.model_dump_json() + "\n" for record in again)
+        kept = [record for record in records if not retry(record)]
+        write_jsonl(self.path, kept)
+        self.retried = len(again)
+        return kept
 
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:

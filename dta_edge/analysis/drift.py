@@ -17,6 +17,7 @@ import numpy as np
 
 from dta_edge.analysis.inputs import LoadedModel, prompt_text, right_padded
 from dta_edge.errors import DataError
+from dta_edge.plot_text import literal
 from dta_edge.storage import atomic_write_json
 
 Progress = Callable[[str, int, int], None]
@@ -93,10 +94,10 @@ def _scatter(
             axis = axes[row][col]
             for index, (name, points) in enumerate(projected[(bench, layer)].items()):
                 axis.scatter(points[:, 0], points[:, 1], s=14, alpha=0.6, color=f"C{index}",
-                             marker=markers[index % len(markers)], label=name)  # fmt: skip
+                             marker=markers[index % len(markers)], label=literal(name))  # fmt: skip
                 centre = points.mean(0)
                 axis.scatter(*centre, s=120, color=f"C{index}", edgecolor="black", marker="X")
-            axis.set_title(f"{bench}, layer {layer}", fontsize=9)
+            axis.set_title(literal(f"{bench}, layer {layer}"), fontsize=9)
             axis.set_xlabel("PC1 (fitted on base)", fontsize=8)
             axis.set_ylabel("PC2", fontsize=8)
             axis.grid(alpha=0.3)

@@ -53,7 +53,7 @@ def load_model(
 
     device = pick_device(device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    path = Path(resolve_model(reference, Path("export")))
+    path = Path(resolve_model(reference))
     adapter_config = path / "adapter_config.json"
     if adapter_config.exists():
         from peft import PeftModel
@@ -62,7 +62,7 @@ def load_model(
         base_ref = named if named and Path(named).exists() else base
         if base_ref is None:
             raise DataError(f"{adapter_config}: base model {named!r} not found; pass --base")
-        base_ref = resolve_model(base_ref, Path("export"))
+        base_ref = resolve_model(base_ref)
         model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
         model = PeftModel.from_pretrained(model, path).merge_and_unload()
         tokenizer_dir = path if (path / "tokenizer.json").exists() else Path(base_ref)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.plot_text import literal
 from dta_edge.storage import atomic_write_json
 
 
@@ -80,7 +81,7 @@ def write_loss_analysis(runs: dict[str, Path], out_dir: Path, threshold: float |
         for index, name in enumerate(runs):
             points = _points(runs[name], split)
             axis.plot(*zip(*points, strict=True), "-o" if split == "eval" else "-",
-                      color=f"C{index}", markersize=3, label=name)  # fmt: skip
+                      color=f"C{index}", markersize=3, label=literal(name))  # fmt: skip
         axis.axhline(used, color="grey", linestyle=":", label=f"threshold {used:.3f}")
         axis.set_title(f"{split} loss")
         axis.set_xlabel("optimiser step")

@@ -20,6 +20,7 @@ from typing import Literal
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.plot_text import literal
 from dta_edge.records import BenchResult, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.scoring import wilson_interval
@@ -185,7 +186,7 @@ def _bar_chart(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{result['a']} wins", "tie", f"{result['b']} wins"]
+    labels = [literal(f"{result['a']} wins"), "tie", literal(f"{result['b']} wins")]
     rows = [result["a_wins"], result["ties"], result["b_wins"]]
     rates = [r["rate"] or 0.0 for r in rows]
     errors = [[rate - r["ci95"][0] for rate, r in zip(rates, rows, strict=True)],
@@ -194,7 +195,7 @@ def _bar_chart(result: dict, path: Path) -> None:
     axis.barh(labels, rates, xerr=errors, color=["C0", "C7", "C1"], capsize=4)
     axis.set_xlim(0, 1)
     axis.set_xlabel(f"share of {result['problems_judged']} problems (95% Wilson interval)")
-    axis.set_title(f"pairwise, judge {result['judge']}, both orders", fontsize=9)
+    axis.set_title(literal(f"pairwise, judge {result['judge']}, both orders"), fontsize=9)
     axis.grid(alpha=0.3, axis="x")
     figure.tight_layout()
     figure.savefig(path)

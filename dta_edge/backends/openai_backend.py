@@ -103,6 +103,16 @@ class OpenAIGenerator(PromptBackend):
         self._slots = {url: threading.BoundedSemaphore(options.concurrency) for url in urls}
         self._random = random.Random()  # jitter only; never seeds anything else
         self._template: str | None = None
+        self._key: str | None = None
+        if options.api_key_env:
+            # Checked now, before any request: a missing key is a setup error, not a failed request.
+            self._key = os.environ.get(options.api_key_env)
+            if not self._key:
+                raise ConfigError(
+                    "openai options",
+                    [f"api_key_env: the environment variable {options.api_key_env} is not set "
+                     f"(export {options.api_key_env}=... before running)"],
+                )  # fmt: skip
         if options.api == "completions":
             if not options.chat_template:
                 raise ConfigError("openai options", ["api completions needs chat_template"])
@@ -200,11 +210,8 @@ class OpenAIGenerator(PromptBackend):
             body["stream_options"] = {"include_usage": True}
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
-        if self.options.api_key_env:
-            key = os.environ.get(self.options.api_key_env)
-            if not key:
-                raise ConfigError("openai options", [f"${self.options.api_key_env} is not set"])
-            headers["Authorization"] = f"Bearer {key}"
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
         attempts = self.options.retries + 1
         for attempt in range(attempts):
             with self._pick:
@@ -230,14 +237,15 @@ class OpenAIGenerator(PromptBackend):
         try:
             response = urllib.request.urlopen(call, timeout=self.options.timeout_s)
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", errors="replace")[:300]
+            # Error bodies may echo the request, headers included: never store the key.
+            detail = self._redact(exc.read().decode("utf-8", errors="replace"))[:300]
             if exc.code in RETRY_STATUS:
                 after = exc.headers.get("Retry-After") if exc.headers else None
                 wait = float(after) if after and after.replace(".", "", 1).isdigit() else None
                 raise _Retryable(f"HTTP {exc.code}: {detail}", wait) from None
             raise ServerError(f"{url}: HTTP {exc.code}: {detail}") from None
         except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+            raise _Retryable(self._redact(f"{type(exc).__name__}: {exc}")) from None
         try:
             with response:
                 if not self.options.stream:
@@ -246,7 +254,13 @@ class OpenAIGenerator(PromptBackend):
         except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             raise _Retryable(f"connection broke mid-response ({type(exc).__name__})") from None
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Retryable(f"malformed response ({type(exc).__name__}: {exc})") from None
+            message = self._redact(f"malformed response ({type(exc).__name__}: {exc})")
+            raise _Retryable(message[:300]) from None
+
+    def _redact(self, text: str) -> str:
+        from dta_edge.secrets import redact
+
+        return redact(text, (self._key,) if self._key else ())
 
 
 def _sampling_body(sampling: SamplingSettings, seed: int) -> dict:
@@ -290,9 +304,11 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
     usage: dict = {}
     finish = "stop"
     stop_reason = None
+    choices_seen = 0
     for event in events:
         usage = event.get("usage") or usage
         for choice in event.get("choices") or []:
+            choices_seen += 1
             delta = choice.get("delta") or {}
             piece = delta.get("content") or choice.get("text") or ""
             thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
@@ -304,6 +320,9 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
             reasoning.append(thought)
             finish = choice.get("finish_reason") or finish
             stop_reason = choice.get("stop_reason", stop_reason)
+    if not choices_seen:
+        # Only usage, or nothing: a broken reply, not an empty answer; retried, then an error.
+        raise ValueError("the stream held no choices")
     return {
         "text": "".join(text),
         "reasoning": "".join(reasoning),

@@ -150,7 +150,7 @@ def run_suite(
     profile: DeviceProfile,
     out_dir: Path,
     *,
-    targets_dir: Path = Path("export"),
+    targets_dir: Path | None = None,
     on_progress: Progress | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> list[SystemSummary]:
@@ -169,7 +169,9 @@ def run_suite(
     load_seconds: dict[str, float] = {}
     progress = on_progress or (lambda _name, _done, _total: None)
     try:
-        with JsonlWriter(out_dir / RESULTS, BenchResult) as writer:
+        with JsonlWriter(
+            out_dir / RESULTS, BenchResult, retry=lambda r: r.error is not None
+        ) as writer:
             bench = _Bench(meter, writer, idle_w)
             for system in suite.systems:
                 todo = [

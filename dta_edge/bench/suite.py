@@ -136,5 +136,5 @@ def load_problem_source(source: ProblemSource, n: int | None, config_path: Path)
         fields = PRESETS.get(source.field_map)
         if fields is None:
             fields = load_config(resolve_problem_file(config_path, source.field_map), FieldMap)
-        problems = load_problems(read_rows(path), fields)
+        problems = load_problems(read_rows(path), fields, str(path))
     return problems[:n] if n else problems

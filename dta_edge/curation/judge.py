@@ -149,15 +149,21 @@ class RuleJudge:
         return first, reflected, ""
 
 
-def verdict_record(item: AlignedCandidate, spec: JudgeSpec, outcome) -> JudgeVerdict:
-    """Accept when the reflected verdict says correct with a score of at least min_score."""
+def verdict_record(
+    item: AlignedCandidate, spec: JudgeSpec, outcome, request_failed: bool = False
+) -> JudgeVerdict:
+    """Accept when the reflected verdict says correct with a score of at least min_score.
+
+    A request that failed (server, network) is recorded as not accepted and marked ``failed``, so
+    a rerun asks again; a reply that never parsed is the judge's answer and stays a rejection.
+    """
     first, reflected, failure = outcome
     common = {
         "problem_id": item.problem_id, "teacher": item.teacher,
         "sample_index": item.sample_index, "first": first, "reflected": reflected,
     }  # fmt: skip
     if failure:
-        return JudgeVerdict(**common, accepted=False, reason=failure)
+        return JudgeVerdict(**common, accepted=False, reason=failure, failed=request_failed)
     score = float(reflected["score"])
     if not reflected["correct"]:
         reason, accepted = "judge: incorrect after reflection", False
@@ -175,7 +181,7 @@ def run_judge(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path = Path("export"),
+    targets_dir: Path | None = None,
     on_progress: Progress | None = None,
 ) -> Path:
     """Judge every kept rewrite in aligned.jsonl -> judged.jsonl (resumable)."""
@@ -183,7 +189,7 @@ def run_judge(
     by_id = {p.id: p for p in problems}
     kept = [a for a in read_jsonl(out_dir / ALIGNED, AlignedCandidate) if a.kept]
     path = out_dir / JUDGED
-    with JsonlWriter(path, JudgeVerdict) as writer:
+    with JsonlWriter(path, JudgeVerdict, retry=lambda r: r.failed) as writer:
         if not recipe.judge.enabled:
             for item in kept:
                 writer.write(JudgeVerdict(problem_id=item.problem_id, teacher=item.teacher,
@@ -204,15 +210,19 @@ def run_judge(
 
         def one(item: AlignedCandidate):
             try:
-                return judge.judge(by_id[item.problem_id], item.rewrite or "")
-            except Exception as exc:  # noqa: BLE001 - recorded as the rejection reason
-                return None, None, f"judge request failed: {type(exc).__name__}: {exc}"[:300]
+                return judge.judge(by_id[item.problem_id], item.rewrite or ""), False
+            except Exception as exc:  # noqa: BLE001 - recorded, retried on a rerun
+                failure = f"judge request failed: {type(exc).__name__}: {exc}"[:300]
+                return (None, None, failure), True
 
         try:
             with ThreadPoolExecutor(workers_for(spec, recipe.judge.concurrency)) as pool:
                 futures = {pool.submit(one, item): item for item in todo}
                 for future in as_completed(futures):
-                    writer.write(verdict_record(futures[future], recipe.judge, future.result()))
+                    outcome, request_failed = future.result()
+                    writer.write(
+                        verdict_record(futures[future], recipe.judge, outcome, request_failed)
+                    )
                     done += 1
                     progress("judge", done, len(kept))
         finally:

@@ -28,7 +28,7 @@ CANDIDATES = "candidates.jsonl"
 Progress = Callable[[str, int, int], None]
 
 
-def open_model(spec: ModelSpec, targets_dir: Path = Path("export"), concurrency: int = 1):
+def open_model(spec: ModelSpec, targets_dir: Path | None = None, concurrency: int = 1):
     """A Generator for a recipe's model spec ('embedded:tiny[@target]' resolved).
 
     For servers, ``concurrency`` (the recipe step's) becomes the per-endpoint bound, unless the
@@ -87,7 +87,7 @@ def run_phase1(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path = Path("export"),
+    targets_dir: Path | None = None,
     on_progress: Progress | None = None,
 ) -> Path:
     """Write (or complete) candidates.jsonl; return its path."""
@@ -95,7 +95,7 @@ def run_phase1(
     path = out_dir / CANDIDATES
     progress = on_progress or (lambda _name, _done, _total: None)
     lock = threading.Lock()
-    with JsonlWriter(path, Candidate) as writer:
+    with JsonlWriter(path, Candidate, retry=lambda c: c.error is not None) as writer:
         for teacher in recipe.teachers:
             todo = [
                 p for p in problems

@@ -91,7 +91,7 @@ def run_phase2(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path = Path("export"),
+    targets_dir: Path | None = None,
     on_progress: Progress | None = None,
 ) -> Path:
     """Write (or complete) aligned.jsonl from candidates.jsonl; return its path."""
@@ -105,7 +105,7 @@ def run_phase2(
         agreed += [(problem, c, levels[c.key]) for c in by_problem.get(problem.id, [])
                    if c.key in levels]  # fmt: skip
     path = out_dir / ALIGNED
-    with JsonlWriter(path, AlignedCandidate) as writer:
+    with JsonlWriter(path, AlignedCandidate, retry=lambda r: r.failed) as writer:
         todo = [item for item in agreed if item[1].key not in writer.done]
         done = len(agreed) - len(todo)
         progress("rewrite", done, len(agreed))
@@ -171,7 +171,9 @@ def _align(recipe, scorer, problem, original, level, texts, error) -> AlignedCan
         "nll_before": before,
     }  # fmt: skip
     if error:
-        return AlignedCandidate(**common, rewrite=None, nll_after=None, kept=False, reason=error)
+        return AlignedCandidate(
+            **common, rewrite=None, nll_after=None, kept=False, reason=error, failed=True
+        )
     if not faithful:
         return AlignedCandidate(
             **common, rewrite=None, nll_after=None, kept=False,

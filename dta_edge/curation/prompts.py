@@ -14,9 +14,9 @@ def _template(path: str):
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(file, ["prompt template not found"])
+    from dta_edge.shipped import resolve_file
+
+    file = resolve_file(path, "curation", suffix=".jinja")
     environment = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False
     )

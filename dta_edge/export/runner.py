@@ -169,18 +169,25 @@ def export_model(
     out_dir: Path,
     adapter_dir: Path | None = None,
     on_stage: Stage | None = None,
+    *,
+    overwrite: bool = False,
 ) -> ExportManifest:
     """Export ``model_dir`` (plus ``adapter_dir`` merged in) for ``target`` into ``out_dir``.
 
+    A folder holding a finished export of another model, adapter or target is refused unless
+    ``overwrite``; the previous export's files are removed before anything new is written, so a
+    failed re-export never leaves the old model under the final name.
+
     Raises:
-        ExportError: missing files, a wrong adapter, an unsupported model, or a failed quantization.
+        ExportError: missing files, a wrong adapter, an unsupported model, a failed quantization,
+            or a folder holding another export (without ``overwrite``).
     """
     if not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
     started = time.perf_counter()
     say = on_stage or (lambda _message: None)
+    _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MANIFEST).unlink(missing_ok=True)  # an export in progress has no manifest
     texts = parity_texts(target.parity_texts)
     parity: dict[str, float] = {}
     source = model_dir
@@ -220,6 +227,49 @@ def export_model(
     )
     atomic_write_json(out_dir / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
+
+
+def _clear_previous_export(
+    out_dir: Path, target: ExportTarget, model_dir: Path, adapter_dir: Path | None, overwrite: bool
+) -> None:
+    """Remove the last export's manifest and files (refusing another model's unless overwrite)."""
+    path = out_dir / MANIFEST
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir}: is an existing file; --out takes a folder")
+    if not path.exists():
+        return
+    try:
+        old = ExportManifest.model_validate_json(path.read_bytes())
+    except ValueError:
+        if not overwrite:
+            raise ExportError(
+                f"{path}: unreadable manifest of an earlier export; pass --overwrite to replace "
+                "that export"
+            ) from None
+        path.unlink()
+        return
+    differences = [
+        f"{name}: {before} before, {now} now"
+        for name, before, now in (
+            ("model", old.source_model, str(model_dir)),
+            ("adapter", old.adapter, str(adapter_dir) if adapter_dir else None),
+            ("target", old.target.name, target.name),
+            ("quantization", old.quantization, target.quantization),
+        )
+        if before != now
+    ]
+    if differences and not overwrite:
+        raise ExportError(
+            f"{out_dir}: holds an export of another model ({'; '.join(differences)}); pass "
+            "--overwrite to replace it, or choose another --out"
+        )
+    path.unlink()  # from here on the folder holds no finished export
+    for item in old.files:
+        top = out_dir / Path(item.path).parts[0]
+        if top.is_dir():
+            shutil.rmtree(top)
+        else:
+            top.unlink(missing_ok=True)
 
 
 def exported_model(out_dir: Path) -> Path:

@@ -14,8 +14,12 @@ from dta_edge.errors import ConfigError
 EMBEDDED = "embedded:tiny"
 
 
-def resolve_model(reference: str, targets_dir: Path) -> str:
-    """'embedded:tiny' -> the tiny model folder; 'embedded:tiny@T' -> its export for target T."""
+def resolve_model(reference: str, targets_dir: Path | None = None) -> str:
+    """'embedded:tiny' -> the tiny model folder; 'embedded:tiny@T' -> its export for target T.
+
+    Targets come from ``targets_dir`` when given, else from the shipped export targets, so the
+    reference works from any working directory.
+    """
     if not reference.startswith(EMBEDDED):
         return reference
     from dta_edge.models.tiny import tiny_model
@@ -27,8 +31,9 @@ def resolve_model(reference: str, targets_dir: Path) -> str:
     from dta_edge.config import load_config
     from dta_edge.export.runner import MANIFEST, export_model, exported_model
     from dta_edge.export.targets import ExportTarget
+    from dta_edge.shipped import shipped_folder
 
-    target_file = targets_dir / f"{target_name}.yaml"
+    target_file = (targets_dir or shipped_folder("export")) / f"{target_name}.yaml"
     if not target_file.exists():
         raise ConfigError(reference, [f"no export target {target_file}"])
     out = build.path.parent.parent / "exports" / f"{build.path.name}-{target_name}"

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from dta_edge.bench.metrics import SystemSummary
 from dta_edge.bench.suite import ReportedSystem
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.records import BenchResult
-from dta_edge.storage import read_jsonl
+from dta_edge.storage import read_json, read_jsonl
 
 
 class LossCurve(FrozenModel):
@@ -62,8 +63,6 @@ class ReportData(FrozenModel):
 
 def _parse(model, item: dict, path: Path):
     """Validate one saved object (JSON mode, as written); a bad file names itself."""
-    from pydantic import ValidationError
-
     try:
         return model.model_validate_json(json.dumps(item))
     except ValidationError as exc:
@@ -96,7 +95,7 @@ def _png_data_uri(path: Path) -> str | None:
 
 def _analysis(path: Path) -> dict:
     """An analysis JSON with its PNG(s) attached as data URIs (key 'image' or per model)."""
-    result = json.loads(path.read_text())
+    result = read_json(path)
     if "plot" in result:
         result["image"] = _png_data_uri(path.parent / result["plot"])
     models = result.get("models")
@@ -105,6 +104,28 @@ def _analysis(path: Path) -> dict:
             cloud = model.get("word_cloud")
             model["image"] = _png_data_uri(path.parent / cloud) if cloud else None
     return result
+
+
+def _field(data: dict, key: str, path: Path) -> Any:
+    if key not in data:
+        raise DataError(f"{path}: field '{key}' is missing")
+    return data[key]
+
+
+def _export_summary(path: Path) -> ExportSummary:
+    """One export row from a manifest.json; a field it lacks is named, not a KeyError."""
+    manifest = read_json(path)
+    try:
+        return ExportSummary(
+            name=manifest["target"]["name"] + f" ({path.parent.name})",
+            format=manifest["format"], quantization=manifest["quantization"],
+            bytes=sum(f["bytes"] for f in manifest["files"]), parity=manifest["parity"],
+            parity_unavailable=manifest.get("parity_unavailable"),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise DataError(
+            f"{path}: not a finished export manifest (field {exc} is missing or malformed)"
+        ) from None
 
 
 def collect(run_dirs: Sequence[Path]) -> ReportData:
@@ -125,7 +146,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         if not root.is_dir():
             raise DataError(f"{root}: not a folder")
         for summary_path in sorted(root.rglob("summary.json")):
-            payload = json.loads(summary_path.read_text())
+            payload = read_json(summary_path)
             systems += [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
             results_path = summary_path.parent / "results.jsonl"
             if results_path.exists():
@@ -138,11 +159,11 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
             sources.append(str(summary_path.parent))
         for path in sorted(root.rglob("reported.json")):
             reported += [
-                _parse(ReportedSystem, s, path) for s in json.loads(path.read_text())["systems"]
+                _parse(ReportedSystem, s, path) for s in _field(read_json(path), "systems", path)
             ]
             sources.append(str(path.parent))
         for path in sorted(root.rglob("funnel.json")):
-            funnels[path.parent.name] = json.loads(path.read_text())
+            funnels[path.parent.name] = read_json(path)
             sources.append(str(path.parent))
         for path in sorted(root.rglob("loss.jsonl")):
             from dta_edge.train.sft import LossPoint
@@ -153,20 +174,14 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
                 name=path.parent.name,
                 train=tuple(sorted((p.step, p.loss) for p in points if p.split == "train")),
                 eval=tuple(sorted((p.step, p.loss) for p in points if p.split == "eval")),
-                summary=json.loads(train_json.read_text()) if train_json.exists() else {},
+                summary=read_json(train_json) if train_json.exists() else {},
             ))  # fmt: skip
             sources.append(str(path.parent))
         for path in sorted(root.rglob("manifest.json")):
-            manifest = json.loads(path.read_text())
-            exports.append(ExportSummary(
-                name=manifest["target"]["name"] + f" ({path.parent.name})",
-                format=manifest["format"], quantization=manifest["quantization"],
-                bytes=sum(f["bytes"] for f in manifest["files"]), parity=manifest["parity"],
-                parity_unavailable=manifest.get("parity_unavailable"),
-            ))  # fmt: skip
+            exports.append(_export_summary(path))
             sources.append(str(path.parent))
         for path in sorted(root.rglob("loss_curves.json")):
-            loss_analysis = json.loads(path.read_text())
+            loss_analysis = read_json(path)
             sources.append(str(path.parent))
         for name in ("token_shift.json", "drift.json"):
             for path in sorted(root.rglob(name)):
@@ -176,7 +191,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
             pairwise.append(_analysis(path))
             sources.append(str(path.parent))
         for path in sorted(root.rglob("run.json")):
-            run = json.loads(path.read_text())
+            run = read_json(path)
             environment = environment or {
                 key: run.get(key) for key in ("git_revision", "python", "hardware", "packages")
             }

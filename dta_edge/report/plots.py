@@ -6,6 +6,7 @@ import io
 from collections.abc import Sequence
 
 from dta_edge.bench.metrics import SystemSummary
+from dta_edge.plot_text import literal
 
 
 def _svg(figure) -> str:
@@ -50,7 +51,7 @@ def accuracy_vs(systems: Sequence[SystemSummary], attribute: str, label: str) ->
     figure, axes = _figure()
     axes.scatter([r[0] for r in rows], [r[1] for r in rows], color="#1f77b4", zorder=3)
     for x, y, name in rows:
-        axes.annotate(name, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        axes.annotate(literal(name), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     front = pareto_front([(r[0], r[1]) for r in rows])
     axes.plot([rows[i][0] for i in front], [rows[i][1] for i in front], "--", color="#d62728",
               label="Pareto front", zorder=2)  # fmt: skip
@@ -69,7 +70,7 @@ def latency_cdf(latencies: dict[str, Sequence[float]]) -> str | None:
     for name, values in sorted(latencies.items()):
         ordered = sorted(values)
         axes.step(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], where="post",
-                  label=name)  # fmt: skip
+                  label=literal(name))  # fmt: skip
     axes.set_xscale("log")
     axes.set_xlabel("end-to-end latency per problem (s, log)")
     axes.set_ylabel("share of problems")
@@ -87,11 +88,14 @@ def loss_curves(curves) -> str | None:
         color = f"C{index}"
         if curve.train:
             axes.plot(
-                *zip(*curve.train, strict=True), "-", color=color, label=f"{curve.name} train"
+                *zip(*curve.train, strict=True),
+                "-",
+                color=color,
+                label=literal(f"{curve.name} train"),
             )
         if curve.eval:
             axes.plot(*zip(*curve.eval, strict=True), "o--", color=color, markersize=3,
-                      label=f"{curve.name} eval")  # fmt: skip
+                      label=literal(f"{curve.name} eval"))  # fmt: skip
     axes.set_xlabel("optimiser step")
     axes.set_ylabel("loss (assistant tokens)")
     axes.grid(alpha=0.3)
@@ -103,10 +107,10 @@ def funnel(stages: dict[str, int], title: str) -> str:
     """Horizontal bars: how many items survive each curation stage."""
     figure, axes = _figure(6.0, 0.5 + 0.45 * len(stages))
     names = list(stages)[::-1]
-    axes.barh(names, [stages[n] for n in names], color="#2ca02c")
+    axes.barh([literal(n) for n in names], [stages[n] for n in names], color="#2ca02c")
     for y, name in enumerate(names):
         axes.text(stages[name], y, f" {stages[name]}", va="center", fontsize=8)
-    axes.set_title(title, fontsize=9)
+    axes.set_title(literal(title), fontsize=9)
     axes.set_xlabel("items")
     return _svg(figure)
 
@@ -118,7 +122,7 @@ def export_parity(exports) -> str | None:
     if not rows:
         return None
     figure, axes = _figure(6.0, 0.6 + 0.45 * len(rows))
-    axes.barh([r[0] for r in rows], [r[1] for r in rows], color="#9467bd")
+    axes.barh([literal(r[0]) for r in rows], [r[1] for r in rows], color="#9467bd")
     for y, (_, value) in enumerate(rows):
         axes.text(value, y, f" {value:.2f}%", va="center", fontsize=8)
     axes.set_xlim(min(r[1] for r in rows) - 5, 101)

@@ -7,31 +7,27 @@ so that scoring can compare in the reference unit. All functions are pure.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
+# Prefixes read only in front of a base unit ("ms", "kbps", "cm"): a letter alone is never one,
+# except the two bare multipliers people write for thousands and millions ("30k", "2M").
 SI_PREFIXES: dict[str, float] = {
-    "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3,
-    "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "c": 1e-2,
+    "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
 }  # fmt: skip
-BASE_UNITS = ("bps", "b/s", "bit/s", "bits/s", "Hz", "s", "W", "J", "ohm", "Ω", "B", "V", "A", "F")
-UNPREFIXED = {
-    "dB",
-    "dBm",
-    "dBi",
-    "dBW",
-    "dBc",
-    "dBd",
-    "m",
-    "bits",
-    "bit",
-    "packets",
-    "Erlang",
-    "min",
-    "h",
-}
+# An upper-case K before a base unit ("Kbps", "KB") is an informal kilo; alone it is kelvin.
+INFORMAL_PREFIXES: dict[str, float] = {"K": 1e3}
+BARE_MULTIPLIERS: dict[str, float] = {"k": 1e3, "M": 1e6}
+BASE_UNITS = (
+    "bps", "b/s", "bit/s", "bits/s", "bit", "bits", "B", "B/s", "Hz", "s", "W", "J", "Wh", "V",
+    "A", "F", "H", "ohm", "Ω", "m", "sps", "Bd", "baud",
+)  # fmt: skip
+# Units that take no prefix: decibel units (never deci-bytes), kelvin, and counts.
+UNPREFIXED = {"K", "min", "h", "packets", "Erlang", "Erlangs", "users", "symbols"}
 
 _MANT = r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|[-+]?\.\d+"
 _QUANTITY = re.compile(
@@ -45,8 +41,38 @@ _POWER_OF_TEN = re.compile(r"^\s*10\s*\^\s*\{?\s*(?P<exp>[-+]?\d+)\s*\}?")
 _ANSWER_CUE = re.compile(
     r"(?:final answer(?: is)?|answer(?: is)?)\s*[:=]?\s*(?P<rest>[^\n]+)", re.IGNORECASE
 )
+# What may stand between an answer cue and its number: markup and a few filler words.
+_CUE_LEAD = re.compile(
+    r"^(?:[\s*_:$~≈]|\\\(|\\\[|\\boxed\{|"
+    r"(?i:is|are|therefore|thus|hence|so|then|approximately|approx\.?|about|roughly|around|"
+    r"nearly|equal to|equals|of|we get|we obtain)\b)*"
+)
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_LATEX_WRAPPER = re.compile(r"\\(?:text|mathrm|operatorname|mbox)\s*\{([^{}]*)\}")
+_LATEX_WRAPPER = re.compile(
+    r"\\(?:text(?:bf|it|rm|sf|tt|normal)?|math(?:rm|bf|it|sf|tt|bb|cal)|operatorname|mbox|hbox"
+    r"|boldsymbol|bm|emph|underline|overline)\s*\{([^{}]*)\}"
+)
+_LATEX_COLOR = re.compile(
+    r"\\(?:textcolor|colorbox)\s*\{[^{}]*\}\s*\{([^{}]*)\}|\\color\s*\{[^{}]*\}"
+)
+_LATEX_SPACING = re.compile(r"\\(?:displaystyle|textstyle|quad|qquad|;|:|,|!)|\\ ")
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+# A decimal comma: "3,5", "0,125", "1234,5" (a comma that cannot group thousands), and the
+# European "1.234,5". "1,234" stays one thousand two hundred thirty-four (English grouping).
+_EURO_GROUPED = re.compile(r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+),(\d+)(?![\d.,])")
+_DECIMAL_COMMA = re.compile(r"(?<![\d.,])(\d+),(\d+)(?![\d.,])")
+# Names of standards, releases and generations: numbers that are never the answer.
+_STANDARD_REF = re.compile(
+    r"\b3GPP(?:\s+T[SR])?(?:\s*\d+(?:\.\d+)+)?"
+    r"|\bT[SR]\s+\d+\.\d+(?:\.\d+)*"
+    r"|(?i:\bIEEE\s+(?:Std\.?\s+)?)?\b802\.\d+[a-z]*"
+    r"|(?i:\bRel(?:ease)?)\.?[-\s]?\d+\b"
+    r"|(?i:\bRFC)\s*\d+"
+    r"|\bITU-[RT]\s+[A-Z]+\.\d+(?:-\d+)?"
+    r"|\b[1-6]G\b(?:[- ]?NR)?"
+    r"|(?i:\bWi-?Fi)\s*[4-7]E?\b"
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,29 @@ def _last_boxed(text: str) -> str | None:
     return None
 
 
+def strip_standard_names(text: str) -> str:
+    """Remove standard, release and generation names ("3GPP TS 38.211", "Rel-15", "5G").
+
+    Their digits look like numbers but are never the answer.
+    """
+    return _STANDARD_REF.sub(" ", text)
+
+
+def _cue_answer(rest: str) -> str | None:
+    """The number an answer cue introduces, or None when the cue introduces none.
+
+    "Answer: P_r = -83 dBm" keeps what follows the last "="; "the answer in 3GPP TS 38.211"
+    introduces no number once the standard's name is set aside, so an earlier cue wins.
+    """
+    rest = strip_standard_names(rest).strip()
+    rest = re.split(r"=|≈|\\approx", rest)[-1]
+    lead = _CUE_LEAD.match(rest)
+    body = rest[lead.end() if lead else 0 :].strip().rstrip(".").strip()
+    if not re.match(r"[-+−–.\d]|\\[dt]?frac|\\sqrt|⁻", body):
+        return None
+    return body if parse_quantity(body) is not None else None
+
+
 def explicit_answer(text: str) -> str | None:
     r"""The answer only if the model marked it (``\boxed{}`` or an "Answer:" cue), else None.
 
@@ -97,74 +146,112 @@ def explicit_answer(text: str) -> str | None:
     if boxed:
         return boxed
     for cue in reversed(list(_ANSWER_CUE.finditer(answer_text))):
-        rest = cue.group("rest").strip().rstrip(".").strip()
-        if parse_quantity(rest) is not None:
-            return rest
+        found = _cue_answer(cue.group("rest"))
+        if found is not None:
+            return found
     return None
 
 
 def extract_answer(text: str) -> str | None:
     r"""The final-answer span: last ``\boxed{}``, else an "Answer:" cue, else the last number.
 
-    Thinking is removed first, so a number inside ``<think>`` never counts as the answer.
+    Thinking is removed first, so a number inside ``<think>`` never counts as the answer; nor
+    does the number in a standard's name ("3GPP TS 38.211", "Rel-15", "802.11", "5G").
     """
     declared = explicit_answer(text)
     if declared is not None:
         return declared
     _, answer_text = split_thinking(text)
-    numbers = [m for m in _QUANTITY.finditer(_normalise(answer_text))]
+    plain = _normalise(strip_standard_names(answer_text))
+    numbers = [m for m in _QUANTITY.finditer(plain)]
     return numbers[-1].group(0).strip().rstrip(".") if numbers else None
 
 
+def _superscript(match: re.Match[str]) -> str:
+    return "^{" + match.group(0).translate(_SUPERSCRIPTS) + "}"
+
+
+def _decimal_comma(match: re.Match[str]) -> str:
+    whole, fraction = match.group(1), match.group(2)
+    groups_thousands = len(fraction) == 3 and len(whole) <= 3 and whole != "0"
+    return match.group(0) if groups_thousands else f"{whole}.{fraction}"
+
+
 def _normalise(text: str) -> str:
-    """Rewrite LaTeX and typography into the plain forms the number pattern reads."""
-    s = text.replace("−", "-").replace("–", "-").replace("×", "x").replace("·", "*")
+    """Rewrite LaTeX, typography and decimal commas into the plain forms numbers are read from."""
+    s = text.replace("−", "-").replace("–", "-").replace("×", "x")
+    for dot in ("·", "⋅", "∙"):
+        s = s.replace(dot, "*")
+    for space in ("\u00a0", "\u2009", "\u202f", "\u2006"):
+        s = s.replace(space, " ")
     s = s.replace("\\times", "x").replace("\\cdot", "*").replace("\\%", "%").replace("$", "")
-    s = (
-        s.replace("\\,", "")
-        .replace("\\!", "")
-        .replace("\\ ", " ")
-        .replace("{,}", ",")
-        .replace("~", " ")
-    )
+    s = s.replace("{,}", ",").replace("~", " ")
+    s = _LATEX_SPACING.sub(" ", s)
     s = s.replace("\\left", "").replace("\\right", "").replace("\\mu", "µ").replace("\\Omega", "Ω")
+    s = _SUPERSCRIPT_RUN.sub(_superscript, s)
+    s = re.sub(r"\^\s*\{\s*([-+]?\d+)\s*\}", r"^\1", s)  # 10^{-3} -> 10^-3: no braces left inside
     for _ in range(3):  # nested wrappers such as \text{\mathrm{...}}
+        s = _LATEX_FRAC.sub(r"(\1)/(\2)", s)
+        s = _LATEX_COLOR.sub(r"\1", s)
         s = _LATEX_WRAPPER.sub(r"\1", s)
-    s = _LATEX_FRAC.sub(r"(\1)/(\2)", s)
     s = re.sub(r"\(\s*([-+]?[\d.]+)\s*\)", r"\1", s)  # (3)/(4) -> 3/4
     s = re.sub(r"(?<=\d) (?=\d{3}\b)", "", s)  # thin-space thousands: 1 234
+    s = _EURO_GROUPED.sub(lambda m: m.group(1).replace(".", "") + "." + m.group(2), s)
+    s = _DECIMAL_COMMA.sub(_decimal_comma, s)
     return s.strip()
 
 
-def _to_float(number: str) -> float:
-    return float(number.replace(",", ""))
+def _number(mantissa: str, exponent: str | None = None) -> float | None:
+    """A finite float, or None for a number no float can hold (``1e400``, ``10^{-999}``)."""
+    digits = mantissa.replace(",", "")
+    try:
+        value = float(f"{digits}e{exponent}" if exponent is not None else digits)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or (value == 0 and re.search(r"[1-9]", digits)):
+        return None
+    return value
 
 
 def parse_quantity(text: str | None) -> Quantity | None:
-    """Read the first number in ``text`` with its exponent, fraction, percent sign and unit."""
+    """Read the first number in ``text`` with its exponent, fraction, percent sign and unit.
+
+    A number too large or too small for a float is no answer (None), never an exception.
+    """
+    return read_quantity(text)[0]
+
+
+def read_quantity(text: str | None) -> tuple[Quantity | None, bool]:
+    """Like :func:`parse_quantity`, and whether a number was written but no float can hold it.
+
+    Scoring needs the difference: ``1e400`` is an unrepresentable number (no answer), not an
+    expression for the symbolic parser (which would read it as 1·e·400).
+    """
     if text is None:
-        return None
+        return None, False
     s = _normalise(text)
     s = re.split(r"=|≈|\\approx", s)[-1].strip()  # "P_r = -83 dBm" -> "-83 dBm"
     power = _POWER_OF_TEN.match(s)
     if power:
-        return Quantity(10.0 ** int(power.group("exp")), _unit_after(s[power.end() :]))
+        value = _number("1", power.group("exp"))
+        if value is None:
+            return None, True
+        return Quantity(value, _unit_after(s[power.end() :])), False
     match = _QUANTITY.search(s)
     if match is None:
-        return None
+        return None, False
+    value = _number(match.group("num"), match.group("exp") or match.group("exp10"))
+    if value is None:
+        return None, True
     residue = s[: match.start()] + s[match.end() :]
     if re.search(r"\\[A-Za-z]|\^|sqrt|\bpi\b|\be\b", residue):
-        return None  # a symbolic expression such as \sqrt{2}/2: not a plain number
-    value = _to_float(match.group("num"))
-    exponent = match.group("exp") or match.group("exp10")
-    if exponent is not None:
-        value *= 10.0 ** int(exponent)
+        return None, False  # a symbolic expression such as \sqrt{2}/2: not a plain number
     if match.group("den"):
-        denominator = _to_float(match.group("den"))
-        if denominator == 0:
-            return None
+        denominator = _number(match.group("den"))
+        if not denominator:
+            return None, denominator is None
         value /= denominator
-    return Quantity(value, match.group("unit"), percent=bool(match.group("pct")))
+    return Quantity(value, match.group("unit"), percent=bool(match.group("pct"))), False
 
 
 def _unit_after(rest: str) -> str | None:
@@ -173,26 +260,40 @@ def _unit_after(rest: str) -> str | None:
 
 
 def unit_scale(unit: str | None) -> tuple[float, str | None]:
-    """Split a unit into (SI scale, base unit): "Mbps" -> (1e6, "bps"), "dBm" -> (1, "dBm")."""
+    """Split a unit into (SI scale, base unit): "Mbps" -> (1e6, "bps"), "dBm" -> (1, "dBm").
+
+    Decibel units, kelvin and counts take no prefix; a bare "k" or "M" is a multiplier
+    ("30k" -> (1e3, "")); any other letter that is not a prefix before a base unit ("G" in "5G")
+    is kept as a unit of its own with scale 1.
+    """
     if not unit:
         return 1.0, None
-    if unit in UNPREFIXED or unit in BASE_UNITS:
+    if unit.startswith("dB") or unit in UNPREFIXED or unit in BASE_UNITS:
         return 1.0, unit
-    if unit in SI_PREFIXES:  # a bare prefix, as in "30k"
-        return SI_PREFIXES[unit], ""
+    if unit in BARE_MULTIPLIERS:
+        return BARE_MULTIPLIERS[unit], ""
     prefix, base = unit[0], unit[1:]
-    if prefix in SI_PREFIXES and base in BASE_UNITS:
-        return SI_PREFIXES[prefix], base
+    scale = SI_PREFIXES.get(prefix) or INFORMAL_PREFIXES.get(prefix)
+    if scale is not None and base in BASE_UNITS:
+        return scale, base
     return 1.0, unit
 
 
 def candidate_values(quantity: Quantity, reference_unit: str | None) -> list[float]:
-    """Values the quantity may mean in the reference unit (a percentage may mean a fraction)."""
+    """Values the quantity may mean in the reference unit.
+
+    A percentage may mean a fraction. Against a reference with no unit (TeleMath's plain
+    numbers), a prefixed answer ("3 ms") may mean the number as written (3) or its base-unit
+    value (0.003): both are candidates.
+    """
     scale, base = unit_scale(quantity.unit)
     ref_scale, ref_base = unit_scale(reference_unit)
     value = quantity.value
+    values = [value]
     if base == "" or (base is not None and base == ref_base):
-        value = value * scale / ref_scale
+        values = [value * scale / ref_scale]
+    elif reference_unit is None and base is not None and scale != 1.0:
+        values = [value, value * scale]
     if quantity.percent and reference_unit != "%":
-        return [value, value / 100.0]
-    return [value]
+        values = [v for value in values for v in (value, value / 100.0)]
+    return [v for v in values if math.isfinite(v)]

@@ -73,7 +73,7 @@ def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:
         )
 
 
-def write_problems(config: ProblemsConfig, out: Path) -> Path:
+def write_problems(config: ProblemsConfig, out: Path, *, overwrite: bool = False) -> Path:
     """Write generated problems to ``out`` (a .jsonl file, or a run folder getting problems.jsonl).
 
     The file is written atomically: an interrupted run leaves the previous file or none.
@@ -84,6 +84,6 @@ def write_problems(config: ProblemsConfig, out: Path) -> Path:
     if out.suffix == ".jsonl":
         write_jsonl(out, generate_problems(config))
         return out
-    with run_record(out, "problems.generate", config.model_dump(mode="json")):
+    with run_record(out, "problems.generate", config.model_dump(mode="json"), overwrite=overwrite):
         write_jsonl(out / "problems.jsonl", generate_problems(config))
     return out / "problems.jsonl"

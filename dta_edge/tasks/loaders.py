@@ -7,6 +7,7 @@ Readers turn a file into (location, row) pairs; a :class:`FieldMap` turns rows i
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.records import Problem
+from dta_edge.storage import iter_jsonl, read_json, read_text_file
 from dta_edge.tasks.answers import _last_boxed, parse_quantity
 
 Row = dict[str, Any]
@@ -69,7 +71,7 @@ PRESETS: dict[str, FieldMap] = {
 
 
 def _rows_json(path: Path) -> Iterator[tuple[str, Row]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path, expect=(dict, list))
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -80,20 +82,19 @@ def _rows_json(path: Path) -> Iterator[tuple[str, Row]]:
 
 
 def _rows_jsonl(path: Path) -> Iterator[tuple[str, Row]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{number}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{number}", json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
 
 
 def _rows_csv(path: Path) -> Iterator[tuple[str, Row]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):  # line 1 is the header
-            yield f"{path}:{number}", dict(row)
+    text = read_text_file(path)
+    for number, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+        yield f"{path}:{number}", dict(row)  # line 1 is the header
 
 
 def _rows_table(table: Any, label: str) -> Iterator[tuple[str, Row]]:
@@ -219,7 +220,30 @@ def row_to_problem(row: Row, where: str, index: int, fields: FieldMap) -> Proble
     )
 
 
-def load_problems(rows: Iterator[tuple[str, Row]], fields: FieldMap) -> list[Problem]:
+def read_problem_file(path: Path) -> list[Problem]:
+    """A problems.jsonl as written by `dta problems`; a repeated id is an error naming both lines.
+
+    Scores, votes and resume all key on the problem id, so two problems under one id would
+    silently merge their samples.
+    """
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for number, problem in enumerate(iter_jsonl(path, Problem), start=1):
+        if problem.id in seen:
+            raise DataError(
+                f"{path}: problem id '{problem.id}' appears twice (record {seen[problem.id]} and "
+                f"record {number}); ids must be unique"
+            )
+        seen[problem.id] = number
+        problems.append(problem)
+    if not problems:
+        raise DataError(f"{path}: holds no problems")
+    return problems
+
+
+def load_problems(
+    rows: Iterator[tuple[str, Row]], fields: FieldMap, source: str = "the data set"
+) -> list[Problem]:
     """Map every row; duplicate ids are an error (resume relies on unique ids)."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -230,5 +254,5 @@ def load_problems(rows: Iterator[tuple[str, Row]], fields: FieldMap) -> list[Pro
         seen[problem.id] = where
         problems.append(problem)
     if not problems:
-        raise DataError("the data set holds no records")
+        raise DataError(f"{source}: holds no records")
     return problems

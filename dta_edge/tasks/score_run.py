@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.errors import DataError
-from dta_edge.records import Completion, Problem, ScoredCompletion
+from dta_edge.records import Completion, ScoredCompletion
 from dta_edge.runs import run_record
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
+from dta_edge.tasks.loaders import read_problem_file
 from dta_edge.tasks.scoring import ScoreConfig, ScoreSummary, score_completion, summarize
 
 SCORES_FILE = "scores.jsonl"
@@ -21,15 +22,24 @@ def score_files(
     out_dir: Path,
     config: ScoreConfig,
     on_record: Callable[[int, int], None] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> ScoreSummary:
     """Score every completion, append to scores.jsonl (skipping ones already scored), summarize.
 
     Raises:
         DataError: a completion names a problem the problems file does not have.
     """
-    problems = {p.id: p for p in read_jsonl(problems_path, Problem)}
+    problems = {p.id: p for p in read_problem_file(problems_path)}
     completions = read_jsonl(completions_path, Completion)
-    with run_record(out_dir, "score.run", config.model_dump(mode="json")):
+    if not completions:
+        raise DataError(f"{completions_path}: holds no completions")
+    resolved = {
+        **config.model_dump(mode="json"),
+        "problems": str(problems_path),
+        "completions": str(completions_path),
+    }
+    with run_record(out_dir, "score.run", resolved, overwrite=overwrite):
         with JsonlWriter(out_dir / SCORES_FILE, ScoredCompletion) as writer:
             for index, completion in enumerate(completions, start=1):
                 problem = problems.get(completion.request_id)

@@ -16,9 +16,11 @@ from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import Problem, ScoredCompletion
-from dta_edge.tasks.answers import candidate_values, extract_answer, parse_quantity
+from dta_edge.tasks.answers import candidate_values, extract_answer, read_quantity
 
-ABS_TOL = 1e-12
+# Only an exact-zero reference uses an absolute bound: every other comparison is relative, so a
+# noise power of 4e-14 W or a bit error rate of 1e-12 is never matched by 0 or by twice itself.
+ZERO_TOL = 1e-12
 
 
 class ScoreConfig(FrozenModel):
@@ -37,8 +39,12 @@ class ScoreConfig(FrozenModel):
 
 
 def values_match(predicted: float, reference: float, rel_tol: float) -> bool:
-    """Relative comparison; an exact zero reference needs an (almost) exact zero."""
-    return abs(predicted - reference) <= max(rel_tol * abs(reference), ABS_TOL)
+    """Relative comparison at any magnitude; only an exact-zero reference uses an absolute bound."""
+    if not (math.isfinite(predicted) and math.isfinite(reference)):
+        return False
+    if reference == 0:
+        return abs(predicted) <= ZERO_TOL
+    return abs(predicted - reference) <= rel_tol * abs(reference)
 
 
 def _timeout_s() -> int | None:
@@ -60,9 +66,10 @@ def _symbolic_value(text: str) -> float | None:
 
     for expression in parse(f"${text}$", parsing_timeout=_timeout_s()):
         try:
-            return float(expression.evalf())
-        except (TypeError, ValueError, AttributeError):
+            value = float(expression.evalf())
+        except (TypeError, ValueError, AttributeError, OverflowError):
             continue
+        return value if math.isfinite(value) else None
     return None
 
 
@@ -81,7 +88,9 @@ def score_text(
         ok = _symbolic_equal(extracted, problem.answer_text)
         return extracted, None, ok, "symbolically equal" if ok else "symbolically different"
     tolerance = problem.rel_tol if problem.rel_tol is not None else default_rel_tol
-    quantity = parse_quantity(extracted)
+    quantity, unrepresentable = read_quantity(extracted)
+    if unrepresentable:
+        return extracted, None, False, "the number is beyond what a float holds"
     if quantity is None:
         value = _symbolic_value(extracted)
         if value is None:
@@ -89,6 +98,8 @@ def score_text(
         candidates = [value]
     else:
         candidates = candidate_values(quantity, problem.unit)
+    if not candidates:
+        return extracted, None, False, "answer is not a finite number"
     for value in candidates:
         if values_match(value, problem.answer, tolerance):
             return extracted, value, True, f"within {tolerance:.2%} of {problem.answer:g}"

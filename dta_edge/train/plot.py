@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dta_edge.plot_text import literal
+
 
 def plot_loss(loss_file: Path, png: Path, title: str = "") -> Path:
     """Train and held-out loss against the optimiser step."""
@@ -23,7 +25,7 @@ def plot_loss(loss_file: Path, png: Path, title: str = "") -> Path:
             axes.plot(*zip(*mine, strict=True), style, label=f"{split} loss")
     axes.set_xlabel("optimiser step")
     axes.set_ylabel("loss (assistant tokens)")
-    axes.set_title(title, fontsize=9)
+    axes.set_title(literal(title), fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -71,7 +71,7 @@ def train(
     out_dir: Path,
     *,
     full: bool = False,
-    targets_dir: Path = Path("export"),
+    targets_dir: Path | None = None,
     log: Log | None = None,
     quiet: bool = False,
 ) -> dict:

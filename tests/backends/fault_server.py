@@ -72,6 +72,23 @@ class FaultServer:
     def _e400(self, handler, body) -> None:
         self._status(handler, 400)
 
+    def _echo400(self, handler, body) -> None:
+        """A 400 whose body echoes the request headers, as some proxies and gateways do."""
+        payload = json.dumps({"error": {"message": "bad request", "request_headers": dict(
+            handler.headers)}}).encode()  # fmt: skip
+        handler.send_response(400)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def _nochoices(self, handler, body) -> None:
+        """A stream that carries usage only: no choice, no text."""
+        self._start_stream(handler)
+        self._event(handler, {"choices": [], "usage": {"prompt_tokens": 7,
+                                                       "completion_tokens": 0}})  # fmt: skip
+        self._event(handler, "[DONE]")
+
     def _slow(self, handler, body) -> None:
         time.sleep(self.slow_s)
         self._ok(handler, body)

@@ -5,6 +5,7 @@ import pytest
 from dta_edge.backends.base import GenerationRequest, SamplingSettings
 from dta_edge.backends.openai_backend import ServerError
 from dta_edge.backends.registry import create_generator
+from dta_edge.errors import ConfigError
 from dta_edge.records import ChatMessage
 
 from .fault_server import FaultServer
@@ -69,9 +70,38 @@ def test_api_key_from_the_environment_is_sent_and_never_echoed(server, monkeypat
     generator.generate(REQUEST)
     assert server.headers[0]["Authorization"] == "Bearer sk-secret-123"
     assert "sk-secret-123" not in repr(generator.options) + str(generator.options.model_dump())
-    monkeypatch.delenv("DTA_TEST_KEY")
-    with pytest.raises(Exception, match=r"\$DTA_TEST_KEY is not set"):
+
+
+def test_an_unset_key_variable_stops_before_any_request(server, monkeypatch):
+    monkeypatch.delenv("DTA_TEST_KEY", raising=False)
+    options = {"base_url": server.base_url, "api_key_env": "DTA_TEST_KEY", **FAST}
+    with pytest.raises(ConfigError, match="DTA_TEST_KEY is not set"):
+        create_generator("openai", "m", options)
+    assert server.requests == 0
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_error_body_echoing_the_key_is_redacted(server, monkeypatch, stream):
+    monkeypatch.setenv("DTA_TEST_KEY", "sk-echo-me-987654321")
+    server.script = ["echo400"]
+    options = {"base_url": server.base_url, "api_key_env": "DTA_TEST_KEY", "stream": stream,
+               **FAST}  # fmt: skip
+    with pytest.raises(ServerError) as caught:
+        create_generator("openai", "m", options).generate(REQUEST)
+    assert "HTTP 400" in str(caught.value) and "Authorization" in str(caught.value)
+    assert "sk-echo-me-987654321" not in str(caught.value)
+    assert "echo-me" not in str(caught.value)
+
+
+def test_a_stream_without_choices_is_retried_then_an_error(server):
+    server.script = ["nochoices", "nochoices"]
+    generator = create_generator("openai", "m", {"base_url": server.base_url, "retries": 1, **FAST})
+    with pytest.raises(ServerError, match="no choices"):
         generator.generate(REQUEST)
+    assert server.requests == 2
+    server.script = ["nochoices"]
+    answer = generator.generate(REQUEST)[0]  # one bad reply, then a good one: retried, not empty
+    assert answer.text.endswith("{42}.") and answer.backend_timings["http_attempts"] == 2
 
 
 def test_several_endpoints_share_the_requests():

@@ -146,3 +146,30 @@ def test_verify_passes_then_catches_a_tampered_file(tiny_model_dir, tmp_path):
     assert tampered.returncode == 1 and "content differs from the manifest" in tampered.stdout
     missing = run_dta("export", "verify", str(tmp_path))
     assert missing.returncode == 2 and "not a finished export folder" in missing.stderr
+
+
+def test_reexport_of_another_model_is_refused_then_replaced_cleanly(
+    tiny_model_dir, lora_adapter, tmp_path
+):
+    import shutil
+
+    out = tmp_path / "out"
+    args = ("export", "--target", "cpu-gguf-q8_0", "--out", str(out))
+    first = run_dta(*args, "--model", str(tiny_model_dir))
+    assert first.returncode == 0, first.stderr
+    manifest = (out / "manifest.json").read_text()
+    other = run_dta(*args, "--model", str(tiny_model_dir), "--adapter", str(lora_adapter))
+    assert other.returncode == 2 and "holds an export of another model" in other.stderr
+    assert "adapter: None before" in other.stderr and "--overwrite" in other.stderr
+    assert (out / "manifest.json").read_text() == manifest  # refused: nothing touched
+    # --overwrite with a source that fails half way: the old model is gone from the final name
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "tokenizer.json").unlink()
+    failed = run_dta(*args, "--model", str(broken), "--overwrite")
+    assert failed.returncode == 2, failed.stderr
+    assert not (out / "cpu-gguf-q8_0.gguf").exists() and not (out / "manifest.json").exists()
+    replaced = run_dta(*args, "--model", str(tiny_model_dir), "--adapter", str(lora_adapter),
+                       "--overwrite")  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((out / "manifest.json").read_text())["adapter"] == str(lora_adapter)

@@ -127,5 +127,10 @@ def test_full_fine_tune_and_bad_data(tmp_path, sft_file):
     assert (out / "model" / "config.json").exists()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "problem_id": "p", "set_name": "dta"}\n')
-    result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out", str(out))
+    result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out",
+                     str(tmp_path / "bad-run"))  # fmt: skip
     assert result.returncode == 2 and "bad.jsonl:1" in result.stderr and "messages" in result.stderr
+    # the same bad data into the finished run's folder: that folder's other config is named first
+    result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out", str(out))
+    assert result.returncode == 2 and "holds a run of another config" in result.stderr
+    assert (out / "model" / "config.json").exists()  # nothing of the finished run lost

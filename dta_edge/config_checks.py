@@ -1,0 +1,150 @@
+"""Checks a run would otherwise fail on minutes in: files a config names, and backend options.
+
+Pydantic validators never touch the disk (STYLE); these checks do, once, when a config is
+validated (`dta config validate`) or before a stage starts, and gather every problem at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dta_edge.errors import ConfigError, DtaError
+
+# "Qwen/Qwen3-8B": a hub id the backend may download (not checked here, there may be no network).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _backend_options(backend: str, options: dict[str, Any], where: str) -> Iterator[str]:
+    from dta_edge.backends.registry import backend_class
+
+    try:
+        cls = backend_class(backend)
+    except ConfigError as exc:
+        yield f"{where}.backend: {exc.problems[0]}"
+        return
+    try:
+        cls.Options.model_validate_json(json.dumps(options))
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = ".".join(str(p) for p in error["loc"])
+            message = "unknown option" if error["type"] == "extra_forbidden" else error["msg"]
+            yield f"{where}.options.{loc}: {message} (backend {backend})"
+    template = options.get("chat_template")
+    if isinstance(template, str) and not Path(template).exists():
+        yield f"{where}.options.chat_template: {template} does not exist"
+
+
+def _model(backend: str, model: str, where: str) -> Iterator[str]:
+    from dta_edge.models.references import EMBEDDED
+    from dta_edge.shipped import shipped_folder
+
+    if model.startswith(EMBEDDED):
+        target = model.removeprefix(EMBEDDED).removeprefix("@")
+        if target and not (shipped_folder("export") / f"{target}.yaml").is_file():
+            yield f"{where}.model: {model}: no shipped export target '{target}'"
+        return
+    if backend == "openai":
+        return  # a served model name
+    path = Path(model)
+    if backend == "llama-cpp":
+        if not path.is_file():
+            yield f"{where}.model: {model}: no such GGUF file"
+        return
+    if backend == "onnx":
+        if not (path / "genai_config.json").is_file():
+            yield f"{where}.model: {model}: not an ONNX Runtime GenAI folder (no genai_config.json)"
+        return
+    if path.exists():
+        if path.is_dir() and not (path / "config.json").is_file():
+            yield f"{where}.model: {model}: not a transformers model folder (no config.json)"
+        return
+    if not _HUB_ID.match(model):
+        yield f"{where}.model: {model}: no such folder (nor a hub id such as Qwen/Qwen3-8B)"
+
+
+def _model_spec(spec: Any, where: str) -> Iterator[str]:
+    yield from _model(spec.backend, spec.model, where)
+    yield from _backend_options(spec.backend, spec.options, where)
+
+
+def _file(value: str, folder: str, where: str, suffix: str = ".yaml", relative_to=None):
+    from dta_edge.shipped import resolve_file
+
+    try:
+        resolve_file(value, folder, relative_to=relative_to, suffix=suffix)
+    except ConfigError:
+        yield f"{where}: {value} does not exist"
+
+
+def _problem_source(source: Any, config_path: Path, where: str) -> Iterator[str]:
+    from dta_edge.bench.suite import resolve_problem_file
+    from dta_edge.tasks.loaders import PRESETS
+
+    if source.file is not None and not resolve_problem_file(config_path, source.file).exists():
+        yield f"{where}.file: {source.file} does not exist"
+    if (
+        source.file is not None
+        and source.field_map not in PRESETS
+        and not resolve_problem_file(config_path, source.field_map).is_file()
+    ):
+        yield (f"{where}.field_map: {source.field_map} is neither a preset "
+                   f"({', '.join(PRESETS)}) nor a file")  # fmt: skip
+
+
+def _curation(recipe: Any, path: Path) -> Iterator[str]:
+    yield from _problem_source(recipe.problems, path, "problems")
+    student_backend = "llama-cpp" if recipe.student.scorer == "llama-cpp" else "transformers"
+    yield from _model(student_backend, recipe.student.model, "student")
+    for index, teacher in enumerate(recipe.teachers):
+        if teacher.kind == "model" and teacher.model is not None:
+            yield from _model_spec(teacher.model, f"teachers[{index}].model")
+            yield from _file(teacher.prompt, "curation", f"teachers[{index}].prompt", ".jinja")
+    if recipe.rewriter.kind == "model":
+        if recipe.rewriter.model is not None:
+            yield from _model_spec(recipe.rewriter.model, "rewriter.model")
+        yield from _file(recipe.rewriter.prompt, "curation", "rewriter.prompt", ".jinja")
+    if recipe.judge.enabled and recipe.judge.kind == "model":
+        if recipe.judge.model is not None:
+            yield from _model_spec(recipe.judge.model, "judge.model")
+        yield from _file(recipe.judge.prompt, "curation", "judge.prompt", ".jinja")
+        yield from _file(recipe.judge.reflect_prompt, "curation", "judge.reflect_prompt", ".jinja")
+
+
+def _suite(suite: Any, path: Path) -> Iterator[str]:
+    yield from _problem_source(suite.problems, path, "problems")
+    for index, system in enumerate(suite.systems):
+        yield from _model_spec(system, f"systems[{index}]")
+
+
+def _references(config: BaseModel, path: Path) -> Iterator[str]:
+    kind = getattr(config, "kind", None)
+    if kind == "curation-recipe":
+        yield from _curation(config, path)
+    elif kind == "bench-suite":
+        yield from _suite(config, path)
+    elif kind == "train-recipe":
+        yield from _model("transformers", config.base_model, "base_model")  # type: ignore[attr-defined]
+    elif kind == "export-target":
+        yield from _file(config.profile, "profiles", "profile", relative_to=path.parent)  # type: ignore[attr-defined]
+
+
+def check_references(config: BaseModel, path: Path | str) -> None:
+    """Check what ``config`` names on disk and every backend's options, before a run starts.
+
+    Raises:
+        ConfigError: every missing file, unknown model path and invalid backend option, each with
+            its key path.
+    """
+    path = Path(path)
+    try:
+        problems = list(_references(config, path))
+    except DtaError as exc:
+        problems = [str(exc)]
+    if problems:
+        raise ConfigError(path, problems)
