@@ -67,6 +67,7 @@ browser:
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check dta_edge tests benchmarks setup.py
 	$(BIN)/ruff format --check dta_edge tests benchmarks setup.py
+	$(BIN)/lint-imports
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff format dta_edge tests benchmarks setup.py

@@ -56,9 +56,9 @@ async def bare_client(base_url: str, bodies: list[dict], concurrency: int) -> fl
 def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -> float:
     """Requests per second of Phase I with one openai teacher (k=1)."""
     from dta_edge.backends.base import SamplingSettings
-    from dta_edge.bench.suite import ProblemSource
     from dta_edge.curation.phase1 import run_phase1
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, StudentSpec, TeacherSpec
+    from dta_edge.tasks.sources import ProblemSource
 
     teacher = TeacherSpec(
         name="served", concurrency=concurrency,
@@ -78,9 +78,8 @@ def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -
 
 def bodies_for(problems, template: str) -> list[dict]:
     """The exact bodies our teacher sends (same prompt, sampling and streaming)."""
-    from dta_edge.backends.base import render_chat
     from dta_edge.curation.prompts import render
-    from dta_edge.models.chat import DEFAULT_INSTRUCTION
+    from dta_edge.models.chat import DEFAULT_INSTRUCTION, render_chat
     from dta_edge.records import ChatMessage
 
     return [

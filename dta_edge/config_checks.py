@@ -83,8 +83,8 @@ def _file(value: str, folder: str, where: str, suffix: str = ".yaml", relative_t
 
 
 def _problem_source(source: Any, config_path: Path, where: str) -> Iterator[str]:
-    from dta_edge.bench.suite import resolve_problem_file
     from dta_edge.tasks.loaders import PRESETS
+    from dta_edge.tasks.sources import resolve_problem_file
 
     if source.file is not None and not resolve_problem_file(config_path, source.file).exists():
         yield f"{where}.file: {source.file} does not exist"

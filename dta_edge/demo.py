@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dta_edge import layout as L
 from dta_edge.backends.llama_server import serve_gguf
 from dta_edge.config import FrozenModel, load_config
+from dta_edge.export.embedded import exporting_resolver
 from dta_edge.shipped import resolve_file, shipped_folder
 
 Say = Callable[[str], None]
@@ -42,17 +44,13 @@ def _nullbar(_description: str, _total: int):
 
 
 def _curate(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
-    from dta_edge.bench.suite import load_problem_source
-    from dta_edge.curation.judge import run_judge
-    from dta_edge.curation.phase1 import run_phase1
-    from dta_edge.curation.phase2 import run_phase2
+    from dta_edge.curation.pipeline import run_curation
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
-    from dta_edge.curation.select import run_select
-    from dta_edge.models.references import resolve_model
     from dta_edge.models.tiny import tiny_model
+    from dta_edge.tasks.sources import load_problem_source
 
     recipe = load_config(resolve_file("curation/demo.yaml", "curation"), CurationRecipe)
-    gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", targets))
+    gguf = Path(exporting_resolver(targets)("embedded:tiny@cpu-gguf-q8_0"))
     problems_cfg = recipe.problems.generate.model_copy(update={"n": settings.problems})
     with serve_gguf(gguf, n_threads=1) as base:
         say(f"teacher server: llama.cpp on {base}")
@@ -73,14 +71,9 @@ def _curate(out: Path, settings: DemoSettings, targets: Path | None, say: Say, b
         problems = load_problem_source(
             recipe.problems, recipe.n, resolve_file("curation/demo.yaml", "curation")
         )
-        with bar("phase I", len(problems)) as advance:
-            update = lambda name, done, total: advance(done, name, total)  # noqa: E731
-            run_phase1(recipe, problems, out, targets_dir=targets, on_progress=update)
-    for step, runner in (("phase II rewrite", run_phase2), ("phase II judge", run_judge)):
-        with bar(step, len(problems)) as advance:
-            runner(recipe, problems, out, targets_dir=targets,
-                   on_progress=lambda name, done, total: advance(done, name, total))  # fmt: skip
-    funnel = run_select(recipe, problems, out)
+        funnel = run_curation(recipe, problems, out, resolve=exporting_resolver(targets), bar=bar)
+    if funnel is None:  # every step ran, select included: a funnel always comes back
+        raise RuntimeError("curation returned no funnel")
     outputs = funnel["outputs"]
     say(f"curation: {funnel['phase1']['candidates']} candidates -> sft {outputs['sft.jsonl']}, "
         f"distilled {outputs['distilled.jsonl']}")  # fmt: skip
@@ -91,19 +84,22 @@ def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
     from dta_edge.train.sft import train
 
     recipe = load_config(resolve_file("curation/train-demo.yaml", "curation"), TrainRecipe)
-    for name, data in (("dta", "sft.jsonl"), ("distilled", "distilled.jsonl")):
-        summary = train(recipe, curated / data, out / name, targets_dir=targets, quiet=True)
+    for name, data in (("dta", L.SFT), ("distilled", L.DISTILLED)):
+        summary = train(
+            recipe, curated / data, out / name, resolve=exporting_resolver(targets), quiet=True
+        )
         say(f"train {name}: {summary['steps']} steps, eval loss {summary['eval_loss']}")
 
 
 def _export(out: Path, adapters: Path, targets: Path | None, say: Say) -> None:
-    from dta_edge.export.runner import MANIFEST, export_model
+    from dta_edge.export.runner import export_model
     from dta_edge.export.targets import ExportTarget
+    from dta_edge.layout import MANIFEST
     from dta_edge.models.tiny import tiny_model
 
     base = tiny_model().path
-    for variant, adapter in (("base", None), ("distilled", adapters / "distilled" / "adapter"),
-                             ("dta", adapters / "dta" / "adapter")):  # fmt: skip
+    for variant, adapter in (("base", None), ("distilled", adapters / "distilled" / L.ADAPTER),
+                             ("dta", adapters / "dta" / L.ADAPTER)):  # fmt: skip
         for target_name in ("cpu-gguf-q8_0", "cpu-onnx-int8"):
             folder = out / f"{variant}-{target_name}"
             if (folder / MANIFEST).exists():
@@ -153,7 +149,8 @@ def _bench(
     profile = load_config(resolve_file("profiles/cpu.yaml", "profiles"), DeviceProfile)
     with bar("bench", len(systems)) as advance:
         summaries = run_suite(
-            suite, resolve_file("bench/demo.yaml", "bench"), profile, out, targets_dir=targets,
+            suite, resolve_file("bench/demo.yaml", "bench"), profile, out,
+            resolve=exporting_resolver(targets),
             on_notice=say,
             on_progress=lambda name, done, total: advance(done, name, total),
         )  # fmt: skip
@@ -183,10 +180,12 @@ def run_demo(
     timings: dict[str, float] = {}
     steps = {
         "model": lambda: say(f"tiny model: {tiny_model().path}"),
-        "curate": lambda: _curate(out / "curate", settings, targets, say, bar),
-        "train": lambda: _train(out / "train", out / "curate", targets, say),
-        "export": lambda: _export(out / "export", out / "train", targets, say),
-        "bench": lambda: _bench(out / "bench", out / "export", settings, targets, say, bar),
+        "curate": lambda: _curate(out / L.DEMO_CURATE, settings, targets, say, bar),
+        "train": lambda: _train(out / L.DEMO_TRAIN, out / L.DEMO_CURATE, targets, say),
+        "export": lambda: _export(out / L.DEMO_EXPORT, out / L.DEMO_TRAIN, targets, say),
+        "bench": lambda: _bench(
+            out / L.DEMO_BENCH, out / L.DEMO_EXPORT, settings, targets, say, bar
+        ),
         "analyze": lambda: _analyze(out, settings, targets, say, bar),
         "report": lambda: _report(out, say),
     }
@@ -202,10 +201,10 @@ def run_demo(
         timings[stage] = time.perf_counter() - started
         mark.write_text(f"{timings[stage]:.2f}")
         say(f"stage {stage}: {timings[stage]:.1f} s")
-    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    (out / L.DEMO_TIMINGS).write_text(json.dumps(timings, indent=2))
     say("stage timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {sum(timings.values()):.1f} s")  # fmt: skip
-    return out / "report" / "report.html"
+    return out / L.DEMO_REPORT / L.REPORT_HTML
 
 
 def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
@@ -215,29 +214,30 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
     from dta_edge.analysis.loss_curves import write_loss_analysis
     from dta_edge.analysis.pairwise import read_answers, run_pairwise
     from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
-    from dta_edge.backends.registry import create_generator
-    from dta_edge.models.references import resolve_model
+    from dta_edge.backends.registry import Spec, open_generator
     from dta_edge.models.tiny import tiny_model
     from dta_edge.records import Problem
     from dta_edge.storage import read_jsonl, write_jsonl
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
-    folder = out / "analysis"
-    runs = {"dta": out / "train" / "dta", "distilled": out / "train" / "distilled"}
-    say(f"loss-curve comparison: {write_loss_analysis(runs, folder / 'loss', None)}")
+    folder = out / L.DEMO_ANALYSIS
+    runs = {"dta": out / L.DEMO_TRAIN / "dta", "distilled": out / L.DEMO_TRAIN / "distilled"}
+    say(f"loss-curve comparison: {write_loss_analysis(runs, folder / L.ANALYSIS_LOSS, None)}")
 
     held_out = list(generate_problems(ProblemsConfig(n=settings.analysis_problems, seed=23)))
-    write_jsonl(folder / "problems.jsonl", held_out)
+    write_jsonl(folder / L.PROBLEMS, held_out)
     base = str(tiny_model().path)
     models = [load_model("base", base)] + [
-        load_model(name, str(out / "train" / name / "adapter"), base=base)
+        load_model(name, str(out / L.DEMO_TRAIN / name / L.ADAPTER), base=base)
         for name in ("distilled", "dta")
     ]  # fmt: skip
     lexicon = load_config(resolve_file("analysis/lexicon.yaml", "analysis"), Lexicon)
     pairs = [(p.question, p.solution or "") for p in held_out]
     with bar("token shift", len(pairs)) as advance:
-        path = analyze_token_shift(models[0], models[1:], pairs, lexicon, folder / "token-shift",
-                                   on_progress=lambda n, d, t: advance(d, n, t))  # fmt: skip
+        path = analyze_token_shift(
+            models[0], models[1:], pairs, lexicon, folder / L.ANALYSIS_TOKEN_SHIFT,
+            on_progress=lambda n, d, t: advance(d, n, t),
+        )  # fmt: skip
     gains = json.loads(path.read_text())["models"]
     say("token shift: " + "; ".join(
         f"{name} {m['mean_gain_per_token']:+.3f} nats/token, top gainer "
@@ -247,20 +247,22 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
         for tier in ("basic", "advanced")
     }  # fmt: skip
     benchmarks = {name: prompts for name, prompts in benchmarks.items() if len(prompts) >= 3}
-    path = analyze_drift(models, benchmarks, folder / "drift")
+    path = analyze_drift(models, benchmarks, folder / L.ANALYSIS_DRIFT)
     drift = json.loads(path.read_text())
     last = [r for r in drift["drift"] if r["layer"] == drift["last_layer"]]
     say("drift: " + "; ".join(f"{r['benchmark']} L{r['layer']} {r['model']} "
                               f"{r['centroid_l2_relative'] * 100:.2f}%" for r in last))  # fmt: skip
 
-    judge = create_generator(
-        "llama-cpp", resolve_model("embedded:tiny@cpu-gguf-q8_0", targets), {"n_threads": 1}
+    judge = open_generator(
+        Spec("llama-cpp", "embedded:tiny@cpu-gguf-q8_0", {"n_threads": 1}),
+        exporting_resolver(targets),
     )
-    problems = read_jsonl(out / "bench" / "problems.jsonl", Problem)
-    a, b = (read_answers(out / "bench", f"{v}-gguf") for v in ("dta", "distilled"))
+    problems = read_jsonl(out / L.DEMO_BENCH / L.PROBLEMS, Problem)
+    a, b = (read_answers(out / L.DEMO_BENCH, f"{v}-gguf") for v in ("dta", "distilled"))
     with bar("pairwise", 2 * len(problems)) as advance:
         path = run_pairwise(
-            judge, "llama-cpp:tiny-q8_0", problems, a, b, folder / "pairwise", max_tokens=96,
+            judge, "llama-cpp:tiny-q8_0", problems, a, b, folder / L.ANALYSIS_PAIRWISE,
+            max_tokens=96,
             on_progress=lambda n, d, t: advance(d, n, t),
         )  # fmt: skip
     result = json.loads(path.read_text())
@@ -273,10 +275,10 @@ def _report(out: Path, say: Say) -> None:
     from dta_edge.report.deltas import headline_deltas
     from dta_edge.report.render import write_report
 
-    data = collect([out / "bench", out / "curate", out / "train", out / "export",
-                    out / "analysis"])  # fmt: skip
+    stages = (L.DEMO_BENCH, L.DEMO_CURATE, L.DEMO_TRAIN, L.DEMO_EXPORT, L.DEMO_ANALYSIS)
+    data = collect([out / stage for stage in stages])
     # the paper's headline comparison: DTA (and the base) against the distilled-only control
     deltas, notes = headline_deltas(data.systems, data.reported, ["distilled-gguf"])
-    write_report(data, deltas, notes, out / "report",
+    write_report(data, deltas, notes, out / L.DEMO_REPORT,
                  title="dta-edge demo (embedded tiny model)", tiny=True)  # fmt: skip
     say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel
 
 
@@ -20,9 +21,7 @@ class DeviceProfile(FrozenModel):
     name: str = Field(description="Short name used in reports, e.g. 'jetson-orin-nano'.")
     description: str = ""
     device: Literal["cpu", "cuda"] = Field(description="Where inference runs.")
-    backend: Literal["transformers", "llama-cpp", "onnx", "openai", "vllm"] = Field(
-        description="Default generator backend on this device."
-    )
+    backend: BackendName = Field(description="Default generator backend on this device.")
     quantization: str = Field(description="Default weight format, e.g. 'q4_k_m', 'int4', 'bf16'.")
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads; None lets the backend choose."

@@ -213,3 +213,17 @@ class JudgeVerdict(FrozenModel):
     def key(self) -> str:
         """Resume identity."""
         return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+
+
+class LossPoint(FrozenModel):
+    """One logged loss value of a training run (loss.jsonl): train, report and analysis read it."""
+
+    split: Literal["train", "eval"]
+    step: int
+    epoch: float
+    loss: float
+
+    @property
+    def key(self) -> str:
+        """Resume identity."""
+        return f"{self.split}#{self.step}"

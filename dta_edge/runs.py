@@ -23,10 +23,9 @@ from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.layout import RUN
 from dta_edge.secrets import redact_argv
 from dta_edge.storage import atomic_write_json, read_json
-
-RUN_FILE = "run.json"
 
 TRACKED_PACKAGES = (
     "dta-edge",
@@ -216,7 +215,7 @@ def prepare_run_folder(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: is an existing file; --out takes a folder")
-    path = out / RUN_FILE
+    path = out / RUN
     if not out.exists() or not any(out.iterdir()):
         return False, None
     if overwrite:
@@ -259,7 +258,7 @@ def run_record(
             (see :func:`prepare_run_folder`).
     """
     out = Path(out_dir)
-    path = out / RUN_FILE
+    path = out / RUN
     resumed, _ = prepare_run_folder(out, stage, config, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     info = RunInfo(

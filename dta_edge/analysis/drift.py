@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dta_edge.analysis.inputs import LoadedModel, prompt_text, right_padded
+from dta_edge.analysis.inputs import LoadedModel, right_padded
 from dta_edge.errors import DataError
+from dta_edge.layout import DRIFT, DRIFT_PLOT
+from dta_edge.models.chat import student_prompt
 from dta_edge.plot_text import literal
 from dta_edge.storage import atomic_write_json
 
@@ -33,7 +35,7 @@ def pooled_states(
     """
     import torch
 
-    texts = [prompt_text(lm.tokenizer, p) for p in prompts]
+    texts = [student_prompt(lm.tokenizer.chat_template, p) for p in prompts]
     encoded = [lm.tokenizer.encode(t, add_special_tokens=False) for t in texts]
     pad = lm.tokenizer.pad_token_id or 0
     out = {layer: np.zeros((len(prompts), lm.model.config.hidden_size)) for layer in layers}
@@ -157,12 +159,12 @@ def analyze_drift(
                 table.append({"benchmark": bench, "layer": index, "model": lm.name,
                               "prompts": len(benchmarks[bench]), **distances})  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
-    _scatter(projected, layers, out_dir / "drift.png")
-    path = out_dir / "drift.json"
+    _scatter(projected, layers, out_dir / DRIFT_PLOT)
+    path = out_dir / DRIFT
     atomic_write_json(path, {
         "base": base, "models": [lm.name for lm in models], "layers": layers,
         "last_layer": models[0].model.config.num_hidden_layers,
         "benchmarks": {b: len(p) for b, p in benchmarks.items()},
-        "pca_explained_variance": variance, "drift": table, "plot": "drift.png",
+        "pca_explained_variance": variance, "drift": table, "plot": DRIFT_PLOT,
     })  # fmt: skip
     return path

@@ -153,13 +153,3 @@ def right_padded(rows: list[list[int]] | list[tuple[int, ...]], pad: int) -> tup
         ids[row, : len(tokens)] = torch.tensor(list(tokens))
         mask[row, : len(tokens)] = 1
     return ids, mask
-
-
-def prompt_text(tokenizer: Any, user: str) -> str:
-    """The user turn as the student sees it at inference (chat template, thinking off)."""
-    from dta_edge.backends.base import render_chat
-    from dta_edge.records import ChatMessage
-
-    return render_chat(
-        tokenizer.chat_template, [ChatMessage(role="user", content=user)], thinking=False
-    )

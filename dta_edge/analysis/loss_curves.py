@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.layout import LOSS, LOSS_CURVES, LOSS_CURVES_PLOT
 from dta_edge.plot_text import literal
 from dta_edge.storage import atomic_write_json
 
@@ -28,8 +29,8 @@ class CurveStats(FrozenModel):
 
 
 def _points(folder: Path, split: str) -> list[tuple[int, float]]:
+    from dta_edge.records import LossPoint
     from dta_edge.storage import read_jsonl
-    from dta_edge.train.sft import LOSS, LossPoint
 
     path = folder / LOSS
     if not path.exists():
@@ -88,8 +89,8 @@ def write_loss_analysis(runs: dict[str, Path], out_dir: Path, threshold: float |
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(out_dir / "loss_curves.png")
+    figure.savefig(out_dir / LOSS_CURVES_PLOT)
     plt.close(figure)
-    path = out_dir / "loss_curves.json"
+    path = out_dir / LOSS_CURVES
     atomic_write_json(path, result)
     return path

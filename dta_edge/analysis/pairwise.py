@@ -20,12 +20,12 @@ from typing import Literal
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.layout import PAIRWISE, PAIRWISE_PLOT, PAIRWISE_VERDICTS, RESULTS
 from dta_edge.plot_text import literal
 from dta_edge.records import BenchResult, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.scoring import wilson_interval
 
-VERDICTS = "pairwise_verdicts.jsonl"
 PROMPT = Path("analysis/prompts/pairwise.jinja")
 SCHEMA = {
     "type": "object",
@@ -72,7 +72,7 @@ def read_answers(run_dir: Path, system: str | None) -> RunAnswers:
     Raises:
         DataError: no results file, or an ambiguous / unknown system.
     """
-    path = run_dir / "results.jsonl" if run_dir.is_dir() else run_dir
+    path = run_dir / RESULTS if run_dir.is_dir() else run_dir
     if not path.is_file():
         raise DataError(f"{path}: no bench results (run `dta bench` first)")
     results = read_jsonl(path, BenchResult, tolerate_torn_tail=True)
@@ -229,7 +229,7 @@ def run_pairwise(
         raise DataError(f"{name_a} and {name_b} answered no problem of the data set in common")
     progress = on_progress or (lambda _name, _done, _total: None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / VERDICTS
+    path = out_dir / PAIRWISE_VERDICTS
     jobs = [(p, order) for p in shared for order in ("ab", "ba")]
     with JsonlWriter(path, PairwiseVerdict) as writer:
         todo = [(p, o) for p, o in jobs if f"{p.id}:{o}" not in writer.done]
@@ -256,8 +256,8 @@ def run_pairwise(
     if any(p.answer_text for p in shared):  # bench scored the answers against a reference
         pairs = {p.id: (a.correct[p.id], b.correct[p.id]) for p in shared}
         result["reference_agreement"] = reference_agreement(result["outcomes"], pairs)
-    _bar_chart(result, out_dir / "pairwise.png")
-    result["plot"] = "pairwise.png"
-    json_path = out_dir / "pairwise.json"
+    _bar_chart(result, out_dir / PAIRWISE_PLOT)
+    result["plot"] = PAIRWISE_PLOT
+    json_path = out_dir / PAIRWISE
     atomic_write_json(json_path, result)
     return json_path

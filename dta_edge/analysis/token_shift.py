@@ -21,11 +21,12 @@ from pydantic import Field
 from dta_edge.analysis.inputs import (
     LoadedModel,
     Pair,
-    prompt_text,
     right_padded,
     same_tokenizer,
 )
 from dta_edge.config import FrozenModel
+from dta_edge.layout import TOKEN_SHIFT, TOKEN_SHIFT_CLOUD
+from dta_edge.models.chat import student_prompt
 from dta_edge.storage import atomic_write_json
 
 # LaTeX commands, words (with inner apostrophes/hyphens), numbers, then any other single symbol.
@@ -104,7 +105,9 @@ def tokenize_pairs(tokenizer, pairs: Sequence[Pair]) -> list[TokenizedPair]:
     """Prompt and solution tokenised apart, as SFT and the curation NLL do."""
     out = []
     for user, solution in pairs:
-        prompt = tokenizer.encode(prompt_text(tokenizer, user), add_special_tokens=False)
+        prompt = tokenizer.encode(
+            student_prompt(tokenizer.chat_template, user), add_special_tokens=False
+        )
         encoded = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
         out.append(TokenizedPair(
             prompt_ids=tuple(prompt), solution_ids=tuple(encoded["input_ids"]),
@@ -241,7 +244,7 @@ def analyze_token_shift(
     for lm in tuned:
         shifts = word_shifts(items, scored[base.name], scored[lm.name], lexicon)
         mean = float(np.mean(np.concatenate(scored[lm.name])))
-        png = out_dir / f"token_shift_{lm.name}.png"
+        png = out_dir / TOKEN_SHIFT_CLOUD.format(model=lm.name)
         drawn = _word_cloud(shifts, png)
         result["models"][lm.name] = {
             "mean_logprob_base": base_mean, "mean_logprob_tuned": mean,
@@ -251,6 +254,6 @@ def analyze_token_shift(
             "top_losers": [s.model_dump() for s in sorted(shifts, key=lambda s: s.gain)[:top]],
             "word_cloud": png.name if drawn else None,
         }  # fmt: skip
-    path = out_dir / "token_shift.json"
+    path = out_dir / TOKEN_SHIFT
     atomic_write_json(path, result)
     return path

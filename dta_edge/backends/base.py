@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN
+from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN, render_chat
 from dta_edge.records import ChatMessage
 
 END_MARKERS = ("<|im_end|>", "<|endoftext|>")
@@ -104,26 +103,6 @@ def split_reasoning(text: str, *, thinking: bool) -> tuple[str, str | None]:
     if thinking or opens:
         return "", text.replace(THINK_OPEN, "", 1).strip()  # ran out of tokens while thinking
     return text.strip(), None
-
-
-@lru_cache(maxsize=16)
-def _compiled(template: str):
-    """Compiling a chat template costs milliseconds; every request reuses the compiled one."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    return environment.from_string(template)
-
-
-def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
-    """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
-    return _compiled(template).render(
-        messages=[m.model_dump(exclude_none=True) for m in messages],
-        add_generation_prompt=True,
-        enable_thinking=thinking,
-        bos_token="",
-        eos_token="",
-    )
 
 
 class Completion(FrozenModel):

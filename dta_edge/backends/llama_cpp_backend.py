@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from typing_extensions import override
@@ -22,6 +23,9 @@ from dta_edge.backends.base import (
 )
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ModelError
+
+if TYPE_CHECKING:  # annotation only: profiles sit a floor above the backends
+    from dta_edge.profiles import DeviceProfile
 
 
 class LlamaCppGenerator(PromptBackend):
@@ -42,6 +46,11 @@ class LlamaCppGenerator(PromptBackend):
             "TTFT then no longer includes the whole prompt).",
         )
 
+        @classmethod
+        def profile_defaults(cls, profile: DeviceProfile) -> dict:
+            """What a device profile sets unless a suite's options say otherwise."""
+            return {"n_gpu_layers": profile.gpu_layers, "n_threads": profile.threads}
+
     def generate(self, request):  # noqa: D102 - adds the JSON grammar, then the shared path
         self._grammar = None
         if request.json_schema is not None:
@@ -53,7 +62,7 @@ class LlamaCppGenerator(PromptBackend):
         return super().generate(request)
 
     def __init__(self, model: str, options: Options) -> None:
-        from dta_edge.export.parity import load_gguf
+        from dta_edge.models.gguf_file import load_gguf
 
         self.options = options
         self.llm = load_gguf(

@@ -132,7 +132,7 @@ class OpenAIGenerator(PromptBackend):
                  "extra_body)"],
             )  # fmt: skip
         if self.options.api == "completions":
-            from dta_edge.backends.base import render_chat
+            from dta_edge.models.chat import render_chat
 
             prompt = render_chat(self.chat_template(), request.messages, thinking=request.thinking)
             one = lambda seed: self._one(prompt, request, seed)  # noqa: E731

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from typing_extensions import override
@@ -13,6 +13,9 @@ from typing_extensions import override
 from dta_edge.backends.base import Completion, PromptBackend, SamplingSettings, truncate_at_stop
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ModelError
+
+if TYPE_CHECKING:  # annotation only: profiles sit a floor above the backends
+    from dta_edge.profiles import DeviceProfile
 
 
 class _FirstTokenClock:
@@ -47,6 +50,11 @@ class TransformersGenerator(PromptBackend):
             default="auto", description="auto: bfloat16 on CUDA, float32 on the CPU."
         )
         threads: int | None = Field(default=None, ge=1, description="torch CPU threads.")
+
+        @classmethod
+        def profile_defaults(cls, profile: DeviceProfile) -> dict:
+            """What a device profile sets unless a suite's options say otherwise."""
+            return {"device": profile.device, "threads": profile.threads}
 
     def __init__(self, model: str, options: Options) -> None:
         import torch

@@ -13,21 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.backends.base import Generation, GenerationRequest
-from dta_edge.backends.registry import create_generator
+from dta_edge.backends.registry import backend_class, open_generator
 from dta_edge.bench.meters.base import EnergyReading, Meter, create_meter
 from dta_edge.bench.metrics import SystemSummary, summarize_system
-from dta_edge.bench.suite import BenchSuite, SystemSpec, load_problem_source
+from dta_edge.bench.suite import BenchSuite, SystemSpec
 from dta_edge.errors import ConfigError, DtaError
+from dta_edge.layout import PROBLEMS, RESULTS, SUMMARY
 from dta_edge.models.chat import user_prompt
-from dta_edge.models.references import resolve_model
+from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl, write_jsonl
 from dta_edge.tasks.scoring import score_text
+from dta_edge.tasks.sources import load_problem_source
 
-PROBLEMS = "problems.jsonl"
-RESULTS = "results.jsonl"
-SUMMARY = "summary.json"
 Progress = Callable[[str, int, int], None]
 
 
@@ -50,17 +49,11 @@ def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None =
 
 
 def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:
-    """Backend options: the profile's defaults (threads, GPU layers), the suite's on top."""
-    defaults: dict = {}
-    if system.backend == "llama-cpp":
-        defaults["n_gpu_layers"] = profile.gpu_layers
-        if profile.threads:
-            defaults["n_threads"] = profile.threads
-    elif system.backend == "transformers":
-        defaults["device"] = "cuda" if profile.device == "cuda" else "cpu"
-        if profile.threads:
-            defaults["threads"] = profile.threads
-    return {**defaults, **system.options}
+    """Backend options: the profile's defaults (as its Options names them), the suite's on top."""
+    options_class = backend_class(system.backend).Options
+    from_profile = getattr(options_class, "profile_defaults", None)
+    defaults = from_profile(profile) if from_profile is not None else {}
+    return {**{k: v for k, v in defaults.items() if v is not None}, **system.options}
 
 
 class _Bench:
@@ -150,11 +143,32 @@ def run_suite(
     profile: DeviceProfile,
     out_dir: Path,
     *,
-    targets_dir: Path | None = None,
+    resolve: ModelResolver = resolve_model,
     on_progress: Progress | None = None,
     on_notice: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> list[SystemSummary]:
-    """Run (or resume) every system; write results.jsonl and summary.json; return summaries."""
+    """Run (or resume) every system; write results.jsonl, summary.json and run.json.
+
+    `dta bench`, the demo and a notebook get the same folder; a folder holding a run of another
+    suite or profile is refused unless ``overwrite`` moves it aside.
+    """
+    from dta_edge.runs import run_record
+
+    config = {"suite": suite.model_dump(mode="json"), "profile": profile.model_dump(mode="json")}
+    with run_record(out_dir, "bench", config, overwrite=overwrite):
+        return _run_suite(suite, suite_path, profile, out_dir, resolve, on_progress, on_notice)
+
+
+def _run_suite(
+    suite: BenchSuite,
+    suite_path: Path,
+    profile: DeviceProfile,
+    out_dir: Path,
+    resolve: ModelResolver,
+    on_progress: Progress | None,
+    on_notice: Callable[[str], None] | None,
+) -> list[SystemSummary]:
     problems = load_suite_problems(suite, suite_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     # the questions beside the answers, so analyses (pairwise judging) need no second source
@@ -186,8 +200,7 @@ def run_suite(
                     continue
                 started = time.perf_counter()
                 options = _apply_profile(system, profile)
-                model = resolve_model(system.model, targets_dir)
-                generator = create_generator(system.backend, model, options)
+                generator = open_generator(system, resolve, options)
                 load_seconds[system.name] = time.perf_counter() - started
                 try:
                     for problem in problems[: suite.warmup]:

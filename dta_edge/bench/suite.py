@@ -13,31 +13,17 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
+from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel
 from dta_edge.models.references import EMBEDDED
-from dta_edge.records import Problem
-from dta_edge.tasks.generator import ProblemsConfig
-
-
-class ProblemSource(FrozenModel):
-    """Generated problems, or a file (JSONL/CSV/Parquet) read through a field map."""
-
-    generate: ProblemsConfig | None = None
-    file: str | None = Field(default=None, description="e.g. data/telemath.jsonl")
-    field_map: str = Field(default="telemath", description="A preset or a field-map YAML file.")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ProblemSource:
-        if (self.generate is None) == (self.file is None):
-            raise ValueError("give exactly one of generate or file")
-        return self
+from dta_edge.tasks.sources import ProblemSource
 
 
 class SystemSpec(FrozenModel):
     """One system under test."""
 
     name: str = Field(description="Row name in results and the report.")
-    backend: Literal["transformers", "llama-cpp", "onnx", "openai", "vllm"]
+    backend: BackendName = Field(description="A registered backend (dta_edge/backends).")
     model: str = Field(
         description=f"Folder, GGUF file, hub id or served name; '{EMBEDDED}' is the built-in tiny "
         f"model and '{EMBEDDED}@<export target>' its export."
@@ -102,39 +88,12 @@ class ReportedResults(FrozenModel):
     systems: tuple[ReportedSystem, ...] = Field(min_length=1)
 
 
-def resolve_problem_file(suite_path: Path, file: str) -> Path:
-    """Suite-relative paths resolve against the suite's folder, then the working directory."""
-    candidate = Path(file)
-    if not candidate.is_absolute() and not candidate.exists():
-        beside = suite_path.parent / candidate
-        if beside.exists():
-            return beside
-    return candidate
-
-
 def write_reported(reported: ReportedResults, out_dir: Path) -> Path:
     """reported.json in ``out_dir``: the quoted rows, labelled, for the report to show apart."""
+    from dta_edge.layout import REPORTED
     from dta_edge.storage import atomic_write_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "reported.json"
+    path = out_dir / REPORTED
     atomic_write_json(path, {"label": "reported", **reported.model_dump(mode="json")})
     return path
-
-
-def load_problem_source(source: ProblemSource, n: int | None, config_path: Path) -> list[Problem]:
-    """Generated problems or a file read through its field map, cut to the first ``n``."""
-    if source.generate is not None:
-        from dta_edge.tasks.generator import generate_problems
-
-        problems = list(generate_problems(source.generate))
-    else:
-        from dta_edge.config import load_config
-        from dta_edge.tasks.loaders import PRESETS, FieldMap, load_problems, read_rows
-
-        path = resolve_problem_file(config_path, source.file or "")
-        fields = PRESETS.get(source.field_map)
-        if fields is None:
-            fields = load_config(resolve_problem_file(config_path, source.field_map), FieldMap)
-        problems = load_problems(read_rows(path), fields, str(path))
-    return problems[:n] if n else problems

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.curation.phase1 import open_model, workers_for
-from dta_edge.curation.phase2 import ALIGNED, student_spec
+from dta_edge.curation.phase2 import student_spec
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, JudgeSpec
+from dta_edge.layout import ALIGNED, JUDGED
+from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import AlignedCandidate, ChatMessage, JudgeVerdict, Problem
 from dta_edge.storage import JsonlWriter, read_jsonl
 from dta_edge.tasks.scoring import score_text, values_match
 
-JUDGED = "judged.jsonl"
 VERDICT_SCHEMA = {
     "type": "object",
     "properties": {
@@ -181,7 +182,7 @@ def run_judge(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path | None = None,
+    resolve: ModelResolver = resolve_model,
     on_progress: Progress | None = None,
 ) -> Path:
     """Judge every kept rewrite in aligned.jsonl -> judged.jsonl (resumable)."""
@@ -205,7 +206,7 @@ def run_judge(
         if recipe.judge.kind == "rule":
             judge = RuleJudge(recipe.agreement.rel_tol)
         else:
-            generator = open_model(spec, targets_dir, recipe.judge.concurrency)
+            generator = open_model(spec, resolve, recipe.judge.concurrency)
             judge = ReflectionJudge(generator, recipe.judge)
 
         def one(item: AlignedCandidate):

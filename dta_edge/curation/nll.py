@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from dta_edge.backends.base import render_chat
-from dta_edge.models.chat import IM_END
-from dta_edge.records import ChatMessage
+from dta_edge.models.chat import IM_END, student_prompt
 
 Pair = tuple[str, str]  # (user prompt, assistant solution)
 
@@ -25,10 +23,6 @@ class NllScorer(Protocol):
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
         """Score every pair."""
         ...
-
-
-def _prompt_text(template: str, user: str) -> str:
-    return render_chat(template, [ChatMessage(role="user", content=user)], thinking=False)
 
 
 class TransformersNll:
@@ -48,7 +42,7 @@ class TransformersNll:
 
     def _ids(self, pair: Pair) -> tuple[list[int], list[int]]:
         encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
-        prompt = encode(_prompt_text(self.tokenizer.chat_template, pair[0]))
+        prompt = encode(student_prompt(self.tokenizer.chat_template, pair[0]))
         return prompt, encode(pair[1] + IM_END)
 
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
@@ -89,7 +83,7 @@ class LlamaCppNll:
     """The same score from llama.cpp logits (GGUF students), one sequence at a time."""
 
     def __init__(self, gguf: str, n_threads: int | None = None) -> None:
-        from dta_edge.export.parity import load_gguf
+        from dta_edge.models.gguf_file import load_gguf
 
         self.llm = load_gguf(Path(gguf), logits_all=True, n_ctx=0, n_threads=n_threads)
         self.template = self.llm.metadata["tokenizer.chat_template"]
@@ -103,7 +97,7 @@ class LlamaCppNll:
             tokenize = lambda text: self.llm.tokenize(  # noqa: E731
                 text.encode(), add_bos=False, special=True
             )
-            prompt = tokenize(_prompt_text(self.template, user))
+            prompt = tokenize(student_prompt(self.template, user))
             answer = tokenize(solution + IM_END)
             self.llm.reset()
             self.llm.eval(prompt + answer)

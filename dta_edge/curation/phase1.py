@@ -15,20 +15,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest
-from dta_edge.backends.registry import create_generator
+from dta_edge.backends.registry import open_generator
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
-from dta_edge.models.references import resolve_model
+from dta_edge.layout import CANDIDATES
+from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import Candidate, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter
 from dta_edge.tasks.scoring import score_text
 
-CANDIDATES = "candidates.jsonl"
 Progress = Callable[[str, int, int], None]
 
 
-def open_model(spec: ModelSpec, targets_dir: Path | None = None, concurrency: int = 1):
+def open_model(spec: ModelSpec, resolve: ModelResolver = resolve_model, concurrency: int = 1):
     """A Generator for a recipe's model spec ('embedded:tiny[@target]' resolved).
 
     For servers, ``concurrency`` (the recipe step's) becomes the per-endpoint bound, unless the
@@ -37,7 +37,7 @@ def open_model(spec: ModelSpec, targets_dir: Path | None = None, concurrency: in
     options = dict(spec.options)
     if spec.backend == "openai":
         options["concurrency"] = max(int(options.get("concurrency", 1)), concurrency)
-    return create_generator(spec.backend, resolve_model(spec.model, targets_dir), options)
+    return open_generator(spec, resolve, options)
 
 
 def workers_for(spec: ModelSpec, concurrency: int) -> int:
@@ -87,7 +87,7 @@ def run_phase1(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path | None = None,
+    resolve: ModelResolver = resolve_model,
     on_progress: Progress | None = None,
 ) -> Path:
     """Write (or complete) candidates.jsonl; return its path."""
@@ -115,7 +115,7 @@ def run_phase1(
                     progress(teacher.name, done, len(problems))
                 continue
             assert teacher.model is not None
-            generator = open_model(teacher.model, targets_dir, teacher.concurrency)
+            generator = open_model(teacher.model, resolve, teacher.concurrency)
             try:
                 workers = workers_for(teacher.model, teacher.concurrency)
                 with ThreadPoolExecutor(workers) as pool:

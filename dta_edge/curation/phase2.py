@@ -19,19 +19,18 @@ from pathlib import Path
 from dta_edge.backends.base import GenerationRequest, SamplingSettings
 from dta_edge.curation.agreement import agreement_levels
 from dta_edge.curation.nll import open_scorer
-from dta_edge.curation.phase1 import CANDIDATES, open_model, workers_for
+from dta_edge.curation.phase1 import open_model, workers_for
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec
 from dta_edge.curation.reference_teacher import restyle
+from dta_edge.layout import ALIGNED, CANDIDATES, EXEMPLARS
 from dta_edge.models.chat import user_prompt
-from dta_edge.models.references import resolve_model
+from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import AlignedCandidate, Candidate, ChatMessage, Problem
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 from dta_edge.tasks.scoring import score_text, values_match
 
-ALIGNED = "aligned.jsonl"
-EXEMPLARS = "exemplars.json"
 Progress = Callable[[str, int, int], None]
 
 
@@ -48,7 +47,9 @@ def student_spec(recipe: CurationRecipe) -> ModelSpec:
     )
 
 
-def student_exemplars(recipe: CurationRecipe, out_dir: Path, targets_dir: Path) -> list[dict]:
+def student_exemplars(
+    recipe: CurationRecipe, out_dir: Path, resolve: ModelResolver = resolve_model
+) -> list[dict]:
     """The student's greedy attempts at held-out generated problems (cached in exemplars.json)."""
     path = out_dir / EXEMPLARS
     if path.exists():
@@ -60,7 +61,7 @@ def student_exemplars(recipe: CurationRecipe, out_dir: Path, targets_dir: Path) 
             n=recipe.student.exemplars, seed=recipe.student.exemplar_seed, id_prefix="ex"
         )
     )
-    generator = open_model(student_spec(recipe), targets_dir)
+    generator = open_model(student_spec(recipe), resolve)
     try:
         exemplars = []
         for problem in held_out:
@@ -91,7 +92,7 @@ def run_phase2(
     problems: list[Problem],
     out_dir: Path,
     *,
-    targets_dir: Path | None = None,
+    resolve: ModelResolver = resolve_model,
     on_progress: Progress | None = None,
 ) -> Path:
     """Write (or complete) aligned.jsonl from candidates.jsonl; return its path."""
@@ -111,15 +112,15 @@ def run_phase2(
         progress("rewrite", done, len(agreed))
         if not todo:
             return path
-        exemplars = student_exemplars(recipe, out_dir, targets_dir)
+        exemplars = student_exemplars(recipe, out_dir, resolve)
         spec = recipe.rewriter.model or student_spec(recipe)
         if recipe.rewriter.kind == "restyle":
             rewriter = _Restyler()
         else:
-            rewriter = open_model(spec, targets_dir, recipe.rewriter.concurrency)
+            rewriter = open_model(spec, resolve, recipe.rewriter.concurrency)
         scorer = open_scorer(
             recipe.student.scorer,
-            resolve_model(recipe.student.model, targets_dir),
+            resolve(recipe.student.model),
             recipe.student.device,
             recipe.student.batch_size,
         )

@@ -11,10 +11,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
-from dta_edge.bench.suite import ProblemSource
+from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel
 from dta_edge.models.chat import DEFAULT_INSTRUCTION
 from dta_edge.models.references import EMBEDDED
+from dta_edge.tasks.sources import ProblemSource
 
 REFERENCE_STYLES = ("steps", "formula-first", "narrative", "terse")
 
@@ -22,7 +23,7 @@ REFERENCE_STYLES = ("steps", "formula-first", "narrative", "terse")
 class ModelSpec(FrozenModel):
     """A model behind a Generator backend."""
 
-    backend: Literal["transformers", "llama-cpp", "onnx", "openai", "vllm"]
+    backend: BackendName = Field(description="A registered backend (dta_edge/backends).")
     model: str = Field(description=f"Folder, GGUF, hub id or served name; '{EMBEDDED}' allowed.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Backend options; API keys only via api_key_env."

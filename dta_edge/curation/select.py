@@ -15,10 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dta_edge.curation.agreement import agreement_levels
-from dta_edge.curation.judge import JUDGED
-from dta_edge.curation.phase1 import CANDIDATES
-from dta_edge.curation.phase2 import ALIGNED
 from dta_edge.curation.recipe import CurationRecipe, SelectionSpec
+from dta_edge.layout import ALIGNED, CANDIDATES, DISTILLED, FUNNEL, JUDGED, SFT
 from dta_edge.models.chat import user_prompt
 from dta_edge.records import (
     AlignedCandidate,
@@ -30,9 +28,6 @@ from dta_edge.records import (
 )
 from dta_edge.storage import atomic_write_json, read_jsonl, write_jsonl
 
-SFT = "sft.jsonl"
-DISTILLED = "distilled.jsonl"
-FUNNEL = "funnel.json"
 NUM_PERM = 128
 
 

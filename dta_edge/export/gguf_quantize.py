@@ -1,8 +1,4 @@
-"""Quantize GGUF files with llama.cpp's own quantizer, and check GGUF files before use.
-
-llama.cpp trusts the file it is given; a truncated or corrupt GGUF can crash the process. So every
-file is parsed with gguf-py first, and a problem becomes an ExportError naming the file.
-"""
+"""Quantize GGUF files with llama.cpp's own quantizer (the source is checked first)."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import os
 from pathlib import Path
 
 from dta_edge.errors import ExportError
+from dta_edge.models.gguf_file import check_gguf
 
 # Our names -> llama.cpp's LLAMA_FTYPE_* constants (read from llama_cpp at call time).
 QUANT_TYPES: dict[str, str] = {
@@ -19,28 +16,6 @@ QUANT_TYPES: dict[str, str] = {
     "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
     "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
 }
-
-
-def check_gguf(path: Path) -> None:
-    """Parse a GGUF file's header, metadata and tensor table; raise ExportError if it is broken."""
-    import gguf
-
-    if not path.is_file():
-        raise ExportError(f"{path}: no such GGUF file")
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    if magic != b"GGUF":
-        raise ExportError(f"{path}: not a GGUF file (magic {magic!r})")
-    try:
-        reader = gguf.GGUFReader(path)
-        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-    except (ValueError, IndexError, KeyError, OSError) as exc:
-        raise ExportError(f"{path}: corrupt or truncated GGUF ({exc})") from None
-    size = path.stat().st_size
-    if end > size:
-        raise ExportError(
-            f"{path}: truncated GGUF (tensor data ends at {end}, file has {size} bytes)"
-        )
 
 
 def quantize_gguf(source: Path, out_path: Path, quant: str, threads: int | None = None) -> Path:

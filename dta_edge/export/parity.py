@@ -8,16 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-
-def load_gguf(path: Path, **kwargs):  # -> llama_cpp.Llama
-    """Open a GGUF with llama.cpp on the CPU, quietly, after checking the file is sound."""
-    import llama_cpp
-
-    from dta_edge.export.gguf_quantize import check_gguf
-
-    check_gguf(path)
-    settings = {"n_ctx": 1024, "n_threads": 2, "verbose": False, **kwargs}
-    return llama_cpp.Llama(model_path=str(path), **settings)
+from dta_edge.models.gguf_file import load_gguf
 
 
 def tokenization_mismatches(gguf_path: Path, model_dir: Path, texts: Sequence[str]) -> list[str]:

@@ -19,10 +19,10 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ExportError, ParityUnavailable
 from dta_edge.export.targets import ExportTarget
+from dta_edge.layout import EXPORTED_FOLDER, MANIFEST, MERGED
 from dta_edge.runs import package_versions
 from dta_edge.storage import atomic_write_json
 
-MANIFEST = "manifest.json"
 TOOLS = (
     "dta-edge", "gguf", "llama_cpp_python", "onnxruntime", "onnxruntime-genai", "onnx_ir",
     "transformers", "torch", "peft", "safetensors",
@@ -104,8 +104,8 @@ def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
 
     from dta_edge.export.merge import TOKENIZER_FILES
 
-    final = out_dir / "model"
-    staging = out_dir / ".model.partial"
+    final = out_dir / EXPORTED_FOLDER
+    staging = out_dir / f".{EXPORTED_FOLDER}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, target.quantization))
     model.save_pretrained(staging)
@@ -195,7 +195,7 @@ def export_model(
         from dta_edge.export.merge import merge_adapter, merge_parity
 
         say("merging adapter")
-        source = merge_adapter(model_dir, adapter_dir, out_dir / "merged")
+        source = merge_adapter(model_dir, adapter_dir, out_dir / MERGED)
         parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
     say(f"writing {target.format} ({target.quantization}) and measuring parity")
     write, measure = FORMATS[target.format]
@@ -317,7 +317,7 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     unavailable = None
     if not file_problems:
         texts = parity_texts(manifest.target.parity_texts)
-        merged = out_dir / "merged"
+        merged = out_dir / MERGED
         model = merged if manifest.adapter else source
         final = out_dir / Path(manifest.files[0].path).parts[0]
         try:

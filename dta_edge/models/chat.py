@@ -7,7 +7,11 @@ itself. It is kept small so llama.cpp's template engine renders it too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
 from importlib.resources import files
+
+from dta_edge.records import ChatMessage
 
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -42,3 +46,36 @@ def render_completion(solution: str, *, reasoning: str | None) -> str:
     if reasoning is None:
         return f"{solution}{IM_END}"
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{solution}{IM_END}"
+
+
+@lru_cache(maxsize=16)
+def _compiled(template: str):
+    """Compiling a chat template costs milliseconds; every request reuses the compiled one."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return environment.from_string(template)
+
+
+def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
+    """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
+    return _compiled(template).render(
+        messages=[m.model_dump(exclude_none=True) for m in messages],
+        add_generation_prompt=True,
+        enable_thinking=thinking,
+        bos_token="",
+        eos_token="",
+    )
+
+
+def student_prompt(
+    template: str, user: str | Sequence[ChatMessage], *, thinking: bool = False
+) -> str:
+    """The text the student sees before it answers: its own chat template, thinking off.
+
+    DTA aligns solutions to what the student writes after exactly this prompt, so training, the
+    Phase II NLL, token shift, drift and the model check all render it here (a test pins that they
+    agree token for token). ``user`` is the user turn, or the conversation before the answer.
+    """
+    messages = [ChatMessage(role="user", content=user)] if isinstance(user, str) else list(user)
+    return render_chat(template, messages, thinking=thinking)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import Field
 
+from dta_edge import layout
 from dta_edge.config import FrozenModel
-from dta_edge.models.chat import user_prompt
+from dta_edge.models.chat import student_prompt, user_prompt
 from dta_edge.records import Problem
 from dta_edge.tasks.scoring import ScoreSummary
 
@@ -50,12 +51,7 @@ def greedy_answers(
     for start in range(0, len(problems), batch_size):
         chunk = problems[start : start + batch_size]
         prompts = [
-            tokenizer.apply_chat_template(
-                [{"role": "user", "content": user_prompt(p.question)}],
-                tokenize=False,
-                add_generation_prompt=True,
-                enable_thinking=thinking,
-            )
+            student_prompt(tokenizer.chat_template, user_prompt(p.question), thinking=thinking)
             for p in chunk
         ]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -172,8 +168,8 @@ def check_model(
         completions = [
             Completion(request_id=p.id, text=t) for p, t in zip(problems, texts, strict=True)
         ]
-        write_jsonl(out_dir / "problems.jsonl", problems)
-        write_jsonl(out_dir / "completions.jsonl", completions)
-        write_jsonl(out_dir / "scores.jsonl", scored)
-        atomic_write_json(out_dir / "check.json", result.model_dump(mode="json"))
+        write_jsonl(out_dir / layout.PROBLEMS, problems)
+        write_jsonl(out_dir / layout.COMPLETIONS, completions)
+        write_jsonl(out_dir / layout.SCORES, scored)
+        atomic_write_json(out_dir / layout.CHECK, result.model_dump(mode="json"))
     return result

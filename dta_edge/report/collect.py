@@ -17,6 +17,20 @@ from dta_edge.bench.metrics import SystemSummary
 from dta_edge.bench.suite import ReportedSystem
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.layout import (
+    DRIFT,
+    FUNNEL,
+    LOSS,
+    LOSS_CURVES,
+    MANIFEST,
+    PAIRWISE,
+    REPORTED,
+    RESULTS,
+    RUN,
+    SUMMARY,
+    TOKEN_SHIFT,
+    TRAIN_SUMMARY,
+)
 from dta_edge.records import BenchResult
 from dta_edge.storage import read_json, read_jsonl
 
@@ -128,83 +142,104 @@ def _export_summary(path: Path) -> ExportSummary:
         ) from None
 
 
+def _environment(run: dict) -> dict:
+    """The report's Environment section from a run.json: every field filled, in words."""
+    hardware = run.get("hardware") or {}
+    gpus = ", ".join(hardware.get("gpus") or ()) or "none"
+    machine = (
+        f"{hardware.get('cpu_model', '?')} ({hardware.get('cpu_count', '?')} cores, "
+        f"{hardware.get('memory_gib', '?')} GiB); GPUs: {gpus}"
+    )
+    return {
+        "git_revision": run.get("git_revision") or "not a git checkout",
+        "python": run.get("python"),
+        "hardware": machine,
+        "packages": run.get("packages") or {},
+    }
+
+
+def _loss_curve(path: Path) -> LossCurve:
+    from dta_edge.records import LossPoint
+
+    points = read_jsonl(path, LossPoint)
+    train_json = path.parent / TRAIN_SUMMARY
+    return LossCurve(
+        name=path.parent.name,
+        train=tuple(sorted((p.step, p.loss) for p in points if p.split == "train")),
+        eval=tuple(sorted((p.step, p.loss) for p in points if p.split == "eval")),
+        summary=read_json(train_json) if train_json.exists() else {},
+    )
+
+
+def _bench_run(summary_path: Path, found: dict) -> None:
+    """One bench folder: its systems, latencies per problem and up to 3 sample answers each."""
+    payload = read_json(summary_path)
+    found["systems"] += [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
+    results_path = summary_path.parent / RESULTS
+    if not results_path.exists():
+        return
+    results = read_jsonl(results_path, BenchResult)
+    found["latencies"].update(_latencies(results))
+    samples = found["samples"]
+    for result in results:
+        mine = samples.get(result.system, ())
+        if len(mine) < 3 and result.error is None:
+            samples[result.system] = (*mine, (result.problem_id, result.text))
+
+
+def _read_folder(root: Path, found: dict, sources: list[str]) -> None:
+    """Everything a report shows from one run folder, searched recursively by layout name."""
+
+    def each(name: str):
+        for path in sorted(root.rglob(name)):
+            sources.append(str(path.parent))
+            yield path
+
+    for path in each(SUMMARY):
+        _bench_run(path, found)
+    for path in each(REPORTED):
+        systems = _field(read_json(path), "systems", path)
+        found["reported"] += [_parse(ReportedSystem, s, path) for s in systems]
+    for path in each(FUNNEL):
+        found["funnels"][path.parent.name] = read_json(path)
+    found["losses"] += [_loss_curve(path) for path in each(LOSS)]
+    found["exports"] += [_export_summary(path) for path in each(MANIFEST)]
+    for path in each(LOSS_CURVES):
+        found["loss_analysis"] = read_json(path)
+    for name in (TOKEN_SHIFT, DRIFT):
+        for path in each(name):
+            found[name] = _analysis(path)
+    found["pairwise"] += [_analysis(path) for path in each(PAIRWISE)]
+    for path in sorted(root.rglob(RUN)):
+        found["environment"] = found["environment"] or _environment(read_json(path))
+
+
 def collect(run_dirs: Sequence[Path]) -> ReportData:
     """Read every recognised file under the run folders.
 
     Raises:
         DataError: a folder that does not exist, or one with nothing a report can show.
     """
-    systems, reported, losses, exports, sources = [], [], [], [], []
-    latencies: dict[str, tuple[float, ...]] = {}
-    samples: dict[str, tuple[tuple[str, str], ...]] = {}
-    funnels: dict[str, dict] = {}
-    environment: dict = {}
-    loss_analysis: dict = {}
-    analyses: dict[str, dict] = {}
-    pairwise: list[dict] = []
+    found: dict = {
+        "systems": [], "reported": [], "losses": [], "exports": [], "pairwise": [],
+        "latencies": {}, "samples": {}, "funnels": {}, "environment": {}, "loss_analysis": {},
+        TOKEN_SHIFT: {}, DRIFT: {},
+    }  # fmt: skip
+    sources: list[str] = []
     for root in run_dirs:
         if not root.is_dir():
             raise DataError(f"{root}: not a folder")
-        for summary_path in sorted(root.rglob("summary.json")):
-            payload = read_json(summary_path)
-            systems += [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
-            results_path = summary_path.parent / "results.jsonl"
-            if results_path.exists():
-                results = read_jsonl(results_path, BenchResult)
-                latencies.update(_latencies(results))
-                for result in results:
-                    mine = samples.get(result.system, ())
-                    if len(mine) < 3 and result.error is None:
-                        samples[result.system] = (*mine, (result.problem_id, result.text))
-            sources.append(str(summary_path.parent))
-        for path in sorted(root.rglob("reported.json")):
-            reported += [
-                _parse(ReportedSystem, s, path) for s in _field(read_json(path), "systems", path)
-            ]
-            sources.append(str(path.parent))
-        for path in sorted(root.rglob("funnel.json")):
-            funnels[path.parent.name] = read_json(path)
-            sources.append(str(path.parent))
-        for path in sorted(root.rglob("loss.jsonl")):
-            from dta_edge.train.sft import LossPoint
-
-            points = read_jsonl(path, LossPoint)
-            train_json = path.parent / "train.json"
-            losses.append(LossCurve(
-                name=path.parent.name,
-                train=tuple(sorted((p.step, p.loss) for p in points if p.split == "train")),
-                eval=tuple(sorted((p.step, p.loss) for p in points if p.split == "eval")),
-                summary=read_json(train_json) if train_json.exists() else {},
-            ))  # fmt: skip
-            sources.append(str(path.parent))
-        for path in sorted(root.rglob("manifest.json")):
-            exports.append(_export_summary(path))
-            sources.append(str(path.parent))
-        for path in sorted(root.rglob("loss_curves.json")):
-            loss_analysis = read_json(path)
-            sources.append(str(path.parent))
-        for name in ("token_shift.json", "drift.json"):
-            for path in sorted(root.rglob(name)):
-                analyses[name] = _analysis(path)
-                sources.append(str(path.parent))
-        for path in sorted(root.rglob("pairwise.json")):
-            pairwise.append(_analysis(path))
-            sources.append(str(path.parent))
-        for path in sorted(root.rglob("run.json")):
-            run = read_json(path)
-            environment = environment or {
-                key: run.get(key) for key in ("git_revision", "python", "hardware", "packages")
-            }
-    if not (systems or reported or funnels or losses or exports):
+        _read_folder(root, found, sources)
+    if not any(found[key] for key in ("systems", "reported", "funnels", "losses", "exports")):
         raise DataError(
             f"{', '.join(map(str, run_dirs))}: no bench summary.json, reported.json, funnel.json,"
             " loss.jsonl or manifest.json found"
         )
     return ReportData(
-        systems=tuple(systems), reported=tuple(reported), latencies=latencies, samples=samples,
-        funnels=funnels, losses=tuple(losses), exports=tuple(exports),
-        environment=environment, loss_analysis=loss_analysis,
-        token_shift=analyses.get("token_shift.json", {}), drift=analyses.get("drift.json", {}),
-        pairwise=tuple(pairwise),
+        systems=tuple(found["systems"]), reported=tuple(found["reported"]),
+        latencies=found["latencies"], samples=found["samples"], funnels=found["funnels"],
+        losses=tuple(found["losses"]), exports=tuple(found["exports"]),
+        environment=found["environment"], loss_analysis=found["loss_analysis"],
+        token_shift=found[TOKEN_SHIFT], drift=found[DRIFT], pairwise=tuple(found["pairwise"]),
         sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
+from dta_edge.layout import DISTILLED, REPORT_HTML, REPORT_MD, RESULTS_CSV, SFT
 from dta_edge.report import plots
 from dta_edge.report.collect import ReportData
 from dta_edge.report.deltas import Delta
@@ -36,8 +37,8 @@ def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
         ("agreed", funnel["agreement"]["agreed"]),
         ("Phase II rewrites kept (NLL lowered)", funnel["phase2"]["kept"]),
         ("accepted by the judge", funnel["judge"]["accepted"]),
-        ("DTA set (sft.jsonl)", funnel["outputs"]["sft.jsonl"]),
-        ("distilled-only set", funnel["outputs"]["distilled.jsonl"]),
+        (f"DTA set ({SFT})", funnel["outputs"][SFT]),
+        ("distilled-only set", funnel["outputs"][DISTILLED]),
     ]
 
 
@@ -99,8 +100,8 @@ def write_report(
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
     html = environment.from_string(template).render(plots=build_plots(data), **context)
-    paths = {"html": out_dir / "report.html", "md": out_dir / "report.md",
-             "csv": out_dir / "results.csv"}  # fmt: skip
+    paths = {"html": out_dir / REPORT_HTML, "md": out_dir / REPORT_MD,
+             "csv": out_dir / RESULTS_CSV}  # fmt: skip
     atomic_write_text(paths["html"], html)
     atomic_write_text(paths["md"], _markdown(context))
     _write_csv(paths["csv"], data)

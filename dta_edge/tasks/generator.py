@@ -78,6 +78,7 @@ def write_problems(config: ProblemsConfig, out: Path, *, overwrite: bool = False
 
     The file is written atomically: an interrupted run leaves the previous file or none.
     """
+    from dta_edge.layout import PROBLEMS
     from dta_edge.runs import run_record
     from dta_edge.storage import write_jsonl
 
@@ -85,5 +86,5 @@ def write_problems(config: ProblemsConfig, out: Path, *, overwrite: bool = False
         write_jsonl(out, generate_problems(config))
         return out
     with run_record(out, "problems.generate", config.model_dump(mode="json"), overwrite=overwrite):
-        write_jsonl(out / "problems.jsonl", generate_problems(config))
-    return out / "problems.jsonl"
+        write_jsonl(out / PROBLEMS, generate_problems(config))
+    return out / PROBLEMS

@@ -6,14 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.errors import DataError
+from dta_edge.layout import SCORES, SUMMARY
 from dta_edge.records import Completion, ScoredCompletion
 from dta_edge.runs import run_record
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.loaders import read_problem_file
 from dta_edge.tasks.scoring import ScoreConfig, ScoreSummary, score_completion, summarize
-
-SCORES_FILE = "scores.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 def score_files(
@@ -40,7 +38,7 @@ def score_files(
         "completions": str(completions_path),
     }
     with run_record(out_dir, "score.run", resolved, overwrite=overwrite):
-        with JsonlWriter(out_dir / SCORES_FILE, ScoredCompletion) as writer:
+        with JsonlWriter(out_dir / SCORES, ScoredCompletion) as writer:
             for index, completion in enumerate(completions, start=1):
                 problem = problems.get(completion.request_id)
                 if problem is None:
@@ -56,7 +54,7 @@ def score_files(
                     )
                 if on_record is not None:
                     on_record(index, len(completions))
-        scored = read_jsonl(out_dir / SCORES_FILE, ScoredCompletion)
+        scored = read_jsonl(out_dir / SCORES, ScoredCompletion)
         summary = summarize(scored, problems, config.k_values, config.rel_tol)
-        atomic_write_json(out_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
+        atomic_write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
     return summary

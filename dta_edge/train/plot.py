@@ -14,8 +14,8 @@ def plot_loss(loss_file: Path, png: Path, title: str = "") -> Path:
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
+    from dta_edge.records import LossPoint
     from dta_edge.storage import read_jsonl
-    from dta_edge.train.sft import LossPoint
 
     points = read_jsonl(loss_file, LossPoint)
     figure, axes = plt.subplots(figsize=(6, 3.5), dpi=110)

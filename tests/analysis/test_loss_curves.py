@@ -3,8 +3,8 @@
 import json
 
 from dta_edge.analysis.loss_curves import compare_curves, write_loss_analysis
+from dta_edge.records import LossPoint
 from dta_edge.storage import write_jsonl
-from dta_edge.train.sft import LossPoint
 
 from ..conftest import run_dta
 

@@ -5,13 +5,13 @@ import json
 import pytest
 
 from dta_edge.analysis.pairwise import (
-    VERDICTS,
     PairwiseVerdict,
     combine,
     read_answers,
     run_pairwise,
 )
 from dta_edge.backends.base import Generation
+from dta_edge.layout import PAIRWISE_VERDICTS
 from dta_edge.records import BenchResult, Problem
 from dta_edge.storage import read_jsonl, write_jsonl
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
@@ -111,7 +111,7 @@ def test_a_judge_that_checks_the_reference_finds_the_better_run(problems, tmp_pa
     again = ScriptedJudge(picks_reference)
     run_pairwise(again, "ref", problems, a, b, tmp_path / "o")
     assert again.prompts == []
-    assert len(read_jsonl(tmp_path / "o" / VERDICTS, PairwiseVerdict)) == 2 * len(problems)
+    assert len(read_jsonl(tmp_path / "o" / PAIRWISE_VERDICTS, PairwiseVerdict)) == 2 * len(problems)
 
 
 def test_real_judge_on_identical_runs_splits_evenly(problems, tiny_gguf_f32, tmp_path):
@@ -128,7 +128,7 @@ def test_real_judge_on_identical_runs_splits_evenly(problems, tiny_gguf_f32, tmp
     assert payload["problems_judged"] == len(problems) and payload["failed"] == 0
     assert payload["a_wins"]["count"] == payload["b_wins"]["count"] == 0
     assert (out / "pairwise.png").stat().st_size > 1000
-    verdicts = read_jsonl(out / VERDICTS, PairwiseVerdict)
+    verdicts = read_jsonl(out / PAIRWISE_VERDICTS, PairwiseVerdict)
     assert {v.order for v in verdicts} == {"ab", "ba"}
 
 

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from dta_edge.errors import ExportError
-from dta_edge.export.gguf_quantize import QUANT_TYPES, check_gguf, quantize_gguf
+from dta_edge.export.gguf_quantize import QUANT_TYPES, quantize_gguf
 from dta_edge.export.gguf_writer import write_gguf
 from dta_edge.export.parity import (
     FLOAT_TIE,
@@ -23,6 +23,7 @@ from dta_edge.export.parity import (
     load_gguf,
     tokenization_mismatches,
 )
+from dta_edge.models.gguf_file import check_gguf
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
 from .conftest import PROMPTS

@@ -11,10 +11,10 @@ import pytest
 
 from dta_edge.curation.nll import TransformersNll
 from dta_edge.curation.reference_teacher import styled_solution
-from dta_edge.records import ChatMessage, SFTExample
+from dta_edge.records import ChatMessage, LossPoint, SFTExample
 from dta_edge.storage import read_jsonl, write_jsonl
 from dta_edge.tasks.generator import ProblemsConfig, generate_problems
-from dta_edge.train.sft import LossPoint, to_prompt_completion
+from dta_edge.train.sft import to_prompt_completion
 
 from ..conftest import REPO, run_dta
 

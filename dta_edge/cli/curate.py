@@ -7,13 +7,12 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
+from dta_edge.cli._common import console
 
 curate_app = typer.Typer(
     help="Curate a DTA fine-tuning set: teacher ensemble (Phase I), student-aligned rewriting "
     "and reflection judge (Phase II), selection. Every step resumes where it stopped.",
 )
-out = make_console()
 Recipe = Annotated[
     Path,
     typer.Option(help="A curation recipe YAML, or a shipped one's name (demo, telemath-qwen3)."),
@@ -32,10 +31,10 @@ Overwrite = Annotated[
 
 
 def _load(recipe: Path):
-    from dta_edge.bench.suite import load_problem_source
     from dta_edge.config import load_config
     from dta_edge.curation.recipe import CurationRecipe
     from dta_edge.shipped import resolve_file
+    from dta_edge.tasks.sources import load_problem_source
 
     recipe = resolve_file(recipe, "curation")
     from dta_edge.config_checks import check_references
@@ -52,29 +51,18 @@ def _steps(
     steps: tuple[str, ...],
     overwrite: bool = False,
 ) -> None:
-    from dta_edge._console import progress_bar
-    from dta_edge.curation.judge import run_judge
-    from dta_edge.curation.phase1 import run_phase1
-    from dta_edge.curation.phase2 import run_phase2
-    from dta_edge.curation.select import run_select
-    from dta_edge.runs import run_record
+    from dta_edge.cli._common import progress_bar
+    from dta_edge.curation.pipeline import run_curation
+    from dta_edge.export.embedded import exporting_resolver
 
     spec, problems = _load(recipe)
-    runners = {"phase1": run_phase1, "rewrite": run_phase2, "judge": run_judge}
-    config = spec.model_dump(mode="json")
-    with run_record(out_path, "curate." + "+".join(steps), config, overwrite=overwrite):
-        for step in steps:
-            if step == "select":
-                funnel = run_select(spec, problems, out_path)
-                continue
-            with progress_bar(out, step, len(problems)) as advance:
-                runners[step](
-                    spec, problems, out_path, targets_dir=targets_dir,
-                    on_progress=lambda name, done, total: advance(done, name, total),
-                )  # fmt: skip
-    if "select" in steps:
+    funnel = run_curation(
+        spec, problems, out_path, steps, resolve=exporting_resolver(targets_dir),
+        bar=lambda label, total: progress_bar(console, label, total), overwrite=overwrite,
+    )  # fmt: skip
+    if funnel is not None:
         phase2 = funnel["phase2"]
-        out.print(
+        console.print(
             f"candidates {funnel['phase1']['candidates']} -> agreed {funnel['agreement']['agreed']}"
             f" -> rewrites kept {phase2['kept']} -> judge accepted {funnel['judge']['accepted']}"
             f" -> sft {funnel['outputs']['sft.jsonl']} (distilled control "
@@ -82,9 +70,9 @@ def _steps(
         )
         before, after = phase2["student_nll_before_mean"], phase2["student_nll_after_mean"]
         if before is not None:
-            out.print(f"student NLL/token on kept solutions: {before:.3f} before -> "
+            console.print(f"student NLL/token on kept solutions: {before:.3f} before -> "
                       f"{after:.3f} after rewriting")  # fmt: skip
-        out.print(f"funnel in [bold]{out_path / 'funnel.json'}[/bold]")
+        console.print(f"funnel in [bold]{out_path / 'funnel.json'}[/bold]")
 
 
 @curate_app.callback(invoke_without_command=True)

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
-
-out = make_console()
+from dta_edge.cli._common import console
 
 
 def report_command(
@@ -36,37 +34,10 @@ def report_command(
     deltas, notes = headline_deltas(data.systems, data.reported, baseline or [])
     paths = write_report(data, deltas, notes, out_path, title)
     for delta in deltas:
-        out.print(f"  {delta.system}: {delta.text}")
+        console.print(f"  {delta.system}: {delta.text}")
     for note in notes:
-        out.print(f"  [yellow]{note}[/yellow]")
-    out.print(
+        console.print(f"  [yellow]{note}[/yellow]")
+    console.print(
         f"results table in [bold]{paths['csv']}[/bold], markdown in [bold]{paths['md']}[/bold]"
     )
-    out.print(f"report: [bold]{paths['html']}[/bold]")
-
-
-def demo_command(
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Demo run folder.")] = Path(
-        "runs/demo"
-    ),
-    fast: Annotated[
-        bool, typer.Option("--fast", help="Smaller sizes (what the tests run).")
-    ] = False,
-) -> None:
-    """The whole chain on the embedded tiny model, offline: curate, train, export, bench, report.
-
-    Rerunning the same command skips the stages already finished.
-    """
-    import time
-
-    from dta_edge._console import progress_bar
-    from dta_edge.demo import FAST, DemoSettings, run_demo
-
-    started = time.perf_counter()
-    settings = FAST if fast else DemoSettings()
-    report = run_demo(
-        out_path, settings, out.print, bar=lambda label, total: progress_bar(out, label, total)
-    )
-    out.print(f"wall {time.perf_counter() - started:.1f} s. Tiny-model numbers show the pipeline, "
-              "not the method's effect.")  # fmt: skip
-    out.print(f"report: [bold]{report}[/bold]")
+    console.print(f"report: [bold]{paths['html']}[/bold]")

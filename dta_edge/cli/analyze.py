@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
+from dta_edge.cli._common import console
 
 analyze_app = typer.Typer(help="Analyses behind the method's claims (JSON + PNG per analysis).")
-out = make_console()
 
 
 @analyze_app.command("loss")
@@ -27,25 +26,20 @@ def loss(
 ) -> None:
     """Overlay training and held-out loss; minimum, its step, and steps to a threshold."""
     from dta_edge.analysis.loss_curves import write_loss_analysis
-    from dta_edge.errors import DataError
+    from dta_edge.cli._common import parse_key_values
 
-    pairs = {}
-    for item in runs:
-        name, _, folder = item.partition("=")
-        if not folder:
-            raise DataError(f"'{item}': give NAME=TRAIN_DIR")
-        pairs[name] = Path(folder)
+    pairs = {k: Path(v) for k, v in parse_key_values(runs, "NAME=TRAIN_DIR argument").items()}
     path = write_loss_analysis(pairs, out_path, threshold)
     import json
 
     result = json.loads(path.read_text())
     for split in ("train", "eval"):
         if split in result:
-            out.print(f"{split} (threshold {result[split]['threshold']:.4f}):")
+            console.print(f"{split} (threshold {result[split]['threshold']:.4f}):")
             for s in result[split]["runs"]:
-                out.print(f"  {s['run']}: min {s['minimum']:.4f} at step {s['minimum_step']}, "
+                console.print(f"  {s['run']}: min {s['minimum']:.4f} at step {s['minimum_step']}, "
                           f"reaches the threshold at step {s['steps_to_threshold']}")  # fmt: skip
-    out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
+    console.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
 
 
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
@@ -90,9 +84,9 @@ def token_shift(
     """Which words of reference solutions fine-tuning made more likely (teacher forcing)."""
     import json
 
-    from dta_edge._console import progress_bar
     from dta_edge.analysis.inputs import load_model, read_pairs
     from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
+    from dta_edge.cli._common import progress_bar
     from dta_edge.config import load_config
     from dta_edge.shipped import resolve_file
 
@@ -101,7 +95,7 @@ def token_shift(
     base_lm = load_model("base", base, device=device)
     tuned_lms = [load_model(name, ref, base=base, device=device)
                  for name, ref in _named(tuned, "tuned")]  # fmt: skip
-    with progress_bar(out, "token shift", len(pairs)) as advance:
+    with progress_bar(console, "token shift", len(pairs)) as advance:
         path = analyze_token_shift(
             base_lm, tuned_lms, pairs, words, out_path, top=top, batch_size=batch_size,
             on_progress=lambda name, done, total: advance(done, name, total),
@@ -110,13 +104,15 @@ def token_shift(
     for name, model in result["models"].items():
         gainers = ", ".join(f"{w['word']!r} {w['gain']:+.2f}" for w in model["top_gainers"][:8])
         gain = model["mean_gain_per_token"]
-        out.print(f"[bold]{name}[/bold]: mean gain {gain:+.4f} nats/token; top gainers {gainers}")
+        console.print(
+            f"[bold]{name}[/bold]: mean gain {gain:+.4f} nats/token; top gainers {gainers}"
+        )
         for row in model["classes"]:
             share = row["share_of_positive_gain"]
             share_text = "–" if share is None else f"{share * 100:.1f}%"
-            out.print(f"  {row['class']}: {row['tokens']} tokens, gain {row['gain']:+.2f}, "
+            console.print(f"  {row['class']}: {row['tokens']} tokens, gain {row['gain']:+.2f}, "
                       f"{share_text} of the positive gain")  # fmt: skip
-    out.print(f"[bold]{path}[/bold] and word clouds in {out_path}")
+    console.print(f"[bold]{path}[/bold] and word clouds in {out_path}")
 
 
 @analyze_app.command("drift")
@@ -140,26 +136,26 @@ def drift(
     """Hidden-state drift of tuned models from the base, per benchmark (PCA on the base)."""
     import json
 
-    from dta_edge._console import progress_bar
     from dta_edge.analysis.drift import analyze_drift
     from dta_edge.analysis.inputs import load_model, read_pairs
+    from dta_edge.cli._common import progress_bar
 
     named = _named(models, "model")
     loaded = [load_model(name, ref, base=base or named[0][1], device=device)
               for name, ref in named]  # fmt: skip
     benchmarks = {path.stem: [q for q, _ in read_pairs(path, limit, need_solution=False)]
                   for path in data}  # fmt: skip
-    with progress_bar(out, "drift", len(loaded) * len(benchmarks)) as advance:
+    with progress_bar(console, "drift", len(loaded) * len(benchmarks)) as advance:
         path = analyze_drift(
             loaded, benchmarks, out_path, layer=layer, batch_size=batch_size,
             on_progress=lambda name, done, total: advance(done, name, total),
         )  # fmt: skip
     result = json.loads(path.read_text())
     for row in result["drift"]:
-        out.print(f"{row['benchmark']} layer {row['layer']} {row['model']}: centroid L2 "
+        console.print(f"{row['benchmark']} layer {row['layer']} {row['model']}: centroid L2 "
                   f"{row['centroid_l2']:.4g} ({row['centroid_l2_relative'] * 100:.2f}% of the base "
                   f"norm), cosine distance {row['centroid_cosine_distance']:.3g}")  # fmt: skip
-    out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
+    console.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
 
 
 @analyze_app.command("pairwise")
@@ -201,25 +197,19 @@ def pairwise(
     """Head-to-head: a judge compares two runs' answers, both orders, ties allowed."""
     import json
 
-    from dta_edge._console import progress_bar
     from dta_edge.analysis.pairwise import read_answers, run_pairwise
-    from dta_edge.backends.registry import create_generator
-    from dta_edge.bench.suite import ProblemSource, load_problem_source
+    from dta_edge.backends.registry import Spec, open_generator
+    from dta_edge.cli._common import json_or_text, parse_key_values, progress_bar
     from dta_edge.errors import DataError
-    from dta_edge.models.references import resolve_model
+    from dta_edge.export.embedded import exporting_resolver
+    from dta_edge.tasks.sources import ProblemSource, load_problem_source
 
-    options = {}
-    for item in judge_option or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DataError(f"--judge-option '{item}': give KEY=VALUE")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    given = parse_key_values(judge_option, "--judge-option")
+    options = {key: json_or_text(value) for key, value in given.items()}
+    from dta_edge.layout import PROBLEMS
     from dta_edge.tasks.loaders import read_problem_file
 
-    data = data or (a if a.is_dir() else a.parent) / "problems.jsonl"
+    data = data or (a if a.is_dir() else a.parent) / PROBLEMS
     if field_map is None:
         if not data.is_file():
             raise DataError(f"{data}: no such file; pass --data")
@@ -228,8 +218,8 @@ def pairwise(
         source = ProblemSource(file=str(data), field_map=field_map)
         problems = load_problem_source(source, None, Path("pairwise"))
     run_a, run_b = read_answers(a, a_system), read_answers(b, b_system)
-    generator = create_generator(judge, resolve_model(judge_model), options)
-    with progress_bar(out, "pairwise", 2 * len(problems)) as advance:
+    generator = open_generator(Spec(judge, judge_model, options), exporting_resolver())
+    with progress_bar(console, "pairwise", 2 * len(problems)) as advance:
         path = run_pairwise(
             generator, f"{judge}:{Path(judge_model).name}", problems, run_a, run_b, out_path,
             reference=reference, max_tokens=max_tokens, thinking=thinking, workers=workers,
@@ -239,7 +229,9 @@ def pairwise(
     for label, key in ((run_a.system, "a_wins"), ("tie", "ties"), (run_b.system, "b_wins")):
         row = result[key]
         low, high = row["ci95"]
-        out.print(f"{label}: {row['count']}/{result['problems_judged']} "
+        console.print(f"{label}: {row['count']}/{result['problems_judged']} "
                   f"[{low * 100:.1f}, {high * 100:.1f}]%")  # fmt: skip
-    out.print(f"position consistency {result['position_consistency']}; failed {result['failed']}")
-    out.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")
+    console.print(
+        f"position consistency {result['position_consistency']}; failed {result['failed']}"
+    )
+    console.print(f"[bold]{path}[/bold] and [bold]{path.with_suffix('.png')}[/bold]")

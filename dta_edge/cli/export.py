@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
+from dta_edge.cli._common import console
 from dta_edge.config import load_config
 
 export_app = typer.Typer(
     help="Export a model (plus a LoRA adapter) for a device: GGUF for llama.cpp, merged "
     "safetensors for vLLM; parity measured and recorded in manifest.json.",
 )
-out = make_console()
 
 
 @export_app.callback(invoke_without_command=True)
@@ -55,7 +54,7 @@ def export(
             table.add_row(
                 name, spec.format, spec.quantization, provider, spec.profile, spec.description
             )
-        out.print(table)
+        console.print(table)
         return
     if target is None or model is None or out_path is None:
         raise typer.BadParameter("give --target, --model and --out (or --list)")
@@ -65,15 +64,15 @@ def export(
         target_file = resolve_file(target, "export")
     spec = load_config(target_file, ExportTarget)
     manifest = export_model(
-        spec, model, out_path, adapter, on_stage=lambda m: out.print(f"[bold]{m}[/bold]"),
+        spec, model, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
         overwrite=overwrite,
     )  # fmt: skip
     for item in manifest.files:
-        out.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
-    out.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
+        console.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
+    console.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
     if manifest.parity_unavailable:
-        out.print(f"[yellow]parity not measured here[/yellow]: {manifest.parity_unavailable}")
-    out.print(
+        console.print(f"[yellow]parity not measured here[/yellow]: {manifest.parity_unavailable}")
+    console.print(
         f"{manifest.seconds:.1f} s, peak RSS {manifest.peak_rss_mib:.0f} MiB; "
         f"manifest in [bold]{out_path / 'manifest.json'}[/bold]"
     )
@@ -88,13 +87,13 @@ def export_verify(
 
     result = verify_export(folder)
     for key, value in result.parity_now.items():
-        out.print(f"  {key}: manifest {result.parity_recorded.get(key)}  now {value}")
+        console.print(f"  {key}: manifest {result.parity_recorded.get(key)}  now {value}")
     if result.problems:
         for problem in result.problems:
-            out.print(f"[red]{problem}[/red]")
+            console.print(f"[red]{problem}[/red]")
         raise typer.Exit(1)
     if result.parity_unavailable:
-        out.print(f"[yellow]files verified; parity not measured here[/yellow]: "
+        console.print(f"[yellow]files verified; parity not measured here[/yellow]: "
                   f"{result.parity_unavailable}")  # fmt: skip
         return
-    out.print("[green]verified[/green]: files match their sha256 and parity is unchanged")
+    console.print("[green]verified[/green]: files match their sha256 and parity is unchanged")

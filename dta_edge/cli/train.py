@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
-
-out = make_console()
+from dta_edge.cli._common import console
 
 
 def train_command(
@@ -41,7 +39,7 @@ def train_command(
     """
     from dta_edge.config import load_config
     from dta_edge.config_checks import check_references
-    from dta_edge.runs import run_record
+    from dta_edge.export.embedded import exporting_resolver
     from dta_edge.shipped import resolve_file
     from dta_edge.train.recipe import TrainRecipe
     from dta_edge.train.sft import train
@@ -49,15 +47,15 @@ def train_command(
     recipe = resolve_file(recipe, "curation")
     spec = load_config(recipe, TrainRecipe)
     check_references(spec, recipe)
-    config = {"recipe": spec.model_dump(mode="json"), "data": str(data), "full": full}
-    with run_record(out_path, "train", config, overwrite=overwrite):
-        summary = train(spec, data, out_path, full=full, targets_dir=targets_dir,
-                        log=lambda m: out.print(f"[bold]{m}[/bold]"))  # fmt: skip
+    summary = train(
+        spec, data, out_path, full=full, resolve=exporting_resolver(targets_dir),
+        log=lambda m: console.print(f"[bold]{m}[/bold]"), overwrite=overwrite,
+    )  # fmt: skip
     eval_loss = summary["eval_loss"]
-    out.print(
+    console.print(
         f"{summary['steps']} steps in {summary['seconds']:.1f} s "
         f"({summary['tokens_per_s']:.0f} tokens/s); train loss {summary['train_loss']:.3f}"
         + (f", eval loss {eval_loss:.3f}" if eval_loss is not None else "")
     )
-    out.print(f"{'model' if full else 'adapter'} in [bold]{summary['output']}[/bold]; "
+    console.print(f"{'model' if full else 'adapter'} in [bold]{summary['output']}[/bold]; "
               f"loss curve in [bold]{out_path / 'loss.png'}[/bold]")  # fmt: skip

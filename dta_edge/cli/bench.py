@@ -7,20 +7,15 @@ from typing import Annotated
 
 import typer
 
-from dta_edge._console import make_console
+from dta_edge.cli._common import console
 from dta_edge.config import load_config
-
-bench_app = typer.Typer(
-    help="Benchmark systems (backend x model x thinking x k) for accuracy, latency and energy.",
-)
-out = make_console()
 
 
 def _fmt(value: float | None, spec: str = ".3g", scale: float = 1.0) -> str:
     return "-" if value is None else format(value * scale, spec)
 
 
-def print_summaries(summaries, console=out) -> None:
+def print_summaries(summaries, to=console) -> None:
     """The systems table, as the report shows it."""
     from rich.table import Table
 
@@ -38,10 +33,9 @@ def print_summaries(summaries, console=out) -> None:
             _fmt(s.decode_tokens_per_s_median, ".1f"), _fmt(s.output_tokens_per_problem, ".1f"),
             _fmt(s.joules_per_output_token), _fmt(s.joules_per_correct), meter,
         )  # fmt: skip
-    console.print(table)
+    to.print(table)
 
 
-@bench_app.callback(invoke_without_command=True)
 def bench(
     suite: Annotated[
         Path,
@@ -72,40 +66,39 @@ def bench(
         ),
     ] = False,
 ) -> None:
-    """Run every system of --suite on --profile; append results.jsonl, write summary.json.
+    """Benchmark systems (backend x model x thinking x k) for accuracy, latency and energy.
+
+    Runs every system of --suite on --profile; appends results.jsonl, writes summary.json.
 
     Rerunning the same command resumes: finished requests are not sent again. A suite of kind
     'reported' (figures quoted from papers) is copied as reported rows and never run.
     """
-    from dta_edge._console import progress_bar
     from dta_edge.bench.runner import run_suite
     from dta_edge.bench.suite import BenchSuite, ReportedResults, write_reported
+    from dta_edge.cli._common import progress_bar
     from dta_edge.config_checks import check_references
     from dta_edge.errors import ConfigError
+    from dta_edge.export.embedded import exporting_resolver
     from dta_edge.profiles import DeviceProfile
-    from dta_edge.runs import run_record
     from dta_edge.shipped import resolve_file
 
     suite = resolve_file(suite, "bench")
     spec = load_config(suite)
     if isinstance(spec, ReportedResults):
         path = write_reported(spec, out_path)
-        out.print(f"{len(spec.systems)} reported rows (not measured) -> [bold]{path}[/bold]")
+        console.print(f"{len(spec.systems)} reported rows (not measured) -> [bold]{path}[/bold]")
         return
     if not isinstance(spec, BenchSuite):
         raise ConfigError(suite, [f"kind: expected bench-suite or reported, got {spec.kind}"])
     check_references(spec, suite)
     device = load_config(resolve_file(profile, "profiles"), DeviceProfile)
-    resolved = {"suite": spec.model_dump(mode="json"), "profile": device.model_dump(mode="json")}
-    with (
-        run_record(out_path, "bench", resolved, overwrite=overwrite),
-        progress_bar(out, "bench", len(spec.systems)) as advance,
-    ):
+    with progress_bar(console, "bench", len(spec.systems)) as advance:
         summaries = run_suite(
-            spec, suite, device, out_path, targets_dir=targets_dir,
+            spec, suite, device, out_path, resolve=exporting_resolver(targets_dir),
             on_progress=lambda name, done, total: advance(done, name, total),
-            on_notice=lambda message: out.print(f"[yellow]{message}[/yellow]"),
+            on_notice=lambda message: console.print(f"[yellow]{message}[/yellow]"),
+            overwrite=overwrite,
         )  # fmt: skip
     print_summaries(summaries)
-    out.print(f"results in [bold]{out_path / 'results.jsonl'}[/bold], "
+    console.print(f"results in [bold]{out_path / 'results.jsonl'}[/bold], "
               f"summary in [bold]{out_path / 'summary.json'}[/bold]")  # fmt: skip

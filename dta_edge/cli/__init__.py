@@ -1,0 +1,85 @@
+"""The `dta` command: one thin module per command group, each a parser around one library call.
+
+Every user error (bad config, bad record, bad data) exits with code 2 and a one-screen message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dta_edge import __version__
+from dta_edge._console import make_console
+from dta_edge.cli._common import console
+from dta_edge.cli.analyze import analyze_app
+from dta_edge.cli.bench import bench
+from dta_edge.cli.config import config_app
+from dta_edge.cli.curate import curate_app
+from dta_edge.cli.demo import demo_command
+from dta_edge.cli.export import export_app
+from dta_edge.cli.model import model_app
+from dta_edge.cli.problems import problems_app
+from dta_edge.cli.report import report_command
+from dta_edge.cli.score import score_app
+from dta_edge.cli.train import train_command
+from dta_edge.errors import DtaError
+
+app = typer.Typer(
+    help="dta-edge: adapt an LLM to telecom mathematics with Data Trajectory Alignment, "
+    "export it for edge devices, and prove it with measured numbers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(config_app, name="config")
+app.add_typer(problems_app, name="problems")
+app.add_typer(model_app, name="model")
+app.add_typer(score_app, name="score")
+app.add_typer(export_app, name="export")
+app.add_typer(analyze_app, name="analyze")
+app.add_typer(curate_app, name="curate")
+app.command("bench")(bench)
+app.command("train")(train_command)
+app.command("report")(report_command)
+app.command("demo")(demo_command)
+
+
+@app.command()
+def version() -> None:
+    """Print the dta-edge version and the versions of the libraries that change results."""
+    from dta_edge.runs import package_versions
+
+    console.print(f"dta-edge {__version__}")
+    for name, found in package_versions().items():
+        if name != "dta-edge":
+            console.print(f"  {name} {found}")
+
+
+def main() -> None:
+    """Entry point of the `dta` console script."""
+    try:
+        app()
+    except DtaError as exc:
+        _fail(str(exc))
+    except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        # An output path that names a file where a folder belongs (or the reverse): the user's
+        # path, not our bug. Nothing was written over it.
+        _fail(
+            f"{exc.filename}: {exc.strerror}; a file stands where a folder is expected, or the "
+            "reverse (check --out and the paths given)"
+        )
+    except (FileNotFoundError, PermissionError) as exc:
+        _fail(f"{exc.filename}: {exc.strerror}")
+
+
+def _fail(message: str) -> None:
+    """Print one error to stderr (model text and paths shown verbatim, never as markup), exit 2."""
+    from rich.text import Text
+
+    make_console(stderr=True).print(Text("error: ", style="bold red") + Text(message))
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

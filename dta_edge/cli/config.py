@@ -1,0 +1,60 @@
+"""`dta config`: show a config resolved, or validate configs and what they name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge._console import make_console
+from dta_edge.cli._common import console
+from dta_edge.config import dump_config, load_config
+from dta_edge.errors import DtaError
+
+config_app = typer.Typer(
+    help="Inspect and validate YAML recipes, targets, suites and profiles.", no_args_is_help=True
+)
+
+
+@config_app.command("show")
+def config_show(
+    file: Annotated[Path, typer.Argument(help="A YAML file with a 'kind' key.")],
+) -> None:
+    """Validate a config and print it resolved, every default filled in."""
+    console.print(dump_config(load_config(file)), end="", markup=False)
+
+
+@config_app.command("validate")
+def config_validate(
+    files: Annotated[list[Path], typer.Argument(help="YAML files to check.")],
+    schema_only: Annotated[
+        bool,
+        typer.Option(
+            "--schema-only",
+            help="Check keys and values only, not the files and models the config names (for "
+            "a recipe meant for another machine).",
+        ),
+    ] = False,
+) -> None:
+    """Check configs: schema, every file and model they name, every backend option.
+
+    Reports every problem with file, line and key path; exit 2 if any file has one.
+    """
+    from rich.markup import escape
+
+    from dta_edge.config_checks import check_references
+
+    failed = 0
+    for file in files:
+        try:
+            config = load_config(file)
+            if not schema_only:
+                check_references(config, file)
+        except DtaError as exc:
+            failed += 1
+            make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+            continue
+        console.print(f"[green]ok[/green] {file} ({config.kind})")
+    if failed:
+        raise typer.Exit(2)
