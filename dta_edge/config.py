@@ -42,6 +42,17 @@ CONFIG_KINDS: dict[str, str] = {
 }
 
 
+def repeated_names(names: list[str], what: str) -> None:
+    """Raise (inside a validator) when a list of names repeats one: results are keyed by name.
+
+    Raises:
+        ValueError: naming every repeated name.
+    """
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
+
+
 def config_class(kind: str) -> type[BaseModel]:
     """Return the config model registered for ``kind``.
 

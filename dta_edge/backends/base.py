@@ -180,16 +180,7 @@ class PromptBackend(ABC):
 
 def _generation(raw: str, done: Completion, thinking: bool) -> Generation:
     answer, reasoning = split_reasoning(raw, thinking=thinking)
-    return Generation(
-        text=answer,
-        reasoning=reasoning,
-        prompt_tokens=done.prompt_tokens,
-        output_tokens=done.output_tokens,
-        ttft_s=done.ttft_s,
-        e2e_s=done.e2e_s,
-        finish_reason=done.finish_reason,
-        backend_timings=done.backend_timings,
-    )
+    return Generation(text=answer, reasoning=reasoning, **done.model_dump(exclude={"text"}))
 
 
 Parsed = TypeVar("Parsed")

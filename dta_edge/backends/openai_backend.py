@@ -161,15 +161,7 @@ class OpenAIGenerator(PromptBackend):
         dropped = result["finish_reason"] == "stop" and (matched is None or matched in stop)
         if stop and dropped and not truncate_at_stop(text, stop)[1]:
             text += matched if isinstance(matched, str) else stop[0]
-        return Completion(
-            text=text,
-            prompt_tokens=result["prompt_tokens"],
-            output_tokens=result["output_tokens"],
-            ttft_s=result["ttft_s"],
-            e2e_s=time.perf_counter() - started,
-            finish_reason=result["finish_reason"],
-            backend_timings={"http_attempts": float(result["attempts"])},
-        )
+        return Completion(text=text, **_measured(result, started))
 
     def _chat(self, request: GenerationRequest, seed: int) -> Generation:
         body = {
@@ -191,16 +183,7 @@ class OpenAIGenerator(PromptBackend):
         answer, reasoning = split_reasoning(result["text"], thinking=request.thinking)
         if result["reasoning"]:
             reasoning = result["reasoning"].strip()
-        return Generation(
-            text=answer,
-            reasoning=reasoning,
-            prompt_tokens=result["prompt_tokens"],
-            output_tokens=result["output_tokens"],
-            ttft_s=result["ttft_s"],
-            e2e_s=time.perf_counter() - started,
-            finish_reason=result["finish_reason"],
-            backend_timings={"http_attempts": float(result["attempts"])},
-        )
+        return Generation(text=answer, reasoning=reasoning, **_measured(result, started))
 
     def _request(self, path: str, body: dict, started: float) -> dict:
         """POST with retries: exponential backoff with jitter, Retry-After honoured."""
@@ -261,6 +244,18 @@ class OpenAIGenerator(PromptBackend):
         from dta_edge.secrets import redact
 
         return redact(text, (self._key,) if self._key else ())
+
+
+def _measured(result: dict, started: float) -> dict:
+    """Token counts, timings and attempts of one reply, as Completion and Generation take them."""
+    return {
+        "prompt_tokens": result["prompt_tokens"],
+        "output_tokens": result["output_tokens"],
+        "ttft_s": result["ttft_s"],
+        "e2e_s": time.perf_counter() - started,
+        "finish_reason": result["finish_reason"],
+        "backend_timings": {"http_attempts": float(result["attempts"])},
+    }
 
 
 def _sampling_body(sampling: SamplingSettings, seed: int) -> dict:

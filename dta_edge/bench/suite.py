@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
 from dta_edge.backends.registry import BackendName
-from dta_edge.config import FrozenModel
+from dta_edge.config import FrozenModel, repeated_names
 from dta_edge.models.references import EMBEDDED
 from dta_edge.tasks.sources import ProblemSource
 
@@ -60,10 +60,7 @@ class BenchSuite(FrozenModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> BenchSuite:
-        names = [s.name for s in self.systems]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"system names must be unique; repeated: {', '.join(duplicates)}")
+        repeated_names([s.name for s in self.systems], "system")
         return self
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, TargetsDir, console
 from dta_edge.config import load_config
 
 
@@ -54,17 +54,8 @@ def bench(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")] = Path(
         "runs/bench"
     ),
-    targets_dir: Annotated[
-        Path | None,
-        typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
-    ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="If --out holds a run of another suite or profile, move it aside and start anew.",
-        ),
-    ] = False,
+    targets_dir: TargetsDir = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Benchmark systems (backend x model x thinking x k) for accuracy, latency and energy.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, TargetsDir, console
 
 curate_app = typer.Typer(
     help="Curate a DTA fine-tuning set: teacher ensemble (Phase I), student-aligned rewriting "
@@ -18,16 +18,6 @@ Recipe = Annotated[
     typer.Option(help="A curation recipe YAML, or a shipped one's name (demo, telemath-qwen3)."),
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")]
-Targets = Annotated[
-    Path | None,
-    typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
-]
-Overwrite = Annotated[
-    bool,
-    typer.Option(
-        "--overwrite", help="If --out holds a run of another recipe, move it aside and start anew."
-    ),
-]
 
 
 def _load(recipe: Path):
@@ -80,7 +70,7 @@ def curate(
     ctx: typer.Context,
     recipe: Recipe = None,  # type: ignore[assignment]
     out_path: Out = Path("runs/curate"),
-    targets_dir: Targets = None,
+    targets_dir: TargetsDir = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Run every step of --recipe into --out: phase1, phase2 (rewrite, judge), select."""
@@ -93,20 +83,20 @@ def curate(
 
 @curate_app.command("phase1")
 def phase1(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
+           targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Teachers write candidates.jsonl."""
     _steps(recipe, out_path, targets_dir, ("phase1",), overwrite)
 
 
 @curate_app.command("phase2")
 def phase2(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
+           targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Rewrite agreed candidates in the student's voice (aligned.jsonl), then judge them."""
     _steps(recipe, out_path, targets_dir, ("rewrite", "judge"), overwrite)
 
 
 @curate_app.command("select")
 def select(recipe: Recipe, out_path: Out = Path("runs/curate"),
-           targets_dir: Targets = None, overwrite: Overwrite = False) -> None:  # fmt: skip
+           targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
     """Write sft.jsonl, distilled.jsonl and funnel.json."""
     _steps(recipe, out_path, targets_dir, ("select",), overwrite)

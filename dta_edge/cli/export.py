@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, console
 from dta_edge.config import load_config
 
 export_app = typer.Typer(
@@ -30,12 +30,7 @@ def export(
         Path | None,
         typer.Option(help="Folder of target YAMLs (default: the shipped targets)."),
     ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite", help="Replace an export of another model or target held in --out."
-        ),
-    ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Export --model for --target into --out (see --list for the shipped targets)."""
     from dta_edge.export.runner import export_model

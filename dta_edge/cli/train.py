@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, TargetsDir, console
 
 
 def train_command(
@@ -20,17 +20,8 @@ def train_command(
     data: Annotated[Path, typer.Option(help="sft.jsonl (DTA) or distilled.jsonl (control).")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")],
     full: Annotated[bool, typer.Option("--full", help="Full fine-tune (small models).")] = False,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="If --out holds a run of another recipe or data, move it aside and start anew.",
-        ),
-    ] = False,
-    targets_dir: Annotated[
-        Path | None,
-        typer.Option(help="Export targets for embedded:tiny@T (default: the shipped ones)."),
-    ] = None,
+    overwrite: Overwrite = False,
+    targets_dir: TargetsDir = None,
 ) -> None:
     """LoRA fine-tune (or --full) with trl's SFTTrainer; loss on assistant tokens only.
 

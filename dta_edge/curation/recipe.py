@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from dta_edge.backends.base import SamplingSettings
 from dta_edge.backends.registry import BackendName
-from dta_edge.config import FrozenModel
+from dta_edge.config import FrozenModel, repeated_names
 from dta_edge.models.chat import DEFAULT_INSTRUCTION
 from dta_edge.models.references import EMBEDDED
 from dta_edge.tasks.sources import ProblemSource
@@ -147,8 +147,5 @@ class CurationRecipe(FrozenModel):
 
     @model_validator(mode="after")
     def _unique_teachers(self) -> CurationRecipe:
-        names = [t.name for t in self.teachers]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"teacher names must be unique; repeated: {', '.join(repeated)}")
+        repeated_names([t.name for t in self.teachers], "teacher")
         return self
