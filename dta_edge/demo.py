@@ -212,12 +212,9 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
     from dta_edge.analysis.drift import analyze_drift
     from dta_edge.analysis.inputs import load_model
     from dta_edge.analysis.loss_curves import write_loss_analysis
-    from dta_edge.analysis.pairwise import read_answers, run_pairwise
     from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
-    from dta_edge.backends.registry import Spec, open_generator
     from dta_edge.models.tiny import tiny_model
-    from dta_edge.records import Problem
-    from dta_edge.storage import read_jsonl, write_jsonl
+    from dta_edge.storage import write_jsonl
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
     folder = out / L.DEMO_ANALYSIS
@@ -252,6 +249,15 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
     last = [r for r in drift["drift"] if r["layer"] == drift["last_layer"]]
     say("drift: " + "; ".join(f"{r['benchmark']} L{r['layer']} {r['model']} "
                               f"{r['centroid_l2_relative'] * 100:.2f}%" for r in last))  # fmt: skip
+    _pairwise(out, folder, targets, say, bar)
+
+
+def _pairwise(out: Path, folder: Path, targets: Path | None, say: Say, bar: Bar) -> None:
+    """DTA against distilled-only, judged by the tiny model (it cannot judge: all ties)."""
+    from dta_edge.analysis.pairwise import read_answers, run_pairwise
+    from dta_edge.backends.registry import Spec, open_generator
+    from dta_edge.records import Problem
+    from dta_edge.storage import read_jsonl
 
     judge = open_generator(
         Spec("llama-cpp", "embedded:tiny@cpu-gguf-q8_0", {"n_threads": 1}),

@@ -202,6 +202,28 @@ def _bar_chart(result: dict, path: Path) -> None:
     plt.close(figure)
 
 
+def pairwise_problems(run_a: Path, data: Path | None, field_map: str | None) -> list[Problem]:
+    """The problems to judge: ``data`` through ``field_map``, else those beside run A's results.
+
+    Any math set works through a field map; without one, ``data`` (default: the problems.jsonl
+    a bench run keeps beside its results) holds dta problem records.
+
+    Raises:
+        DataError: no data given and run A keeps no problems.jsonl.
+    """
+    from dta_edge.layout import PROBLEMS
+    from dta_edge.tasks.loaders import read_problem_file
+    from dta_edge.tasks.sources import ProblemSource, load_problem_source
+
+    data = data or (run_a if run_a.is_dir() else run_a.parent) / PROBLEMS
+    if field_map is not None:
+        source = ProblemSource(file=str(data), field_map=field_map)
+        return load_problem_source(source, None, Path("pairwise"))
+    if not data.is_file():
+        raise DataError(f"{data}: no such file; pass --data")
+    return read_problem_file(data)
+
+
 def run_pairwise(
     judge: Generator,
     judge_name: str,

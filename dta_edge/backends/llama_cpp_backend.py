@@ -95,13 +95,7 @@ class LlamaCppGenerator(PromptBackend):
         if not self.options.prompt_cache:
             self.llm.reset()
         self.llm.set_seed(seed)
-        tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
-        room = self.llm.n_ctx() - len(tokens)
-        if room < 1:
-            raise ModelError(
-                f"prompt of {len(tokens)} tokens does not fit the context of {self.llm.n_ctx()} "
-                "(raise n_ctx, or shorten the prompt)"
-            )
+        tokens, room = self._prompt_tokens(prompt)
         greedy = sampling.temperature == 0
         generated: list[int] = []
         pieces = bytearray()
@@ -145,6 +139,17 @@ class LlamaCppGenerator(PromptBackend):
                 "llama_eval_tokens": float(perf.n_eval),
             },
         )
+
+    def _prompt_tokens(self, prompt: str) -> tuple[list[int], int]:
+        """The prompt's tokens and the room left for the answer in the context."""
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        room = self.llm.n_ctx() - len(tokens)
+        if room < 1:
+            raise ModelError(
+                f"prompt of {len(tokens)} tokens does not fit the context of {self.llm.n_ctx()} "
+                "(raise n_ctx, or shorten the prompt)"
+            )
+        return tokens, room
 
     @override
     def close(self) -> None:

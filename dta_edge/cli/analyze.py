@@ -195,28 +195,14 @@ def pairwise(
     workers: Annotated[int, typer.Option(min=1, help="Requests in flight (servers).")] = 1,
 ) -> None:
     """Head-to-head: a judge compares two runs' answers, both orders, ties allowed."""
-    import json
-
-    from dta_edge.analysis.pairwise import read_answers, run_pairwise
+    from dta_edge.analysis.pairwise import pairwise_problems, read_answers, run_pairwise
     from dta_edge.backends.registry import Spec, open_generator
     from dta_edge.cli._common import json_or_text, parse_key_values, progress_bar
-    from dta_edge.errors import DataError
     from dta_edge.export.embedded import exporting_resolver
-    from dta_edge.tasks.sources import ProblemSource, load_problem_source
 
     given = parse_key_values(judge_option, "--judge-option")
     options = {key: json_or_text(value) for key, value in given.items()}
-    from dta_edge.layout import PROBLEMS
-    from dta_edge.tasks.loaders import read_problem_file
-
-    data = data or (a if a.is_dir() else a.parent) / PROBLEMS
-    if field_map is None:
-        if not data.is_file():
-            raise DataError(f"{data}: no such file; pass --data")
-        problems = read_problem_file(data)
-    else:
-        source = ProblemSource(file=str(data), field_map=field_map)
-        problems = load_problem_source(source, None, Path("pairwise"))
+    problems = pairwise_problems(a, data, field_map)
     run_a, run_b = read_answers(a, a_system), read_answers(b, b_system)
     generator = open_generator(Spec(judge, judge_model, options), exporting_resolver())
     with progress_bar(console, "pairwise", 2 * len(problems)) as advance:
@@ -225,8 +211,14 @@ def pairwise(
             reference=reference, max_tokens=max_tokens, thinking=thinking, workers=workers,
             on_progress=lambda name, done, total: advance(done, name, total),
         )  # fmt: skip
+    _print_pairwise(path, run_a.system, run_b.system)
+
+
+def _print_pairwise(path: Path, name_a: str, name_b: str) -> None:
+    import json
+
     result = json.loads(path.read_text())
-    for label, key in ((run_a.system, "a_wins"), ("tie", "ties"), (run_b.system, "b_wins")):
+    for label, key in ((name_a, "a_wins"), ("tie", "ties"), (name_b, "b_wins")):
         row = result[key]
         low, high = row["ci95"]
         console.print(f"{label}: {row['count']}/{result['problems_judged']} "

@@ -87,6 +87,21 @@ def _keeps_answer(text: str, original: Candidate, problem: Problem, rel_tol: flo
     return extracted.strip() == (original.extracted_answer or "").strip()
 
 
+def agreed_candidates(
+    recipe: CurationRecipe, problems: list[Problem], out_dir: Path
+) -> list[tuple[Problem, Candidate, float]]:
+    """Phase I candidates whose answer agrees (with the reference, else the majority): level."""
+    by_problem: dict[str, list[Candidate]] = defaultdict(list)
+    for record in read_jsonl(out_dir / CANDIDATES, Candidate):
+        by_problem[record.problem_id].append(record)
+    agreed: list[tuple[Problem, Candidate, float]] = []
+    for problem in problems:
+        levels = agreement_levels(problem, by_problem.get(problem.id, []), recipe.agreement)
+        agreed += [(problem, c, levels[c.key]) for c in by_problem.get(problem.id, [])
+                   if c.key in levels]  # fmt: skip
+    return agreed
+
+
 def run_phase2(
     recipe: CurationRecipe,
     problems: list[Problem],
@@ -97,14 +112,7 @@ def run_phase2(
 ) -> Path:
     """Write (or complete) aligned.jsonl from candidates.jsonl; return its path."""
     progress = on_progress or (lambda _name, _done, _total: None)
-    by_problem: dict[str, list[Candidate]] = defaultdict(list)
-    for record in read_jsonl(out_dir / CANDIDATES, Candidate):
-        by_problem[record.problem_id].append(record)
-    agreed: list[tuple[Problem, Candidate, float]] = []
-    for problem in problems:
-        levels = agreement_levels(problem, by_problem.get(problem.id, []), recipe.agreement)
-        agreed += [(problem, c, levels[c.key]) for c in by_problem.get(problem.id, [])
-                   if c.key in levels]  # fmt: skip
+    agreed = agreed_candidates(recipe, problems, out_dir)
     path = out_dir / ALIGNED
     with JsonlWriter(path, AlignedCandidate, retry=lambda r: r.failed) as writer:
         todo = [item for item in agreed if item[1].key not in writer.done]

@@ -206,11 +206,6 @@ def export_model(
     except ParityUnavailable as exc:
         unavailable = str(exc)
         say(f"parity not measured: {exc}")
-    paths = [final] if final.is_file() else sorted(p for p in final.iterdir() if p.is_file())
-    files = tuple(
-        ExportedFile(path=str(p.relative_to(out_dir)), bytes=p.stat().st_size, sha256=sha256_of(p))
-        for p in paths
-    )
     manifest = ExportManifest(
         target=target,
         source_model=str(model_dir),
@@ -218,7 +213,7 @@ def export_model(
         adapter=str(adapter_dir) if adapter_dir else None,
         format=target.format,
         quantization=target.quantization,
-        files=files,
+        files=_exported_files(final, out_dir),
         parity=parity,
         parity_unavailable=unavailable,
         tools=package_versions(TOOLS),
@@ -227,6 +222,15 @@ def export_model(
     )
     atomic_write_json(out_dir / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
+
+
+def _exported_files(final: Path, out_dir: Path) -> tuple[ExportedFile, ...]:
+    """The exported file, or every file of the exported folder, with size and sha256."""
+    paths = [final] if final.is_file() else sorted(p for p in final.iterdir() if p.is_file())
+    return tuple(
+        ExportedFile(path=str(p.relative_to(out_dir)), bytes=p.stat().st_size, sha256=sha256_of(p))
+        for p in paths
+    )
 
 
 def _clear_previous_export(

@@ -167,33 +167,12 @@ def _train(
     return losses
 
 
-def build_tiny_model(
-    config: TinyModelConfig, out_dir: Path, on_step: StepCallback | None = None
-) -> dict:
-    """Build the model into ``out_dir`` (no cache); return its build info.
+def _qwen3_config(config: TinyModelConfig, vocab_size: int, pad_id: int, eos_id: int):
+    """The transformers Qwen3Config of the tiny model (tied embeddings, fp32)."""
+    from transformers import Qwen3Config
 
-    Args:
-        config: architecture and pre-training recipe.
-        out_dir: an empty or new folder.
-        on_step: called after every optimizer step with (step, total, loss), for progress bars.
-    """
-    import torch
-    import transformers
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
-
-    from dta_edge.models.tokenizer import train_bpe, wrap_for_transformers
-
-    started = time.perf_counter()
-    problems = corpus_problems(config)
-    pairs = list(training_texts(problems, config))
-    raw = train_bpe((text for pair in pairs for text in pair), config.vocab_size)
-    tokenizer = wrap_for_transformers(raw, chat_template())
-    pad_id, eos_id = (
-        tokenizer.convert_tokens_to_ids(ENDOFTEXT),
-        tokenizer.convert_tokens_to_ids(IM_END),
-    )
-    model_config = Qwen3Config(
-        vocab_size=len(tokenizer),
+    return Qwen3Config(
+        vocab_size=vocab_size,
         hidden_size=config.hidden_size,
         intermediate_size=config.intermediate_size,
         num_hidden_layers=config.num_hidden_layers,
@@ -208,6 +187,34 @@ def build_tiny_model(
         pad_token_id=pad_id,
         dtype="float32",
     )
+
+
+def build_tiny_model(
+    config: TinyModelConfig, out_dir: Path, on_step: StepCallback | None = None
+) -> dict:
+    """Build the model into ``out_dir`` (no cache); return its build info.
+
+    Args:
+        config: architecture and pre-training recipe.
+        out_dir: an empty or new folder.
+        on_step: called after every optimizer step with (step, total, loss), for progress bars.
+    """
+    import torch
+    import transformers
+    from transformers import GenerationConfig, Qwen3ForCausalLM
+
+    from dta_edge.models.tokenizer import train_bpe, wrap_for_transformers
+
+    started = time.perf_counter()
+    problems = corpus_problems(config)
+    pairs = list(training_texts(problems, config))
+    raw = train_bpe((text for pair in pairs for text in pair), config.vocab_size)
+    tokenizer = wrap_for_transformers(raw, chat_template())
+    pad_id, eos_id = (
+        tokenizer.convert_tokens_to_ids(ENDOFTEXT),
+        tokenizer.convert_tokens_to_ids(IM_END),
+    )
+    model_config = _qwen3_config(config, len(tokenizer), pad_id, eos_id)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = Qwen3ForCausalLM(model_config)
