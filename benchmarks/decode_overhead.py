@@ -116,7 +116,7 @@ def main() -> None:
     import random_qwen3
 
     from dta_edge.backends.registry import create_generator
-    from dta_edge.bench.meters.base import create_meter
+    from dta_edge.meters.registry import create_meter
     from dta_edge.models.tiny import tiny_model
 
     for size in args.sizes:

@@ -28,7 +28,8 @@ def main() -> None:
 
     from dta_edge.backends.base import GenerationRequest, SamplingSettings
     from dta_edge.backends.registry import create_generator
-    from dta_edge.bench.meters.base import NoMeter, PowerPoller, create_meter
+    from dta_edge.meters.base import NoMeter, PowerPoller
+    from dta_edge.meters.registry import create_meter
     from dta_edge.records import ChatMessage
 
     generator = create_generator("transformers", args.model, {"device": "cuda"})

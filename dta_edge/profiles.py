@@ -12,6 +12,7 @@ from pydantic import Field
 
 from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel
+from dta_edge.meters.registry import MeterName
 
 
 class DeviceProfile(FrozenModel):
@@ -27,13 +28,13 @@ class DeviceProfile(FrozenModel):
         default=None, ge=1, description="CPU threads; None lets the backend choose."
     )
     gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU (-1 = all).")
-    energy_meter: Literal["nvml", "jetson", "rapl", "codecarbon", "none"] = Field(
-        description="How energy is measured on this device (dta_edge/bench/meters)."
+    energy_meter: MeterName = Field(
+        description="How energy is measured on this device (a meter of dta_edge/meters)."
     )
     meter_options: dict[str, Any] = Field(
         default_factory=dict, description="Options of that meter, e.g. devices: [0] for nvml."
     )
-    meter_fallback: Literal["codecarbon", "none"] | None = Field(
+    meter_fallback: MeterName | None = Field(
         default=None,
         description="Meter to use when the first cannot open here (no RAPL in a VM, say); "
         "results then name the fallback, never the meter that failed.",

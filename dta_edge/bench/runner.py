@@ -14,11 +14,12 @@ from pathlib import Path
 
 from dta_edge.backends.base import Generation, GenerationRequest
 from dta_edge.backends.registry import backend_class, open_generator
-from dta_edge.bench.meters.base import EnergyReading, Meter, create_meter
 from dta_edge.bench.metrics import SystemSummary, summarize_system
 from dta_edge.bench.suite import BenchSuite, SystemSpec
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.layout import PROBLEMS, RESULTS, SUMMARY
+from dta_edge.meters.base import EnergyReading, Meter
+from dta_edge.meters.registry import create_meter
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.profiles import DeviceProfile

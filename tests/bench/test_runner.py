@@ -14,7 +14,7 @@ from dta_edge.records import BenchResult
 from dta_edge.storage import read_jsonl
 
 from ..conftest import REPO, free_port, kill_dta_when, run_dta
-from .test_meters import fake_pynvml
+from ..meters.test_meters import fake_pynvml
 
 
 def result(problem, index, correct, value, window, ms, joules, tokens=10):

@@ -5,8 +5,9 @@ import types
 
 import pytest
 
-from dta_edge.bench.meters.base import PowerPoller, create_meter
 from dta_edge.errors import ConfigError
+from dta_edge.meters.base import PowerPoller
+from dta_edge.meters.registry import create_meter
 
 
 class NVMLError(Exception):
@@ -134,7 +135,7 @@ def test_jetson_without_vdd_in_lists_what_it_found(tmp_path):
 
 def test_power_poller_trapezoid_on_a_ramp(monkeypatch):
     """Readings 0, 10, 20 W at t = 0, 1, 2 s integrate to 20 J (trapezoid, not rectangles)."""
-    import dta_edge.bench.meters.base as base
+    import dta_edge.meters.base as base
 
     clock = iter([0.0, 1.0, 2.0])
     watts = iter([0.0, 10.0, 20.0])

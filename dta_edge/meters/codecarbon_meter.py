@@ -10,9 +10,9 @@ import time
 
 from pydantic import Field
 
-from dta_edge.bench.meters.base import EnergyReading
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ConfigError
+from dta_edge.meters.base import EnergyReading
 
 
 class CodeCarbonMeter:

@@ -11,9 +11,9 @@ from importlib import import_module
 
 from pydantic import Field
 
-from dta_edge.bench.meters.base import EnergyReading, PowerPoller
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ConfigError
+from dta_edge.meters.base import EnergyReading, PowerPoller
 
 
 class NvmlMeter:

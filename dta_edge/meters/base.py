@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from importlib import import_module
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.errors import ConfigError
-
-METERS: dict[str, str] = {
-    "nvml": "dta_edge.bench.meters.nvml:NvmlMeter",
-    "jetson": "dta_edge.bench.meters.jetson:JetsonMeter",
-    "rapl": "dta_edge.bench.meters.rapl:RaplMeter",
-    "codecarbon": "dta_edge.bench.meters.codecarbon_meter:CodeCarbonMeter",
-    "none": "dta_edge.bench.meters.base:NoMeter",
-}
 
 
 class EnergyReading(FrozenModel):
@@ -78,22 +67,6 @@ class NoMeter:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-def create_meter(name: str, options: dict[str, Any] | None = None) -> Meter:
-    """A meter from the registry, its options validated against its own Options model."""
-    from pydantic import ValidationError
-
-    if name not in METERS:
-        raise ConfigError(name, [f"unknown meter '{name}'; known: {', '.join(METERS)}"])
-    module, _, attribute = METERS[name].partition(":")
-    cls = getattr(import_module(module), attribute)
-    try:
-        parsed = cls.Options.model_validate_json(json.dumps(options or {}))  # as YAML configs
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"meter {name} options", problems) from None
-    return cls(parsed)
 
 
 class PowerPoller:
