@@ -74,9 +74,9 @@ def _curate(out: Path, settings: DemoSettings, targets: Path | None, say: Say, b
         funnel = run_curation(recipe, problems, out, resolve=exporting_resolver(targets), bar=bar)
     if funnel is None:  # every step ran, select included: a funnel always comes back
         raise RuntimeError("curation returned no funnel")
-    outputs = funnel["outputs"]
-    say(f"curation: {funnel['phase1']['candidates']} candidates -> sft {outputs['sft.jsonl']}, "
-        f"distilled {outputs['distilled.jsonl']}")  # fmt: skip
+    outputs = funnel.outputs
+    say(f"curation: {funnel.phase1.candidates} candidates -> sft {outputs[L.SFT]}, "
+        f"distilled {outputs[L.DISTILLED]}")  # fmt: skip
 
 
 def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
@@ -88,7 +88,7 @@ def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
         summary = train(
             recipe, curated / data, out / name, resolve=exporting_resolver(targets), quiet=True
         )
-        say(f"train {name}: {summary['steps']} steps, eval loss {summary['eval_loss']}")
+        say(f"train {name}: {summary.steps} steps, eval loss {summary.eval_loss}")
 
 
 def _export(out: Path, adapters: Path, targets: Path | None, say: Say) -> None:

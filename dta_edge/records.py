@@ -227,3 +227,82 @@ class LossPoint(FrozenModel):
     def key(self) -> str:
         """Resume identity."""
         return f"{self.split}#{self.step}"
+
+
+class Phase1Counts(FrozenModel):
+    """Phase I: every teacher sample."""
+
+    candidates: int
+    by_teacher: dict[str, int]
+    request_errors: int
+    synthetic_wrong: int
+    no_answer_found: int
+    correct_vs_reference: int
+
+
+class AgreementCounts(FrozenModel):
+    """Candidates whose answer agrees (with the reference, else the majority)."""
+
+    agreed: int
+    rejected: int
+
+
+class Phase2Counts(FrozenModel):
+    """Phase II rewriting: kept only where the student's NLL per token fell."""
+
+    rewritten: int
+    kept: int
+    rejected: dict[str, int] = Field(description="Rejected rewrites by reason.")
+    student_nll_before_mean: float | None
+    student_nll_after_mean: float | None
+
+
+class JudgeCounts(FrozenModel):
+    """The reflection judge on the kept rewrites."""
+
+    judged: int
+    accepted: int
+    rejected: dict[str, int]
+    revised_by_reflection: int
+
+
+class SelectionCounts(FrozenModel):
+    """One selected set: kept, and dropped by reason (per-problem cap, quota, duplicate)."""
+
+    kept: int
+    dropped: dict[str, int]
+
+
+class Funnel(FrozenModel):
+    """funnel.json: how many items survive each curation step (curate -> report, demo, CLI)."""
+
+    schema_version: Literal[1] = 1
+    problems: int
+    phase1: Phase1Counts
+    agreement: AgreementCounts
+    phase2: Phase2Counts
+    judge: JudgeCounts
+    selection: dict[str, SelectionCounts] = Field(description="'dta' and 'distilled'.")
+    outputs: dict[str, int] = Field(description="Examples written per output file.")
+
+
+class TrainSummary(FrozenModel):
+    """train.json: one training run (train -> report, demo, CLI)."""
+
+    schema_version: Literal[1] = 1
+    recipe: str
+    data: str
+    examples: int
+    train_examples: int
+    eval_examples: int
+    full_fine_tune: bool
+    device: str
+    bf16: bool
+    gradient_checkpointing: bool
+    steps: int
+    train_loss: float
+    eval_loss: float | None
+    seconds: float
+    resumed_from: str | None
+    tokens_per_s: float | None
+    output: str

@@ -120,7 +120,8 @@ class OpenAIGenerator(PromptBackend):
 
     @override
     def chat_template(self) -> str:
-        assert self._template is not None
+        if self._template is None:
+            raise ConfigError("openai options", ["api chat renders the template on the server"])
         return self._template
 
     def generate(self, request: GenerationRequest) -> list[Generation]:

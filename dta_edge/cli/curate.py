@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dta_edge.cli._common import Overwrite, TargetsDir, console
+from dta_edge.layout import DISTILLED, FUNNEL, SFT
 
 curate_app = typer.Typer(
     help="Curate a DTA fine-tuning set: teacher ensemble (Phase I), student-aligned rewriting "
@@ -51,18 +52,17 @@ def _steps(
         bar=lambda label, total: progress_bar(console, label, total), overwrite=overwrite,
     )  # fmt: skip
     if funnel is not None:
-        phase2 = funnel["phase2"]
+        phase2 = funnel.phase2
         console.print(
-            f"candidates {funnel['phase1']['candidates']} -> agreed {funnel['agreement']['agreed']}"
-            f" -> rewrites kept {phase2['kept']} -> judge accepted {funnel['judge']['accepted']}"
-            f" -> sft {funnel['outputs']['sft.jsonl']} (distilled control "
-            f"{funnel['outputs']['distilled.jsonl']})"
+            f"candidates {funnel.phase1.candidates} -> agreed {funnel.agreement.agreed}"
+            f" -> rewrites kept {phase2.kept} -> judge accepted {funnel.judge.accepted}"
+            f" -> sft {funnel.outputs[SFT]} (distilled control {funnel.outputs[DISTILLED]})"
         )
-        before, after = phase2["student_nll_before_mean"], phase2["student_nll_after_mean"]
+        before, after = phase2.student_nll_before_mean, phase2.student_nll_after_mean
         if before is not None:
             console.print(f"student NLL/token on kept solutions: {before:.3f} before -> "
                       f"{after:.3f} after rewriting")  # fmt: skip
-        console.print(f"funnel in [bold]{out_path / 'funnel.json'}[/bold]")
+        console.print(f"funnel in [bold]{out_path / FUNNEL}[/bold]")
 
 
 @curate_app.callback(invoke_without_command=True)

@@ -42,11 +42,11 @@ def train_command(
         spec, data, out_path, full=full, resolve=exporting_resolver(targets_dir),
         log=lambda m: console.print(f"[bold]{m}[/bold]"), overwrite=overwrite,
     )  # fmt: skip
-    eval_loss = summary["eval_loss"]
+    eval_loss = summary.eval_loss
     console.print(
-        f"{summary['steps']} steps in {summary['seconds']:.1f} s "
-        f"({summary['tokens_per_s']:.0f} tokens/s); train loss {summary['train_loss']:.3f}"
+        f"{summary.steps} steps in {summary.seconds:.1f} s "
+        f"({summary.tokens_per_s or 0:.0f} tokens/s); train loss {summary.train_loss:.3f}"
         + (f", eval loss {eval_loss:.3f}" if eval_loss is not None else "")
     )
-    console.print(f"{'model' if full else 'adapter'} in [bold]{summary['output']}[/bold]; "
+    console.print(f"{'model' if full else 'adapter'} in [bold]{summary.output}[/bold]; "
               f"loss curve in [bold]{out_path / 'loss.png'}[/bold]")  # fmt: skip

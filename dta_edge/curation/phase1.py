@@ -19,6 +19,7 @@ from dta_edge.backends.registry import open_generator
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
+from dta_edge.errors import ConfigError
 from dta_edge.layout import CANDIDATES
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import Candidate, ChatMessage, Problem
@@ -57,9 +58,15 @@ def candidate(problem: Problem, teacher: str, index: int, text: str, **extra) ->
     )  # fmt: skip
 
 
+def _model_of(teacher: TeacherSpec) -> ModelSpec:
+    """A model teacher's model (the recipe's validator guarantees one; say so if not)."""
+    if teacher.model is None:
+        raise ConfigError(teacher.name, ["a model teacher needs model:"])
+    return teacher.model
+
+
 def _ask(generator, teacher: TeacherSpec, recipe: CurationRecipe, problem: Problem):
-    spec = teacher.model
-    assert spec is not None
+    spec = _model_of(teacher)
     content = render(teacher.prompt, question=problem.question, instruction=recipe.instruction)
     request = GenerationRequest(
         messages=(ChatMessage(role="user", content=content),),
@@ -114,10 +121,9 @@ def run_phase1(
                     done += 1
                     progress(teacher.name, done, len(problems))
                 continue
-            assert teacher.model is not None
-            generator = open_model(teacher.model, resolve, teacher.concurrency)
+            generator = open_model(_model_of(teacher), resolve, teacher.concurrency)
             try:
-                workers = workers_for(teacher.model, teacher.concurrency)
+                workers = workers_for(_model_of(teacher), teacher.concurrency)
                 with ThreadPoolExecutor(workers) as pool:
                     futures = [
                         pool.submit(_ask, generator, teacher, recipe, p) for p in todo

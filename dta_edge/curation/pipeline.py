@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dta_edge.curation.recipe import CurationRecipe
 from dta_edge.models.references import ModelResolver, resolve_model
-from dta_edge.records import Problem
+from dta_edge.records import Funnel, Problem
 from dta_edge.runs import run_record
 
 STEPS = ("phase1", "rewrite", "judge", "select")
@@ -33,7 +33,7 @@ def run_curation(
     resolve: ModelResolver = resolve_model,
     bar: Bar | None = None,
     overwrite: bool = False,
-) -> dict | None:
+) -> Funnel | None:
     """Run ``steps`` of ``recipe`` into ``out_dir`` (resumable); return the funnel if selected.
 
     Raises:

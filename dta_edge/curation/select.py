@@ -22,6 +22,7 @@ from dta_edge.records import (
     AlignedCandidate,
     Candidate,
     ChatMessage,
+    Funnel,
     JudgeVerdict,
     Problem,
     SFTExample,
@@ -103,7 +104,7 @@ def _rank_round_robin(items: dict[str, list]) -> list:
         depth += 1
 
 
-def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -> dict:
+def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -> Funnel:
     """Write sft.jsonl, distilled.jsonl and funnel.json; return the funnel."""
     by_id = {p.id: p for p in problems}
     candidates = read_jsonl(out_dir / CANDIDATES, Candidate)
@@ -159,17 +160,17 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
     write_jsonl(out_dir / DISTILLED, examples(control_kept, "distilled"))
     funnel = _funnel(problems, candidates, agreed_total, aligned, list(verdicts.values()),
                      dta_kept, dta_drops, control_kept, control_drops)  # fmt: skip
-    atomic_write_json(out_dir / FUNNEL, funnel)
+    atomic_write_json(out_dir / FUNNEL, funnel.model_dump(mode="json"))
     return funnel
 
 
 def _funnel(problems, candidates, agreed_total, aligned, verdicts, dta_kept, dta_drops,
-            control_kept, control_drops) -> dict:  # fmt: skip
+            control_kept, control_drops) -> Funnel:  # fmt: skip
     kept_aligned = [a for a in aligned if a.kept]
     before = [a.nll_before for a in kept_aligned if a.nll_before is not None]
     after = [a.nll_after for a in kept_aligned if a.nll_after is not None]
     answered = [c for c in candidates if c.error is None]
-    return {
+    return Funnel.model_validate({
         "problems": len(problems),
         "phase1": {
             "candidates": len(candidates),
@@ -198,4 +199,4 @@ def _funnel(problems, candidates, agreed_total, aligned, verdicts, dta_kept, dta
             "distilled": {"kept": len(control_kept), "dropped": dict(control_drops)},
         },
         "outputs": {SFT: len(dta_kept), DISTILLED: len(control_kept)},
-    }
+    })  # fmt: skip

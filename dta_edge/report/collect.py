@@ -31,7 +31,7 @@ from dta_edge.layout import (
     TOKEN_SHIFT,
     TRAIN_SUMMARY,
 )
-from dta_edge.records import BenchResult
+from dta_edge.records import BenchResult, Funnel
 from dta_edge.storage import read_json, read_jsonl
 
 
@@ -120,6 +120,11 @@ def _analysis(path: Path) -> dict:
     return result
 
 
+def _typed(model, path: Path):
+    """A whole JSON file validated as ``model``; a damaged file names itself and the field."""
+    return _parse(model, read_json(path), path)
+
+
 def _field(data: dict, key: str, path: Path) -> Any:
     if key not in data:
         raise DataError(f"{path}: field '{key}' is missing")
@@ -127,19 +132,16 @@ def _field(data: dict, key: str, path: Path) -> Any:
 
 
 def _export_summary(path: Path) -> ExportSummary:
-    """One export row from a manifest.json; a field it lacks is named, not a KeyError."""
-    manifest = read_json(path)
-    try:
-        return ExportSummary(
-            name=manifest["target"]["name"] + f" ({path.parent.name})",
-            format=manifest["format"], quantization=manifest["quantization"],
-            bytes=sum(f["bytes"] for f in manifest["files"]), parity=manifest["parity"],
-            parity_unavailable=manifest.get("parity_unavailable"),
-        )  # fmt: skip
-    except (KeyError, TypeError, ValidationError) as exc:
-        raise DataError(
-            f"{path}: not a finished export manifest (field {exc} is missing or malformed)"
-        ) from None
+    """One export row from a manifest.json, read as the ExportManifest the exporter wrote."""
+    from dta_edge.export.runner import ExportManifest
+
+    manifest = _typed(ExportManifest, path)
+    return ExportSummary(
+        name=f"{manifest.target.name} ({path.parent.name})",
+        format=manifest.format, quantization=manifest.quantization,
+        bytes=sum(f.bytes for f in manifest.files), parity=manifest.parity,
+        parity_unavailable=manifest.parity_unavailable,
+    )  # fmt: skip
 
 
 def _environment(run: dict) -> dict:
@@ -201,7 +203,7 @@ def _read_folder(root: Path, found: dict, sources: list[str]) -> None:
         systems = _field(read_json(path), "systems", path)
         found["reported"] += [_parse(ReportedSystem, s, path) for s in systems]
     for path in each(FUNNEL):
-        found["funnels"][path.parent.name] = read_json(path)
+        found["funnels"][path.parent.name] = _typed(Funnel, path).model_dump(mode="json")
     found["losses"] += [_loss_curve(path) for path in each(LOSS)]
     found["exports"] += [_export_summary(path) for path in each(MANIFEST)]
     for path in each(LOSS_CURVES):

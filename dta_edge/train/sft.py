@@ -17,7 +17,7 @@ from dta_edge.errors import DataError
 from dta_edge.layout import ADAPTER, CHECKPOINTS, FULL_MODEL, LOSS, LOSS_PLOT, TRAIN_SUMMARY
 from dta_edge.models.chat import IM_END, student_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
-from dta_edge.records import LossPoint, SFTExample
+from dta_edge.records import LossPoint, SFTExample, TrainSummary
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.train.recipe import TrainRecipe
 
@@ -57,7 +57,7 @@ def train(
     log: Log | None = None,
     quiet: bool = False,
     overwrite: bool = False,
-) -> dict:
+) -> TrainSummary:
     """Fine-tune; write the adapter (or model), loss.jsonl, loss.png, train.json and run.json.
 
     Whoever calls it (`dta train`, the demo, a notebook) gets the same folder; a rerun resumes
@@ -183,7 +183,7 @@ def _train(
     resolve: ModelResolver,
     log: Log | None,
     quiet: bool,
-) -> dict:
+) -> TrainSummary:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -221,7 +221,7 @@ def _train(
     target = out_dir / (FULL_MODEL if full else ADAPTER)
     trainer.model.save_pretrained(target)
     tokenizer.save_pretrained(target)
-    summary = {
+    summary = TrainSummary.model_validate({
         "recipe": recipe.name, "data": str(data), "examples": len(rows),
         "train_examples": len(train_rows), "eval_examples": len(eval_rows),
         "full_fine_tune": full, "device": device, "bf16": bf16,
@@ -230,6 +230,6 @@ def _train(
         "seconds": seconds, "resumed_from": resume,
         "tokens_per_s": _tokens_per_s(tokenizer, train_rows, recipe.epochs, output),
         "output": str(target),
-    }  # fmt: skip
-    atomic_write_json(out_dir / TRAIN_SUMMARY, summary)
+    })  # fmt: skip
+    atomic_write_json(out_dir / TRAIN_SUMMARY, summary.model_dump(mode="json"))
     return summary
