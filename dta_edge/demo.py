@@ -21,6 +21,7 @@ from dta_edge.shipped import resolve_file, shipped_folder
 
 Say = Callable[[str], None]
 Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
+VARIANTS = ("base", "distilled", "dta")  # the student untuned, distilled-only, DTA
 STAGES = ("model", "curate", "train", "export", "bench", "analyze", "report")
 
 
@@ -126,7 +127,7 @@ def _bench(
     from dta_edge.profiles import DeviceProfile
 
     systems = []
-    for variant in ("base", "distilled", "dta"):
+    for variant in VARIANTS:
         gguf = _model_path(exports, variant, "cpu-gguf-q8_0")
         onnx = _model_path(exports, variant, "cpu-onnx-int8")
         sampling = {"max_tokens": settings.max_tokens}
@@ -164,22 +165,25 @@ def run_demo(
     say: Say,
     targets: Path | None = None,
     bar: Bar | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Path:
-    """Run (or resume) every stage; return the report's path. ``bar`` draws progress bars."""
+    """Run (or resume) every stage; return the report's path. ``bar`` draws progress bars.
+
+    Every stage writes its own run.json; a rerun skips each stage whose runs all finished, and a
+    folder holding a demo of other settings is refused unless ``overwrite`` moves it aside.
+    """
     bar = bar or _nullbar
     import datasets
     import transformers
 
-    from dta_edge.models.tiny import tiny_model
+    from dta_edge.runs import run_record
 
     datasets.disable_progress_bars()  # stage lines are the demo's progress; no nested bars
     transformers.utils.logging.disable_progress_bar()
-    out.mkdir(parents=True, exist_ok=True)
-    marks = out / ".stages"
-    marks.mkdir(exist_ok=True)
     timings: dict[str, float] = {}
     steps = {
-        "model": lambda: say(f"tiny model: {tiny_model().path}"),
+        "model": lambda: say(f"tiny model: {_tiny_path()}"),
         "curate": lambda: _curate(out / L.DEMO_CURATE, settings, targets, say, bar),
         "train": lambda: _train(out / L.DEMO_TRAIN, out / L.DEMO_CURATE, targets, say),
         "export": lambda: _export(out / L.DEMO_EXPORT, out / L.DEMO_TRAIN, targets, say),
@@ -189,22 +193,56 @@ def run_demo(
         "analyze": lambda: _analyze(out, settings, targets, say, bar),
         "report": lambda: _report(out, say),
     }
-    for stage in STAGES:
-        mark = marks / f"{stage}.done"
-        if mark.exists():
-            timings[stage] = float(mark.read_text())
-            say(f"stage {stage}: done before ({timings[stage]:.1f} s), skipped")
-            continue
-        started = time.perf_counter()
-        say(f"stage {stage} ...")
-        steps[stage]()
-        timings[stage] = time.perf_counter() - started
-        mark.write_text(f"{timings[stage]:.2f}")
-        say(f"stage {stage}: {timings[stage]:.1f} s")
-    (out / L.DEMO_TIMINGS).write_text(json.dumps(timings, indent=2))
+    with run_record(out, "demo", settings.model_dump(mode="json"), overwrite=overwrite):
+        for stage in STAGES:
+            done = _finished_seconds(out, stage)
+            if done is not None:
+                timings[stage] = done
+                say(f"stage {stage}: done before ({done:.1f} s), skipped")
+                continue
+            started = time.perf_counter()
+            say(f"stage {stage} ...")
+            steps[stage]()
+            timings[stage] = time.perf_counter() - started
+            say(f"stage {stage}: {timings[stage]:.1f} s")
+        (out / L.DEMO_TIMINGS).write_text(json.dumps(timings, indent=2))
     say("stage timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {sum(timings.values()):.1f} s")  # fmt: skip
     return out / L.DEMO_REPORT / L.REPORT_HTML
+
+
+def _tiny_path() -> Path:
+    from dta_edge.models.tiny import tiny_model
+
+    return tiny_model().path
+
+
+def _stage_folders(out: Path, stage: str) -> list[Path]:
+    """The folders whose run.json say a demo stage finished (each stage writes its own)."""
+    analysis = out / L.DEMO_ANALYSIS
+    return {
+        "curate": [out / L.DEMO_CURATE],
+        "train": [out / L.DEMO_TRAIN / name for name in ("dta", "distilled")],
+        "export": [out / L.DEMO_EXPORT / f"{variant}-{target}" for variant in VARIANTS
+                   for target in ("cpu-gguf-q8_0", "cpu-onnx-int8")],
+        "bench": [out / L.DEMO_BENCH],
+        "analyze": [analysis / name for name in (L.ANALYSIS_LOSS, L.ANALYSIS_TOKEN_SHIFT,
+                                                 L.ANALYSIS_DRIFT, L.ANALYSIS_PAIRWISE)],
+        "report": [out / L.DEMO_REPORT],
+    }.get(stage, [])  # fmt: skip
+
+
+def _finished_seconds(out: Path, stage: str) -> float | None:
+    """Seconds a finished stage took (from its runs' run.json), or None if it must run."""
+    from dta_edge.models.tiny import cached_tiny_model
+    from dta_edge.runs import finished_run, run_seconds
+
+    if stage == "model":  # the cache is the record: built once, then found
+        return 0.0 if cached_tiny_model() is not None else None
+    runs = [finished_run(folder) for folder in _stage_folders(out, stage)]
+    if not runs or any(run is None for run in runs):
+        return None
+    return sum(run_seconds(run) for run in runs if run is not None)
 
 
 def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:

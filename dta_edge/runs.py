@@ -6,18 +6,20 @@ crashed run is recognisable and a resumed one records that it resumed.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field
 
@@ -26,6 +28,8 @@ from dta_edge.errors import DataError
 from dta_edge.layout import RUN
 from dta_edge.secrets import redact_argv
 from dta_edge.storage import atomic_write_json, read_json
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 TRACKED_PACKAGES = (
     "dta-edge",
@@ -246,7 +250,12 @@ def prepare_run_folder(
 
 @contextmanager
 def run_record(
-    out_dir: Path | str, stage: str, config: dict[str, Any], *, overwrite: bool = False
+    out_dir: Path | str,
+    stage: str,
+    config: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    guard: bool = True,
 ) -> Iterator[RunInfo]:
     """Write ``out_dir/run.json`` around a stage: "running" now, "finished" or "failed" after.
 
@@ -256,10 +265,15 @@ def run_record(
         config: the resolved config (JSON-serialisable).
         overwrite: move a folder holding another run aside instead of refusing it
             (see :func:`prepare_run_folder`).
+        guard: refuse a folder of another config (off for stages whose outputs are whole files
+            written anew each time, such as a report, or guarded otherwise, such as an export).
     """
     out = Path(out_dir)
     path = out / RUN
-    resumed, _ = prepare_run_folder(out, stage, config, overwrite=overwrite)
+    if guard:
+        resumed, _ = prepare_run_folder(out, stage, config, overwrite=overwrite)
+    else:
+        resumed = path.exists()
     out.mkdir(parents=True, exist_ok=True)
     info = RunInfo(
         command=tuple(redact_argv(sys.argv)),
@@ -283,3 +297,67 @@ def run_record(
         raise
     done = info.model_copy(update={"ended_at": _now(), "status": "finished"})
     atomic_write_json(path, done.model_dump(mode="json"))
+
+
+def finished_run(folder: Path) -> RunInfo | None:
+    """The run.json of ``folder`` if its run finished, else None (missing, running or failed)."""
+    path = Path(folder) / RUN
+    if not path.is_file():
+        return None
+    try:
+        info = RunInfo.model_validate_json(path.read_bytes())
+    except ValueError:
+        return None
+    return info if info.status == "finished" else None
+
+
+def run_seconds(info: RunInfo) -> float:
+    """How long a finished run took, from its start and end times."""
+    if info.ended_at is None:
+        return 0.0
+    started = datetime.fromisoformat(info.started_at)
+    return (datetime.fromisoformat(info.ended_at) - started).total_seconds()
+
+
+def _describe(value: Any) -> Any:
+    """A stage argument as run.json records it: plain values as they are, objects by name."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) > 10:  # data, not settings: how much of it, not all of it
+            return {"items": len(value), "first": _describe(value[0])}
+        return [_describe(v) for v in value]
+    named = getattr(value, "name", None) or getattr(value, "system", None)
+    if hasattr(value, "model_dump"):
+        dumped = value.model_dump(mode="json")
+        if len(json.dumps(dumped, default=str)) <= 2000:
+            return dumped
+    return named or type(value).__name__
+
+
+def recorded(stage: str, out_arg: str = "out_dir") -> Callable[[F], F]:
+    """Decorate a stage function so that it writes run.json in its output folder.
+
+    The config recorded is the function's arguments (callbacks and objects by name); the folder
+    is the argument named ``out_arg``. Used by stages whose outputs are whole files written anew
+    (analyses, the report), so no guard against another config is needed.
+    """
+
+    def wrap(function: F) -> F:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            config = {name: _describe(value) for name, value in bound.arguments.items()
+                      if not callable(value) or hasattr(value, "model_dump")}  # fmt: skip
+            with run_record(Path(bound.arguments[out_arg]), stage, config, guard=False):
+                return function(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap

@@ -20,6 +20,7 @@ from dta_edge.errors import DataError
 from dta_edge.layout import DRIFT, DRIFT_PLOT
 from dta_edge.models.chat import student_prompt
 from dta_edge.plot_text import literal
+from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_json
 
 Progress = Callable[[str, int, int], None]
@@ -109,6 +110,7 @@ def _scatter(
     plt.close(figure)
 
 
+@recorded("analyze.drift")
 def analyze_drift(
     models: Sequence[LoadedModel],
     benchmarks: dict[str, list[str]],

@@ -13,6 +13,7 @@ from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.layout import LOSS, LOSS_CURVES, LOSS_CURVES_PLOT
 from dta_edge.plot_text import literal
+from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_json
 
 
@@ -63,6 +64,7 @@ def compare_curves(
     return stats, threshold
 
 
+@recorded("analyze.loss")
 def write_loss_analysis(runs: dict[str, Path], out_dir: Path, threshold: float | None) -> Path:
     """loss_curves.json and loss_curves.png (both splits) under ``out_dir``."""
     import matplotlib

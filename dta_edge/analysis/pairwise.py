@@ -23,6 +23,7 @@ from dta_edge.errors import DataError
 from dta_edge.layout import PAIRWISE, PAIRWISE_PLOT, PAIRWISE_VERDICTS, RESULTS
 from dta_edge.plot_text import literal
 from dta_edge.records import BenchResult, ChatMessage, Problem
+from dta_edge.runs import recorded
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.scoring import wilson_interval
 
@@ -224,6 +225,7 @@ def pairwise_problems(run_a: Path, data: Path | None, field_map: str | None) -> 
     return read_problem_file(data)
 
 
+@recorded("analyze.pairwise")
 def run_pairwise(
     judge: Generator,
     judge_name: str,

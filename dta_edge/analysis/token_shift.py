@@ -27,6 +27,7 @@ from dta_edge.analysis.inputs import (
 from dta_edge.config import FrozenModel
 from dta_edge.layout import TOKEN_SHIFT, TOKEN_SHIFT_CLOUD
 from dta_edge.models.chat import student_prompt
+from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_json
 
 # LaTeX commands, words (with inner apostrophes/hyphens), numbers, then any other single symbol.
@@ -209,6 +210,7 @@ def _word_cloud(shifts: Sequence[WordShift], path: Path) -> bool:
     return True
 
 
+@recorded("analyze.token-shift")
 def analyze_token_shift(
     base: LoadedModel,
     tuned: Sequence[LoadedModel],

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, console
 
 
 def demo_command(
@@ -17,10 +17,11 @@ def demo_command(
     fast: Annotated[
         bool, typer.Option("--fast", help="Smaller sizes (what the tests run).")
     ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """The whole chain on the embedded tiny model, offline: curate, train, export, bench, report.
 
-    Rerunning the same command skips the stages already finished.
+    Rerunning the same command skips the stages already finished (each stage's run.json says so).
     """
     import time
 
@@ -34,6 +35,7 @@ def demo_command(
         settings,
         console.print,
         bar=lambda label, total: progress_bar(console, label, total),
+        overwrite=overwrite,
     )
     seconds = time.perf_counter() - started
     console.print(

@@ -20,7 +20,7 @@ from dta_edge.config import FrozenModel
 from dta_edge.errors import ExportError, ParityUnavailable
 from dta_edge.export.targets import ExportTarget
 from dta_edge.layout import EXPORTED_FOLDER, MANIFEST, MERGED
-from dta_edge.runs import package_versions
+from dta_edge.runs import package_versions, run_record
 from dta_edge.storage import atomic_write_json
 
 TOOLS = (
@@ -184,10 +184,23 @@ def export_model(
     """
     if not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
+    _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)
+    config = {"target": target.model_dump(mode="json"), "model": str(model_dir),
+              "adapter": str(adapter_dir) if adapter_dir else None}  # fmt: skip
+    # the manifest guards this folder (above); run.json records who exported, where and when
+    with run_record(out_dir, "export", config, guard=False):
+        return _export(target, model_dir, out_dir, adapter_dir, on_stage)
+
+
+def _export(
+    target: ExportTarget,
+    model_dir: Path,
+    out_dir: Path,
+    adapter_dir: Path | None,
+    on_stage: Stage | None,
+) -> ExportManifest:
     started = time.perf_counter()
     say = on_stage or (lambda _message: None)
-    _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
     texts = parity_texts(target.parity_texts)
     parity: dict[str, float] = {}
     source = model_dir

@@ -247,6 +247,15 @@ def build_tiny_model(
     return info
 
 
+def cached_tiny_model(
+    config: TinyModelConfig | None = None, cache_dir: Path | None = None
+) -> Path | None:
+    """The cached build's folder if the tiny model for ``config`` was built before, else None."""
+    config = config or TinyModelConfig()
+    final = (cache_dir or default_cache_dir()) / config.cache_key()
+    return final if (final / BUILD_INFO).exists() else None
+
+
 def tiny_model(
     config: TinyModelConfig | None = None,
     *,

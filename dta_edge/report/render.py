@@ -12,6 +12,7 @@ from dta_edge.layout import DISTILLED, REPORT_HTML, REPORT_MD, RESULTS_CSV, SFT
 from dta_edge.report import plots
 from dta_edge.report.collect import ReportData
 from dta_edge.report.deltas import Delta
+from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_text
 
 CSV_FIELDS = (
@@ -74,6 +75,7 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
     return [(caption, svg) for caption, svg in made if svg]
 
 
+@recorded("report")
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
     title: str = "dta-edge report", tiny: bool = False,
