@@ -40,7 +40,8 @@ def _backend_options(backend: str, options: dict[str, Any], where: str) -> Itera
         yield f"{where}.options.chat_template: {template} does not exist"
 
 
-def _model(backend: str, model: str, where: str) -> Iterator[str]:
+def _model(kind: str, model: str, where: str) -> Iterator[str]:
+    """Check a model reference by what its backend opens (its class's ``model_kind``)."""
     from dta_edge.models.references import EMBEDDED
     from dta_edge.shipped import shipped_folder
 
@@ -49,14 +50,14 @@ def _model(backend: str, model: str, where: str) -> Iterator[str]:
         if target and not (shipped_folder("export") / f"{target}.yaml").is_file():
             yield f"{where}.model: {model}: no shipped export target '{target}'"
         return
-    if backend == "openai":
-        return  # a served model name
+    if kind == "served":
+        return  # a name a server serves
     path = Path(model)
-    if backend == "llama-cpp":
+    if kind == "gguf":
         if not path.is_file():
             yield f"{where}.model: {model}: no such GGUF file"
         return
-    if backend == "onnx":
+    if kind == "onnx":
         if not (path / "genai_config.json").is_file():
             yield f"{where}.model: {model}: not an ONNX Runtime GenAI folder (no genai_config.json)"
         return
@@ -69,7 +70,13 @@ def _model(backend: str, model: str, where: str) -> Iterator[str]:
 
 
 def _model_spec(spec: Any, where: str) -> Iterator[str]:
-    yield from _model(spec.backend, spec.model, where)
+    from dta_edge.backends.registry import backend_class
+
+    try:
+        kind = backend_class(spec.backend).model_kind
+    except (ConfigError, AttributeError):
+        kind = "folder"
+    yield from _model(kind, spec.model, where)
     yield from _backend_options(spec.backend, spec.options, where)
 
 
@@ -99,8 +106,8 @@ def _problem_source(source: Any, config_path: Path, where: str) -> Iterator[str]
 
 def _curation(recipe: Any, path: Path) -> Iterator[str]:
     yield from _problem_source(recipe.problems, path, "problems")
-    student_backend = "llama-cpp" if recipe.student.scorer == "llama-cpp" else "transformers"
-    yield from _model(student_backend, recipe.student.model, "student")
+    student_kind = "gguf" if recipe.student.scorer == "llama-cpp" else "folder"
+    yield from _model(student_kind, recipe.student.model, "student")
     for index, teacher in enumerate(recipe.teachers):
         if teacher.kind == "model" and teacher.model is not None:
             yield from _model_spec(teacher.model, f"teachers[{index}].model")
@@ -129,7 +136,7 @@ def _references(config: BaseModel, path: Path) -> Iterator[str]:
     elif kind == "bench-suite":
         yield from _suite(config, path)
     elif kind == "train-recipe":
-        yield from _model("transformers", config.base_model, "base_model")  # type: ignore[attr-defined]
+        yield from _model("folder", config.base_model, "base_model")  # type: ignore[attr-defined]
     elif kind == "export-target":
         yield from _file(config.profile, "profiles", "profile", relative_to=path.parent)  # type: ignore[attr-defined]
 

@@ -78,6 +78,9 @@ class Generator(Protocol):
     """What every backend offers; ``generate`` returns ``request.sampling.n`` samples."""
 
     name: str
+    # what its model reference names: "folder" (a transformers folder or hub id), "gguf", "onnx"
+    # (a GenAI folder) or "served" (a name on a server: thread-safe, concurrency per endpoint)
+    model_kind: str
 
     def generate(self, request: GenerationRequest) -> list[Generation]:
         """Answer ``request``: one Generation per sample."""

@@ -32,6 +32,7 @@ class LlamaCppGenerator(PromptBackend):
     """One GGUF model in llama.cpp; greedy (top-k 1) at temperature 0."""
 
     name = "llama-cpp"
+    model_kind = "gguf"  # a GGUF file
 
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""

@@ -22,6 +22,7 @@ class OnnxGenerator(PromptBackend):
     """ONNX Runtime GenAI generation loop with KV cache; greedy at temperature 0."""
 
     name = "onnx"
+    model_kind = "onnx"  # an ONNX Runtime GenAI folder
 
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""

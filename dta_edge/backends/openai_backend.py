@@ -62,6 +62,7 @@ class OpenAIGenerator(PromptBackend):
     """Client of one or more OpenAI-compatible endpoints serving the same model."""
 
     name = "openai"
+    model_kind = "served"  # a model a server serves: thread-safe, concurrency per endpoint
 
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""

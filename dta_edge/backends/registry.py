@@ -7,16 +7,14 @@ model, so a misspelt option fails with the key's name instead of being ignored.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, ValidationError
+from pydantic import AfterValidator
 
 from dta_edge.backends.base import Generator
-from dta_edge.errors import ConfigError
 from dta_edge.models.references import ModelResolver, resolve_model
+from dta_edge.plugins import name_check, plugin_class, plugin_options
 
 BACKENDS: dict[str, str] = {
     "transformers": "dta_edge.backends.transformers_backend:TransformersGenerator",
@@ -27,22 +25,13 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def known_backend(name: str) -> str:
-    """Validator of every config field naming a backend: the registry is the one list of names."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}")
-    return name
-
-
-BackendName = Annotated[str, AfterValidator(known_backend)]
+# Every config field naming a backend validates against the registry: the one list of names.
+BackendName = Annotated[str, AfterValidator(name_check(BACKENDS, "backend"))]
 
 
 def backend_class(name: str) -> type:
     """The class registered under ``name``."""
-    if name not in BACKENDS:
-        raise ConfigError(name, [f"unknown backend '{name}'; known: {', '.join(BACKENDS)}"])
-    module, _, attribute = BACKENDS[name].partition(":")
-    return getattr(import_module(module), attribute)
+    return plugin_class(BACKENDS, "backend", name)
 
 
 class GeneratorSpec(Protocol):
@@ -83,9 +72,4 @@ def open_generator(
 def create_generator(name: str, model: str, options: dict[str, Any] | None = None) -> Generator:
     """Build a backend; its options are validated against the backend's own Options model."""
     cls = backend_class(name)
-    try:
-        parsed = cls.Options.model_validate_json(json.dumps(options or {}))  # as YAML configs
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"backend {name} options", problems) from None
-    return cls(model, parsed)
+    return cls(model, plugin_options(cls, "backend", name, options))

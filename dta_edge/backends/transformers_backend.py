@@ -41,6 +41,7 @@ class TransformersGenerator(PromptBackend):
     """Runs a causal LM with ``model.generate``; greedy at temperature 0."""
 
     name = "transformers"
+    model_kind = "folder"  # a transformers folder or hub id
 
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""

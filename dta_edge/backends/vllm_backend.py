@@ -20,6 +20,7 @@ class VllmGenerator:
     """vllm.LLM on one model; the n samples of a request go in one batched call."""
 
     name = "vllm"
+    model_kind = "folder"  # a transformers folder or hub id
 
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""

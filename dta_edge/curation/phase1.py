@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest
-from dta_edge.backends.registry import open_generator
+from dta_edge.backends.registry import backend_class, open_generator
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
@@ -36,14 +36,19 @@ def open_model(spec: ModelSpec, resolve: ModelResolver = resolve_model, concurre
     spec's options set a larger one.
     """
     options = dict(spec.options)
-    if spec.backend == "openai":
+    if _served(spec):
         options["concurrency"] = max(int(options.get("concurrency", 1)), concurrency)
     return open_generator(spec, resolve, options)
 
 
+def _served(spec: ModelSpec) -> bool:
+    """A model behind a server: requests may run in parallel, bounded per endpoint."""
+    return backend_class(spec.backend).model_kind == "served"
+
+
 def workers_for(spec: ModelSpec, concurrency: int) -> int:
     """Threads for a model: in-process runtimes are not thread-safe, servers are."""
-    if spec.backend != "openai":
+    if not _served(spec):
         return 1
     urls = spec.options.get("base_url", "")
     return concurrency * (1 if isinstance(urls, str) else len(urls))

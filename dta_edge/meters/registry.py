@@ -6,14 +6,12 @@ table, and classes are imported only when a meter is opened (NVML, CodeCarbon st
 
 from __future__ import annotations
 
-import json
-from importlib import import_module
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from dta_edge.errors import ConfigError
 from dta_edge.meters.base import Meter
+from dta_edge.plugins import name_check, plugin_class, plugin_options
 
 METERS: dict[str, str] = {
     "nvml": "dta_edge.meters.nvml:NvmlMeter",
@@ -24,27 +22,11 @@ METERS: dict[str, str] = {
 }
 
 
-def known_meter(name: str) -> str:
-    """Validator of every config field naming a meter."""
-    if name not in METERS:
-        raise ValueError(f"unknown meter '{name}'; known: {', '.join(METERS)}")
-    return name
-
-
-MeterName = Annotated[str, AfterValidator(known_meter)]
+# Every config field naming a meter validates against this table.
+MeterName = Annotated[str, AfterValidator(name_check(METERS, "meter"))]
 
 
 def create_meter(name: str, options: dict[str, Any] | None = None) -> Meter:
     """A meter from the registry, its options validated against its own Options model."""
-    from pydantic import ValidationError
-
-    if name not in METERS:
-        raise ConfigError(name, [f"unknown meter '{name}'; known: {', '.join(METERS)}"])
-    module, _, attribute = METERS[name].partition(":")
-    cls = getattr(import_module(module), attribute)
-    try:
-        parsed = cls.Options.model_validate_json(json.dumps(options or {}))  # as YAML configs
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"meter {name} options", problems) from None
-    return cls(parsed)
+    cls = plugin_class(METERS, "meter", name)
+    return cls(plugin_options(cls, "meter", name, options))

@@ -1,6 +1,7 @@
 """Every backend on the real runtime: transformers, llama.cpp, ONNX Runtime, an OpenAI server."""
 
 import pytest
+from pydantic import BaseModel
 
 from dta_edge.backends.base import GenerationRequest, SamplingSettings, split_reasoning
 from dta_edge.backends.registry import create_generator
@@ -137,3 +138,14 @@ def test_split_reasoning():
     assert split_reasoning("work\n</think>\n\nAnswer", thinking=True) == ("Answer", "work")
     assert split_reasoning("still thinking", thinking=True) == ("", "still thinking")
     assert split_reasoning("Answer 3<|im_end|>junk", thinking=False) == ("Answer 3", None)
+
+
+def test_every_registered_backend_says_what_its_model_reference_names():
+    """Config checks and curation ask the class, never compare backend names."""
+    from dta_edge.backends.registry import BACKENDS, backend_class
+
+    for name in BACKENDS:
+        cls = backend_class(name)
+        assert cls.name == name
+        assert cls.model_kind in {"folder", "gguf", "onnx", "served"}
+        assert issubclass(cls.Options, BaseModel)

@@ -1,0 +1,53 @@
+"""What every plug-in registry shares: a table of names to lazily imported classes.
+
+Backends and meters each keep one ``dict[str, str]`` (name -> "module:Class"); looking a name up,
+validating it in a config and parsing a plug-in's own Options go through these three functions,
+so an unknown name or a misspelt option fails the same way in every family.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dta_edge.errors import ConfigError
+
+
+def name_check(table: dict[str, str], family: str) -> Callable[[str], str]:
+    """A pydantic validator accepting only the names in ``table`` (the one list of names)."""
+
+    def check(name: str) -> str:
+        if name not in table:
+            raise ValueError(f"unknown {family} '{name}'; known: {', '.join(table)}")
+        return name
+
+    return check
+
+
+def plugin_class(table: dict[str, str], family: str, name: str) -> type:
+    """The class registered under ``name``, imported now (heavy runtimes load only when chosen).
+
+    Raises:
+        ConfigError: ``name`` is not registered; the message lists the known names.
+    """
+    if name not in table:
+        raise ConfigError(name, [f"unknown {family} '{name}'; known: {', '.join(table)}"])
+    module, _, attribute = table[name].partition(":")
+    return getattr(import_module(module), attribute)
+
+
+def plugin_options(cls: type, family: str, name: str, options: dict[str, Any] | None) -> BaseModel:
+    """``options`` validated against the plug-in's own Options model, as a YAML config would be.
+
+    Raises:
+        ConfigError: every misspelt or invalid option, with its key path.
+    """
+    try:
+        return cls.Options.model_validate_json(json.dumps(options or {}))  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{family} {name} options", problems) from None
