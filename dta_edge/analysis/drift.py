@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dta_edge.analysis.inputs import LoadedModel, right_padded
+from dta_edge.analysis.inputs import LoadedModel
 from dta_edge.errors import DataError
 from dta_edge.layout import DRIFT, DRIFT_PLOT
 from dta_edge.models.chat import student_prompt
+from dta_edge.models.teacher_forcing import right_padded
 from dta_edge.plot_text import literal
 from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_json

@@ -136,20 +136,3 @@ def read_pairs(path: Path, limit: int | None = None, need_solution: bool = True)
     if not pairs:
         raise DataError(f"{path}: no records")
     return pairs
-
-
-def right_padded(rows: list[list[int]] | list[tuple[int, ...]], pad: int) -> tuple[Any, Any]:
-    """(ids, attention mask) tensors for token rows padded on the right.
-
-    Right padding suits teacher forcing and pooling on a causal model: pads come after every
-    real token, so they change nothing that is read.
-    """
-    import torch
-
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, tokens in enumerate(rows):
-        ids[row, : len(tokens)] = torch.tensor(list(tokens))
-        mask[row, : len(tokens)] = 1
-    return ids, mask

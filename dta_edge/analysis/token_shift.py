@@ -21,7 +21,6 @@ from pydantic import Field
 from dta_edge.analysis.inputs import (
     LoadedModel,
     Pair,
-    right_padded,
     same_tokenizer,
 )
 from dta_edge.config import FrozenModel
@@ -122,29 +121,11 @@ def solution_logprobs(
     on_batch: Callable[[int], None] | None = None,
 ) -> list[np.ndarray]:  # fmt: skip
     """Log-probability of every solution token given everything before it (batched, padded)."""
-    import torch
+    from dta_edge.models.teacher_forcing import target_logprobs
 
-    order = sorted(
-        range(len(items)), key=lambda i: len(items[i].prompt_ids) + len(items[i].offsets)
-    )
-    results: list[np.ndarray] = [np.zeros(0)] * len(items)
+    pairs = [(item.prompt_ids, item.solution_ids) for item in items]
     pad = lm.tokenizer.pad_token_id or 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        ids, mask = right_padded([items[i].prompt_ids + items[i].solution_ids for i in batch], pad)
-        with torch.no_grad():
-            logits = lm.model(ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
-        # fp32 log-softmax row by row over the solution positions only: with a 150k vocabulary a
-        # whole batch in fp32 would take gigabytes
-        for row, i in enumerate(batch):
-            n_prompt, n_solution = len(items[i].prompt_ids), len(items[i].solution_ids)
-            rows = logits[row, n_prompt - 1 : n_prompt + n_solution - 1].float()
-            targets = torch.tensor(items[i].solution_ids, device=rows.device)
-            picked = rows.log_softmax(-1).gather(1, targets[:, None])[:, 0]
-            results[i] = picked.cpu().numpy().astype(np.float64)
-        if on_batch:
-            on_batch(len(batch))
-    return results
+    return target_logprobs(lm.model, lm.device, pairs, pad, batch_size, on_batch)
 
 
 def word_shifts(

@@ -46,37 +46,13 @@ class TransformersNll:
         return prompt, encode(pair[1] + IM_END)
 
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
-        """Score in batches of similar length (sorted, so padding stays small)."""
-        import torch
+        """Mean NLL per token of each solution (and its end token), teacher-forced, batched."""
+        from dta_edge.models.teacher_forcing import target_logprobs
 
         encoded = [self._ids(pair) for pair in pairs]
-        order = sorted(range(len(pairs)), key=lambda i: sum(map(len, encoded[i])))
-        results = [0.0] * len(pairs)
         pad = self.tokenizer.pad_token_id or 0
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            rows = [encoded[i][0] + encoded[i][1] for i in batch]
-            width = max(map(len, rows))
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            labels = torch.full((len(rows), width), -100, dtype=torch.long)
-            for row, i in enumerate(batch):
-                prompt, solution = encoded[i]
-                full = prompt + solution
-                ids[row, : len(full)] = torch.tensor(full)
-                mask[row, : len(full)] = 1
-                labels[row, len(prompt) : len(full)] = torch.tensor(solution)
-            with torch.no_grad():
-                logits = self.model(ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            logits = logits[:, :-1].float()
-            targets = labels[:, 1:].to(self.device)
-            losses = torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), targets, ignore_index=-100, reduction="none"
-            )
-            counts = (targets != -100).sum(dim=1)
-            for row, i in enumerate(batch):
-                results[i] = float(losses[row].sum() / counts[row])
-        return results
+        logprobs = target_logprobs(self.model, self.device, encoded, pad, self.batch_size)
+        return [float(-values.mean()) for values in logprobs]
 
 
 class LlamaCppNll:

@@ -39,3 +39,25 @@ def test_every_user_of_the_prompt_sees_the_same_token_ids(tiny_model_dir):
     assert training == nll_prompt == list(token_shift.prompt_ids) == drift_and_check == reference
     assert nll_solution == encode(SOLUTION + IM_END)
     assert list(token_shift.solution_ids) == encode(SOLUTION)
+
+
+def test_nll_and_token_shift_share_one_teacher_forced_scorer(tiny_model_dir):
+    """The Phase II NLL is the mean of exactly the log-probs token shift reads, per token."""
+    import numpy as np
+
+    from dta_edge.analysis.inputs import load_model
+    from dta_edge.analysis.token_shift import TokenizedPair, solution_logprobs
+
+    scorer = TransformersNll(str(tiny_model_dir), device="cpu", batch_size=2)
+    user = user_prompt(QUESTION)
+    pairs = [(user, SOLUTION), (user_prompt("What is 3 dB in linear terms?"), "About 2.")]
+    nll = scorer.nll_per_token(pairs)
+    lm = load_model("tiny", str(tiny_model_dir), device="cpu")
+    items = []
+    for pair in pairs:
+        prompt, target = scorer._ids(pair)
+        offsets = tuple((0, 0) for _ in target)
+        items.append(TokenizedPair(prompt_ids=tuple(prompt), solution_ids=tuple(target),
+                                   offsets=offsets, solution=pair[1]))  # fmt: skip
+    logprobs = solution_logprobs(lm, items, batch_size=1)
+    assert np.allclose(nll, [-values.mean() for values in logprobs], atol=1e-5)
