@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import Generator, ask_until_parsed
@@ -19,6 +18,7 @@ from dta_edge.curation.phase1 import open_model, workers_for
 from dta_edge.curation.phase2 import student_spec
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, JudgeSpec
+from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.layout import ALIGNED, JUDGED
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import AlignedCandidate, ChatMessage, JudgeVerdict, Problem
@@ -216,16 +216,15 @@ def run_judge(
                 failure = f"judge request failed: {type(exc).__name__}: {exc}"[:300]
                 return (None, None, failure), True
 
+        def keep(item: AlignedCandidate, result) -> None:
+            outcome, request_failed = result
+            writer.write(verdict_record(item, recipe.judge, outcome, request_failed))
+
+        tick = progress_ticker(progress, "judge", done, len(kept))
         try:
-            with ThreadPoolExecutor(workers_for(spec, recipe.judge.concurrency)) as pool:
-                futures = {pool.submit(one, item): item for item in todo}
-                for future in as_completed(futures):
-                    outcome, request_failed = future.result()
-                    writer.write(
-                        verdict_record(futures[future], recipe.judge, outcome, request_failed)
-                    )
-                    done += 1
-                    progress("judge", done, len(kept))
+            run_bounded(
+                todo, one, keep, workers=workers_for(spec, recipe.judge.concurrency), on_done=tick
+            )
         finally:
             if isinstance(judge, ReflectionJudge):
                 judge.generator.close()

@@ -8,10 +8,8 @@ appended at once, so a crash loses at most the problems in flight, and a rerun a
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest
@@ -19,6 +17,7 @@ from dta_edge.backends.registry import backend_class, open_generator
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
+from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.errors import ConfigError
 from dta_edge.layout import CANDIDATES
 from dta_edge.models.references import ModelResolver, resolve_model
@@ -106,39 +105,32 @@ def run_phase1(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / CANDIDATES
     progress = on_progress or (lambda _name, _done, _total: None)
-    lock = threading.Lock()
     with JsonlWriter(path, Candidate, retry=lambda c: c.error is not None) as writer:
         for teacher in recipe.teachers:
             todo = [
                 p for p in problems
                 if any(f"{p.id}#{teacher.name}#{i}" not in writer.done for i in range(teacher.k))
             ]  # fmt: skip
-            done = len(problems) - len(todo)
-            progress(teacher.name, done, len(problems))
+            tick = progress_ticker(progress, teacher.name, len(problems) - len(todo), len(problems))
+            keep = lambda _problem, records: writer.write_all(records)  # noqa: E731
             if teacher.kind == "reference":
-                for problem in todo:
-                    samples = reference_samples(
-                        problem, teacher.k, teacher.styles, teacher.wrong_fraction, teacher.seed
-                    )
-                    for index, (text, synthetic) in enumerate(samples):
-                        record = candidate(problem, teacher.name, index, text, synthetic=synthetic)
-                        writer.write(record)
-                    done += 1
-                    progress(teacher.name, done, len(problems))
+                run_bounded(todo, lambda p, t=teacher: _reference(t, p), keep, on_done=tick)
                 continue
             generator = open_model(_model_of(teacher), resolve, teacher.concurrency)
             try:
-                workers = workers_for(_model_of(teacher), teacher.concurrency)
-                with ThreadPoolExecutor(workers) as pool:
-                    futures = [
-                        pool.submit(_ask, generator, teacher, recipe, p) for p in todo
-                    ]  # fmt: skip
-                    for future in as_completed(futures):
-                        with lock:
-                            for record in future.result():
-                                writer.write(record)
-                        done += 1
-                        progress(teacher.name, done, len(problems))
+                run_bounded(
+                    todo, lambda p, t=teacher, g=generator: _ask(g, t, recipe, p), keep,
+                    workers=workers_for(_model_of(teacher), teacher.concurrency), on_done=tick,
+                )  # fmt: skip
             finally:
                 generator.close()
     return path
+
+
+def _reference(teacher: TeacherSpec, problem: Problem) -> list[Candidate]:
+    """The reference teacher's k samples for one problem (its styles, some made wrong)."""
+    samples = reference_samples(
+        problem, teacher.k, teacher.styles, teacher.wrong_fraction, teacher.seed
+    )
+    return [candidate(problem, teacher.name, index, text, synthetic=synthetic)
+            for index, (text, synthetic) in enumerate(samples)]  # fmt: skip

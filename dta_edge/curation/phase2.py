@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest, SamplingSettings
@@ -23,6 +22,7 @@ from dta_edge.curation.phase1 import open_model, workers_for
 from dta_edge.curation.prompts import render
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec
 from dta_edge.curation.reference_teacher import restyle
+from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.layout import ALIGNED, CANDIDATES, EXEMPLARS
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
@@ -148,15 +148,17 @@ def run_phase2(
             except Exception as exc:  # noqa: BLE001 - recorded as the rejection reason
                 return [], f"rewriter failed: {type(exc).__name__}: {exc}"[:300]
 
+        def keep(item: tuple[Problem, Candidate, float], result) -> None:
+            problem, original, level = item
+            texts, error = result  # scored here, on one thread: the scorer is not thread-safe
+            writer.write(_align(recipe, scorer, problem, original, level, texts, error))
+
+        tick = progress_ticker(progress, "rewrite", done, len(agreed))
         try:
-            with ThreadPoolExecutor(workers_for(spec, recipe.rewriter.concurrency)) as pool:
-                futures = {pool.submit(rewrite, item): item for item in todo}
-                for future in as_completed(futures):
-                    problem, original, level = futures[future]
-                    texts, error = future.result()
-                    writer.write(_align(recipe, scorer, problem, original, level, texts, error))
-                    done += 1
-                    progress("rewrite", done, len(agreed))
+            run_bounded(
+                todo, rewrite, keep, workers=workers_for(spec, recipe.rewriter.concurrency),
+                on_done=tick,
+            )  # fmt: skip
         finally:
             rewriter.close()
     return path

@@ -1,0 +1,59 @@
+"""The loop every curation step runs: bounded parallel work, results kept on one thread.
+
+Phase I (teachers), Phase II rewriting and the judge all send requests ``workers`` at a time and
+append each finished result to their JSONL file from the calling thread, so appends never
+interleave and a crash loses only what was in flight; a resumed step passes only the items its
+file does not hold yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def progress_ticker(
+    progress: Callable[[str, int, int], None], name: str, done: int, total: int
+) -> Callable[[], None]:
+    """Report ``done`` of ``total`` now; the returned callable reports one more each call."""
+    counter = iter(range(done, total + 1))
+
+    def tick() -> None:
+        progress(name, next(counter, total), total)
+
+    tick()
+    return tick
+
+
+def run_bounded(
+    items: Sequence[T],
+    work: Callable[[T], R],
+    keep: Callable[[T, R], None],
+    *,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """``keep(item, work(item))`` for every item, at most ``workers`` ``work`` calls at once.
+
+    Args:
+        items: what is still to do.
+        work: the request (may run on a pool thread; must not write files).
+        keep: writes the result (always on the calling thread, in completion order).
+        workers: concurrent ``work`` calls; 1 runs everything in order on this thread.
+        on_done: called after each item is kept (progress bars).
+    """
+    done = on_done or (lambda: None)
+    if workers <= 1:
+        for item in items:
+            keep(item, work(item))
+            done()
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(work, item): item for item in items}
+        for future in as_completed(futures):
+            keep(futures[future], future.result())
+            done()
