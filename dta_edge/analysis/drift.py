@@ -18,7 +18,7 @@ import numpy as np
 from dta_edge.analysis.inputs import LoadedModel
 from dta_edge.errors import DataError
 from dta_edge.layout import DRIFT, DRIFT_PLOT
-from dta_edge.models.chat import student_prompt
+from dta_edge.models.chat import ChatTemplate, student_prompt
 from dta_edge.models.teacher_forcing import right_padded
 from dta_edge.plot_text import literal
 from dta_edge.runs import recorded
@@ -37,7 +37,8 @@ def pooled_states(
     """
     import torch
 
-    texts = [student_prompt(lm.tokenizer.chat_template, p) for p in prompts]
+    chat = ChatTemplate(lm.tokenizer.chat_template)
+    texts = [student_prompt(chat, p) for p in prompts]
     encoded = [lm.tokenizer.encode(t, add_special_tokens=False) for t in texts]
     pad = lm.tokenizer.pad_token_id or 0
     out = {layer: np.zeros((len(prompts), lm.model.config.hidden_size)) for layer in layers}

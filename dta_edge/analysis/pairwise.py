@@ -19,6 +19,7 @@ from typing import Literal
 
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.config import FrozenModel
+from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.errors import DataError
 from dta_edge.layout import PAIRWISE, PAIRWISE_PLOT, PAIRWISE_VERDICTS, RESULTS
 from dta_edge.plot_text import literal
@@ -117,13 +118,12 @@ def parse_winner(text: str) -> tuple[str, str]:
 def judge_order(
     judge: Generator, problem: Problem, answers: tuple[str, str], order: Order, *,
     reference: bool, max_tokens: int, retries: int, thinking: bool, json_schema: bool,
+    template: PromptTemplate | None = None,
 ) -> PairwiseVerdict:  # fmt: skip
     """Ask the judge for one order (malformed replies are asked again with other seeds)."""
-    from dta_edge.curation.prompts import render
-
     shown = answers if order == "ab" else answers[::-1]
-    prompt = render(
-        PROMPT, question=problem.question, answer_a=shown[0], answer_b=shown[1],
+    prompt = (template or PromptTemplate(PROMPT)).render(
+        question=problem.question, answer_a=shown[0], answer_b=shown[1],
         reference_answer=problem.answer_text if reference else "",
     )  # fmt: skip
     parsed, failure = ask_until_parsed(
@@ -260,12 +260,14 @@ def run_pairwise(
         done = len(jobs) - len(todo)
         progress("pairwise", done, len(jobs))
 
+        template = PromptTemplate(PROMPT)
+
         def ask(job: tuple[Problem, Order]) -> PairwiseVerdict:
             problem, order = job
             return judge_order(
                 judge, problem, (answers_a[problem.id], answers_b[problem.id]), order,
                 reference=reference and bool(problem.answer_text), max_tokens=max_tokens,
-                retries=retries, thinking=thinking, json_schema=json_schema,
+                retries=retries, thinking=thinking, json_schema=json_schema, template=template,
             )  # fmt: skip
 
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:

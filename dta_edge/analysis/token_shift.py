@@ -25,7 +25,7 @@ from dta_edge.analysis.inputs import (
 )
 from dta_edge.config import FrozenModel
 from dta_edge.layout import TOKEN_SHIFT, TOKEN_SHIFT_CLOUD
-from dta_edge.models.chat import student_prompt
+from dta_edge.models.chat import ChatTemplate, student_prompt
 from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_json
 
@@ -104,10 +104,9 @@ class TokenizedPair(FrozenModel):
 def tokenize_pairs(tokenizer, pairs: Sequence[Pair]) -> list[TokenizedPair]:
     """Prompt and solution tokenised apart, as SFT and the curation NLL do."""
     out = []
+    chat = ChatTemplate(tokenizer.chat_template)
     for user, solution in pairs:
-        prompt = tokenizer.encode(
-            student_prompt(tokenizer.chat_template, user), add_special_tokens=False
-        )
+        prompt = tokenizer.encode(student_prompt(chat, user), add_special_tokens=False)
         encoded = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
         out.append(TokenizedPair(
             prompt_ids=tuple(prompt), solution_ids=tuple(encoded["input_ids"]),

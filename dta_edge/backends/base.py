@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN, render_chat
+from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN, ChatTemplate, render_chat
 from dta_edge.records import ChatMessage
 
 END_MARKERS = ("<|im_end|>", "<|endoftext|>")
@@ -138,9 +138,17 @@ class PromptBackend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model; the default has nothing to free."""
 
+    def compiled_template(self) -> ChatTemplate:
+        """The chat template, compiled on first use and kept by this backend."""
+        compiled = getattr(self, "_compiled_template", None)
+        if compiled is None:
+            compiled = ChatTemplate(self.chat_template())
+            self._compiled_template = compiled
+        return compiled
+
     def generate(self, request: GenerationRequest) -> list[Generation]:
         """``request.sampling.n`` samples, issued one after another with seeds seed, seed+1, ..."""
-        prompt = render_chat(self.chat_template(), request.messages, thinking=request.thinking)
+        prompt = render_chat(self.compiled_template(), request.messages, thinking=request.thinking)
         return [
             self._one(prompt, request, request.sampling.seed + index)
             for index in range(request.sampling.n)

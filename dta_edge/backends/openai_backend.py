@@ -136,7 +136,9 @@ class OpenAIGenerator(PromptBackend):
         if self.options.api == "completions":
             from dta_edge.models.chat import render_chat
 
-            prompt = render_chat(self.chat_template(), request.messages, thinking=request.thinking)
+            prompt = render_chat(
+                self.compiled_template(), request.messages, thinking=request.thinking
+            )
             one = lambda seed: self._one(prompt, request, seed)  # noqa: E731
         else:
             one = lambda seed: self._chat(request, seed)  # noqa: E731

@@ -16,7 +16,7 @@ from pathlib import Path
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.curation.phase1 import open_model, workers_for
 from dta_edge.curation.phase2 import student_spec
-from dta_edge.curation.prompts import render
+from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, JudgeSpec
 from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.layout import ALIGNED, JUDGED
@@ -83,6 +83,8 @@ class ReflectionJudge:
     def __init__(self, generator: Generator, spec: JudgeSpec) -> None:
         self.generator = generator
         self.spec = spec
+        self._first = PromptTemplate(spec.prompt)
+        self._reflect = PromptTemplate(spec.reflect_prompt)
 
     def _ask(self, messages: list[ChatMessage]) -> tuple[dict | None, str]:
         return ask_until_parsed(
@@ -93,8 +95,8 @@ class ReflectionJudge:
     def judge(self, problem: Problem, solution: str) -> tuple[dict | None, dict | None, str]:
         """(first verdict, reflected verdict, failure reason or '')."""
         reference = problem.answer_text if problem.answer is not None or problem.answer_text else ""
-        first_turn = ChatMessage(role="user", content=render(
-            self.spec.prompt, question=problem.question, reference_answer=reference,
+        first_turn = ChatMessage(role="user", content=self._first.render(
+            question=problem.question, reference_answer=reference,
             solution=solution))  # fmt: skip
         first, failure = self._ask([first_turn])
         if first is None:
@@ -102,7 +104,7 @@ class ReflectionJudge:
         reflected, failure = self._ask([
             first_turn,
             ChatMessage(role="assistant", content=json.dumps(_compact(first))),
-            ChatMessage(role="user", content=render(self.spec.reflect_prompt)),
+            ChatMessage(role="user", content=self._reflect.render()),
         ])  # fmt: skip
         if reflected is None:
             return first, None, f"reflected verdict: {failure}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from dta_edge.models.chat import IM_END, student_prompt
+from dta_edge.models.chat import IM_END, ChatTemplate, student_prompt
 
 Pair = tuple[str, str]  # (user prompt, assistant solution)
 
@@ -42,7 +42,9 @@ class TransformersNll:
 
     def _ids(self, pair: Pair) -> tuple[list[int], list[int]]:
         encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
-        prompt = encode(student_prompt(self.tokenizer.chat_template, pair[0]))
+        if getattr(self, "_template", None) is None:
+            self._template = ChatTemplate(self.tokenizer.chat_template)
+        prompt = encode(student_prompt(self._template, pair[0]))
         return prompt, encode(pair[1] + IM_END)
 
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
@@ -62,7 +64,7 @@ class LlamaCppNll:
         from dta_edge.models.gguf_file import load_gguf
 
         self.llm = load_gguf(Path(gguf), logits_all=True, n_ctx=0, n_threads=n_threads)
-        self.template = self.llm.metadata["tokenizer.chat_template"]
+        self.template = ChatTemplate(self.llm.metadata["tokenizer.chat_template"])
 
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
         """Evaluate prompt + solution; log-softmax over the solution positions."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest
 from dta_edge.backends.registry import backend_class, open_generator
-from dta_edge.curation.prompts import render
+from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
 from dta_edge.curation.steps import progress_ticker, run_bounded
@@ -69,9 +70,12 @@ def _model_of(teacher: TeacherSpec) -> ModelSpec:
     return teacher.model
 
 
-def _ask(generator, teacher: TeacherSpec, recipe: CurationRecipe, problem: Problem):
+def _ask(
+    generator, teacher: TeacherSpec, prompt: PromptTemplate, recipe: CurationRecipe,
+    problem: Problem,
+):  # fmt: skip
     spec = _model_of(teacher)
-    content = render(teacher.prompt, question=problem.question, instruction=recipe.instruction)
+    content = prompt.render(question=problem.question, instruction=recipe.instruction)
     request = GenerationRequest(
         messages=(ChatMessage(role="user", content=content),),
         sampling=spec.sampling.model_copy(update={"n": teacher.k, "seed": teacher.seed}),
@@ -116,11 +120,13 @@ def run_phase1(
             if teacher.kind == "reference":
                 run_bounded(todo, lambda p, t=teacher: _reference(t, p), keep, on_done=tick)
                 continue
+            prompt = PromptTemplate(teacher.prompt)
             generator = open_model(_model_of(teacher), resolve, teacher.concurrency)
             try:
+                ask = partial(_ask, generator, teacher, prompt, recipe)
                 run_bounded(
-                    todo, lambda p, t=teacher, g=generator: _ask(g, t, recipe, p), keep,
-                    workers=workers_for(_model_of(teacher), teacher.concurrency), on_done=tick,
+                    todo, ask, keep, on_done=tick,
+                    workers=workers_for(_model_of(teacher), teacher.concurrency),
                 )  # fmt: skip
             finally:
                 generator.close()

@@ -19,7 +19,7 @@ from dta_edge.backends.base import GenerationRequest, SamplingSettings
 from dta_edge.curation.agreement import agreement_levels
 from dta_edge.curation.nll import open_scorer
 from dta_edge.curation.phase1 import open_model, workers_for
-from dta_edge.curation.prompts import render
+from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec
 from dta_edge.curation.reference_teacher import restyle
 from dta_edge.curation.steps import progress_ticker, run_bounded
@@ -122,9 +122,11 @@ def run_phase2(
             return path
         exemplars = student_exemplars(recipe, out_dir, resolve)
         spec = recipe.rewriter.model or student_spec(recipe)
+        prompt = None
         if recipe.rewriter.kind == "restyle":
             rewriter = _Restyler()
         else:
+            prompt = PromptTemplate(recipe.rewriter.prompt)
             rewriter = open_model(spec, resolve, recipe.rewriter.concurrency)
         scorer = open_scorer(
             recipe.student.scorer,
@@ -135,10 +137,10 @@ def run_phase2(
 
         def rewrite(item: tuple[Problem, Candidate, float]):
             problem, original, _ = item
-            if isinstance(rewriter, _Restyler):
+            if isinstance(rewriter, _Restyler) or prompt is None:
                 return [restyle(original.text)], None
-            content = render(recipe.rewriter.prompt, question=problem.question,
-                             solution=original.text, exemplars=exemplars)  # fmt: skip
+            content = prompt.render(question=problem.question, solution=original.text,
+                                    exemplars=exemplars)  # fmt: skip
             sampling = recipe.rewriter.sampling.model_copy(update={"n": recipe.rewriter.phrasings})
             request = GenerationRequest(
                 messages=(ChatMessage(role="user", content=content),), sampling=sampling

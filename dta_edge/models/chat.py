@@ -8,7 +8,6 @@ itself. It is kept small so llama.cpp's template engine renders it too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from importlib.resources import files
 
 from dta_edge.records import ChatMessage
@@ -48,28 +47,41 @@ def render_completion(solution: str, *, reasoning: str | None) -> str:
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{solution}{IM_END}"
 
 
-@lru_cache(maxsize=16)
-def _compiled(template: str):
-    """Compiling a chat template costs milliseconds; every request reuses the compiled one."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+class ChatTemplate:
+    """A chat template compiled once (sandboxed Jinja, as transformers renders it).
 
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    return environment.from_string(template)
+    Compiling costs milliseconds, so whoever renders many prompts (a backend, a scorer, training)
+    keeps one of these; nothing is cached at module level.
+    """
+
+    def __init__(self, source: str) -> None:
+        """Compile ``source``, the Jinja text of a tokenizer's chat template."""
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self._template = environment.from_string(source)
+
+    def render(self, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
+        """The conversation with the generation prompt opened, thinking on or off."""
+        return self._template.render(
+            messages=[m.model_dump(exclude_none=True) for m in messages],
+            add_generation_prompt=True,
+            enable_thinking=thinking,
+            bos_token="",
+            eos_token="",
+        )
 
 
-def render_chat(template: str, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
+def render_chat(
+    template: str | ChatTemplate, messages: Sequence[ChatMessage], *, thinking: bool
+) -> str:
     """Render a chat template as transformers does (sandboxed Jinja, generation prompt on)."""
-    return _compiled(template).render(
-        messages=[m.model_dump(exclude_none=True) for m in messages],
-        add_generation_prompt=True,
-        enable_thinking=thinking,
-        bos_token="",
-        eos_token="",
-    )
+    compiled = template if isinstance(template, ChatTemplate) else ChatTemplate(template)
+    return compiled.render(messages, thinking=thinking)
 
 
 def student_prompt(
-    template: str, user: str | Sequence[ChatMessage], *, thinking: bool = False
+    template: str | ChatTemplate, user: str | Sequence[ChatMessage], *, thinking: bool = False
 ) -> str:
     """The text the student sees before it answers: its own chat template, thinking off.
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from dta_edge import layout
 from dta_edge.config import FrozenModel
-from dta_edge.models.chat import student_prompt, user_prompt
+from dta_edge.models.chat import ChatTemplate, student_prompt, user_prompt
 from dta_edge.records import Problem
 from dta_edge.tasks.scoring import ScoreSummary
 
@@ -48,12 +48,10 @@ def greedy_answers(
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
     outputs: list[str] = []
+    chat = ChatTemplate(tokenizer.chat_template)
     for start in range(0, len(problems), batch_size):
         chunk = problems[start : start + batch_size]
-        prompts = [
-            student_prompt(tokenizer.chat_template, user_prompt(p.question), thinking=thinking)
-            for p in chunk
-        ]
+        prompts = [student_prompt(chat, user_prompt(p.question), thinking=thinking) for p in chunk]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
             generated = model.generate(

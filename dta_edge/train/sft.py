@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dta_edge.errors import DataError
 from dta_edge.layout import ADAPTER, CHECKPOINTS, FULL_MODEL, LOSS, LOSS_PLOT, TRAIN_SUMMARY
-from dta_edge.models.chat import IM_END, student_prompt
+from dta_edge.models.chat import IM_END, ChatTemplate, student_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import LossPoint, SFTExample, TrainSummary
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
@@ -27,10 +27,11 @@ Log = Callable[[str], None]
 def to_prompt_completion(examples: list[SFTExample], template: str) -> list[dict]:
     """Rendered prompt (user turn + assistant header, thinking off) and completion text."""
     rows = []
+    chat = ChatTemplate(template)
     for example in examples:
         users = [m for m in example.messages if m.role != "assistant"]
         answer = next(m.content for m in reversed(example.messages) if m.role == "assistant")
-        rows.append({"prompt": student_prompt(template, users), "completion": answer + IM_END})
+        rows.append({"prompt": student_prompt(chat, users), "completion": answer + IM_END})
     return rows
 
 
