@@ -13,8 +13,6 @@ from pathlib import Path
 
 from dta_edge.errors import ConfigError
 
-FOLDERS = ("curation", "export", "bench", "profiles", "analysis")
-
 
 def shipped_root() -> Path:
     """The folder holding the shipped declaration folders.

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from dta_edge.errors import DataError, RecordError
+from dta_edge.layout import retried_name
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -252,7 +253,7 @@ class JsonlWriter(Generic[R]):
         again = [record for record in records if retry(record)]
         if not again:
             return records
-        aside = self.path.with_name(self.path.stem + ".retried.jsonl")
+        aside = self.path.with_name(retried_name(self.path.name))
         with aside.open("a", encoding="utf-8", newline="\n") as handle:
             handle.writelines(record.model_dump_json() + "\n" for record in again)
         kept = [record for record in records if not retry(record)]

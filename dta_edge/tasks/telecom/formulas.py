@@ -10,7 +10,6 @@ import math
 from collections.abc import Sequence
 
 BOLTZMANN_J_PER_K = 1.380649e-23
-SPEED_OF_LIGHT_M_S = 299_792_458.0
 
 
 def db_to_linear(db: float) -> float:
