@@ -15,6 +15,15 @@ from dta_edge.config import FrozenModel
 Difficulty = Literal["basic", "advanced"]
 
 
+def sample_key(*parts: object) -> str:
+    """The resume key of a record from its identifying fields (``problem#teacher#sample``).
+
+    Records build their ``key`` here, and a resuming stage asks here which keys it still needs,
+    so the format is written once.
+    """
+    return "#".join(str(part) for part in parts)
+
+
 class Problem(FrozenModel):
     """One domain problem with a verified answer (generated or loaded from a benchmark)."""
 
@@ -61,7 +70,7 @@ class Completion(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.request_id}#{self.sample_index}"
+        return sample_key(self.request_id, self.sample_index)
 
 
 class ScoredCompletion(FrozenModel):
@@ -78,7 +87,7 @@ class ScoredCompletion(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.problem_id}#{self.sample_index}"
+        return sample_key(self.problem_id, self.sample_index)
 
 
 class Candidate(FrozenModel):
@@ -102,7 +111,7 @@ class Candidate(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+        return sample_key(self.problem_id, self.teacher, self.sample_index)
 
 
 class ChatMessage(FrozenModel):
@@ -164,7 +173,7 @@ class BenchResult(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.system}#{self.problem_id}#{self.sample_index}"
+        return sample_key(self.system, self.problem_id, self.sample_index)
 
 
 class AlignedCandidate(FrozenModel):
@@ -189,7 +198,7 @@ class AlignedCandidate(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+        return sample_key(self.problem_id, self.teacher, self.sample_index)
 
 
 class JudgeVerdict(FrozenModel):
@@ -212,7 +221,7 @@ class JudgeVerdict(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.problem_id}#{self.teacher}#{self.sample_index}"
+        return sample_key(self.problem_id, self.teacher, self.sample_index)
 
 
 class LossPoint(FrozenModel):
@@ -226,7 +235,7 @@ class LossPoint(FrozenModel):
     @property
     def key(self) -> str:
         """Resume identity."""
-        return f"{self.split}#{self.step}"
+        return sample_key(self.split, self.step)
 
 
 class Phase1Counts(FrozenModel):

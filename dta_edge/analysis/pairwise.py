@@ -23,7 +23,7 @@ from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.errors import DataError
 from dta_edge.layout import PAIRWISE, PAIRWISE_PLOT, PAIRWISE_VERDICTS, RESULTS
 from dta_edge.plot_text import literal
-from dta_edge.records import BenchResult, ChatMessage, Problem
+from dta_edge.records import BenchResult, ChatMessage, Problem, sample_key
 from dta_edge.runs import recorded
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.tasks.scoring import wilson_interval
@@ -57,7 +57,7 @@ class PairwiseVerdict(FrozenModel):
     @property
     def key(self) -> str:
         """One verdict per problem and order."""
-        return f"{self.problem_id}:{self.order}"
+        return sample_key(self.problem_id, self.order)
 
 
 class RunAnswers(FrozenModel):
@@ -256,7 +256,7 @@ def run_pairwise(
     path = out_dir / PAIRWISE_VERDICTS
     jobs = [(p, order) for p in shared for order in ("ab", "ba")]
     with JsonlWriter(path, PairwiseVerdict) as writer:
-        todo = [(p, o) for p, o in jobs if f"{p.id}:{o}" not in writer.done]
+        todo = [(p, o) for p, o in jobs if sample_key(p.id, o) not in writer.done]
         done = len(jobs) - len(todo)
         progress("pairwise", done, len(jobs))
 

@@ -23,7 +23,7 @@ from dta_edge.meters.registry import create_meter
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.profiles import DeviceProfile
-from dta_edge.records import BenchResult, ChatMessage, Problem
+from dta_edge.records import BenchResult, ChatMessage, Problem, sample_key
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl, write_jsonl
 from dta_edge.tasks.scoring import score_text
 from dta_edge.tasks.sources import load_problem_source
@@ -191,7 +191,7 @@ def _run_suite(
             for system in suite.systems:
                 todo = [
                     (problem, [i for i in range(system.k)
-                               if f"{system.name}#{problem.id}#{i}" not in writer.done])
+                               if sample_key(system.name, problem.id, i) not in writer.done])
                     for problem in problems
                 ]  # fmt: skip
                 todo = [(p, missing) for p, missing in todo if missing]

@@ -22,7 +22,7 @@ from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.errors import ConfigError
 from dta_edge.layout import CANDIDATES
 from dta_edge.models.references import ModelResolver, resolve_model
-from dta_edge.records import Candidate, ChatMessage, Problem
+from dta_edge.records import Candidate, ChatMessage, Problem, sample_key
 from dta_edge.storage import JsonlWriter
 from dta_edge.tasks.scoring import score_text
 
@@ -111,10 +111,8 @@ def run_phase1(
     progress = on_progress or (lambda _name, _done, _total: None)
     with JsonlWriter(path, Candidate, retry=lambda c: c.error is not None) as writer:
         for teacher in recipe.teachers:
-            todo = [
-                p for p in problems
-                if any(f"{p.id}#{teacher.name}#{i}" not in writer.done for i in range(teacher.k))
-            ]  # fmt: skip
+            keys = lambda p, t=teacher: (sample_key(p.id, t.name, i) for i in range(t.k))  # noqa: E731
+            todo = [p for p in problems if any(key not in writer.done for key in keys(p))]
             tick = progress_ticker(progress, teacher.name, len(problems) - len(todo), len(problems))
             keep = lambda _problem, records: writer.write_all(records)  # noqa: E731
             if teacher.kind == "reference":
