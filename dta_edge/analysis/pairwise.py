@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 from dta_edge.backends.base import Generator, ask_until_parsed
 from dta_edge.config import FrozenModel
 from dta_edge.curation.prompts import PromptTemplate
+from dta_edge.curation.steps import progress_ticker, run_bounded
 from dta_edge.errors import DataError
 from dta_edge.layout import PAIRWISE, PAIRWISE_PLOT, PAIRWISE_VERDICTS, RESULTS
 from dta_edge.plot_text import literal
@@ -257,9 +257,7 @@ def run_pairwise(
     jobs = [(p, order) for p in shared for order in ("ab", "ba")]
     with JsonlWriter(path, PairwiseVerdict) as writer:
         todo = [(p, o) for p, o in jobs if sample_key(p.id, o) not in writer.done]
-        done = len(jobs) - len(todo)
-        progress("pairwise", done, len(jobs))
-
+        tick = progress_ticker(progress, "pairwise", len(jobs) - len(todo), len(jobs))
         template = PromptTemplate(PROMPT)
 
         def ask(job: tuple[Problem, Order]) -> PairwiseVerdict:
@@ -270,11 +268,8 @@ def run_pairwise(
                 retries=retries, thinking=thinking, json_schema=json_schema, template=template,
             )  # fmt: skip
 
-        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            for verdict in pool.map(ask, todo):
-                writer.write(verdict)
-                done += 1
-                progress("pairwise", done, len(jobs))
+        keep = lambda _job, verdict: writer.write(verdict)  # noqa: E731
+        run_bounded(todo, ask, keep, workers=workers, on_done=tick)
     ids = {p.id for p in shared}
     verdicts = [v for v in read_jsonl(path, PairwiseVerdict) if v.problem_id in ids]
     result = {"a": name_a, "b": name_b, "judge": judge_name, "reference_shown": reference,

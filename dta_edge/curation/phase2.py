@@ -122,12 +122,7 @@ def run_phase2(
             return path
         exemplars = student_exemplars(recipe, out_dir, resolve)
         spec = recipe.rewriter.model or student_spec(recipe)
-        prompt = None
-        if recipe.rewriter.kind == "restyle":
-            rewriter = _Restyler()
-        else:
-            prompt = PromptTemplate(recipe.rewriter.prompt)
-            rewriter = open_model(spec, resolve, recipe.rewriter.concurrency)
+        rewriter, prompt = _rewriter(recipe, spec, resolve)
         scorer = open_scorer(
             recipe.student.scorer,
             resolve(recipe.student.model),
@@ -164,6 +159,14 @@ def run_phase2(
         finally:
             rewriter.close()
     return path
+
+
+def _rewriter(recipe: CurationRecipe, spec: ModelSpec, resolve: ModelResolver):
+    """(the rewriting model, its prompt), or the built-in restyler and no prompt."""
+    if recipe.rewriter.kind == "restyle":
+        return _Restyler(), None
+    prompt = PromptTemplate(recipe.rewriter.prompt)
+    return open_model(spec, resolve, recipe.rewriter.concurrency), prompt
 
 
 class _Restyler:
