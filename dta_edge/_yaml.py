@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from dta_edge.errors import ConfigError
+from dta_edge.textfile import UnreadableFile, read_user_text
 
 KeyPath = tuple[str | int, ...]
 
@@ -35,23 +36,11 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dupes: list
 
 def _read_config_text(path: Path) -> str:
     """The file as UTF-8 text, or a ConfigError saying why it cannot be a config."""
-    if path.is_dir():
-        raise ConfigError(path, ["is a folder; give a YAML file"])
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read file: {exc.strerror or exc}"]) from None
-    if not raw.strip():
-        raise ConfigError(path, ["the file is empty"])
-    if b"\0" in raw:
-        raise ConfigError(path, ["a binary file, not YAML text (it holds NUL bytes)"])
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            path, [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"]
-        ) from None
+        return read_user_text(path)
+    except UnreadableFile as exc:
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        raise ConfigError(path, [where + exc.problem]) from None
 
 
 def _refuse_aliases(path: Path, text: str) -> None:

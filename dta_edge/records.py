@@ -6,13 +6,20 @@ uses to skip work already written. Units live in field names (``_s``, ``_ms``, `
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
 
 Difficulty = Literal["basic", "advanced"]
+
+
+# A record whose request itself failed (server, network) is not done: a rerun asks again.
+RequestFailed = Annotated[
+    bool,
+    Field(description="The request itself failed (server, network): not done, retried on a rerun."),
+]
 
 
 def sample_key(*parts: object) -> str:
@@ -190,10 +197,7 @@ class AlignedCandidate(FrozenModel):
     nll_after: float | None = Field(description="Student NLL per token of the kept rewrite.")
     kept: bool
     reason: str = Field(description="Why it was kept or rejected.")
-    failed: bool = Field(
-        default=False,
-        description="The request itself failed (server, network): not done, retried on a rerun.",
-    )
+    failed: RequestFailed = False
 
     @property
     def key(self) -> str:
@@ -213,10 +217,7 @@ class JudgeVerdict(FrozenModel):
     accepted: bool
     score: float | None = None
     reason: str
-    failed: bool = Field(
-        default=False,
-        description="The request itself failed (server, network): not done, retried on a rerun.",
-    )
+    failed: RequestFailed = False
 
     @property
     def key(self) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from dta_edge.errors import DataError, RecordError
 from dta_edge.layout import retried_name
+from dta_edge.textfile import read_user_text
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -61,24 +62,7 @@ def read_text_file(path: Path | str) -> str:
     Missing files, folders, empty files, binary files and non-UTF-8 bytes are named with the file
     (and the line of the first bad byte) instead of surfacing as a traceback.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; a file is expected here")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if not raw.strip():
-        raise DataError(f"{path}: the file is empty")
-    if b"\0" in raw:
-        raise DataError(f"{path}: a binary file (it holds NUL bytes), not text")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); is this a binary file?"
-        ) from None
+    return read_user_text(path)
 
 
 def read_json(path: Path | str, *, expect: type | tuple[type, ...] = dict) -> Any:
