@@ -76,9 +76,7 @@ class TransformersGenerator(PromptBackend):
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
         self.model.to(device).eval()
-        ends = [self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-        ends.append(self.tokenizer.eos_token_id)
-        self.end_ids = sorted({i for i in ends if isinstance(i, int) and i >= 0})
+        self.end_ids = end_of_turn_ids(self.tokenizer, self.model.generation_config)
 
     @override
     def chat_template(self) -> str:
@@ -132,3 +130,18 @@ class TransformersGenerator(PromptBackend):
     @override
     def close(self) -> None:
         del self.model
+
+
+def end_of_turn_ids(tokenizer, generation_config) -> list[int]:
+    """Every id that ends a reply, from all the places a download names them.
+
+    generation_config.json's eos list (Llama-3: <|end_of_text|> and <|eot_id|>; Qwen3:
+    <|im_end|> and <|endoftext|>), the tokenizer's eos, and Qwen's turn markers where the
+    vocabulary has them.
+    """
+    configured = getattr(generation_config, "eos_token_id", None)
+    ends = list(configured) if isinstance(configured, list | tuple) else [configured]
+    ends.append(tokenizer.eos_token_id)
+    vocab = tokenizer.get_vocab()
+    ends += [vocab.get(marker) for marker in ("<|im_end|>", "<|endoftext|>")]
+    return sorted({i for i in ends if isinstance(i, int) and i >= 0})

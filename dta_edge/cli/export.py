@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,15 @@ import typer
 
 from dta_edge.cli._common import Overwrite, console
 from dta_edge.config import load_config
+
+
+class ParityChoice(str, Enum):
+    """`--parity` values (the target's own default is auto)."""
+
+    quick = "quick"
+    full = "full"
+    off = "off"
+
 
 export_app = typer.Typer(
     help="Export a model (plus a LoRA adapter) for a device: GGUF for llama.cpp, merged "
@@ -31,6 +41,14 @@ def export(
         typer.Option(help="Folder of target YAMLs (default: the shipped targets)."),
     ] = None,
     overwrite: Overwrite = False,
+    parity: Annotated[
+        ParityChoice | None,
+        typer.Option(
+            help="How much parity to measure: full (every parity text, whole length), quick "
+            "(4 texts cut to 64 tokens; the default above 1e9 weights), off (none; the manifest "
+            "says so). Default: the target's setting (auto).",
+        ),
+    ] = None,
 ) -> None:
     """Export --model for --target into --out (see --list for the shipped targets)."""
     from dta_edge.export.runner import export_model
@@ -60,13 +78,19 @@ def export(
     spec = load_config(target_file, ExportTarget)
     manifest = export_model(
         spec, model, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
-        overwrite=overwrite,
+        overwrite=overwrite, parity=parity.value if parity else None,
     )  # fmt: skip
     for item in manifest.files:
         console.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
-    console.print("parity: " + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items()))
+    console.print(
+        f"parity ({manifest.parity_mode}): "
+        + ", ".join(f"{k} {v:.6g}" for k, v in manifest.parity.items())
+    )
     if manifest.parity_unavailable:
         console.print(f"[yellow]parity not measured here[/yellow]: {manifest.parity_unavailable}")
+    for step, cost in manifest.steps.items():
+        memory = f", peak RSS {cost.peak_rss_mib:.0f} MiB" if cost.peak_rss_mib else ""
+        console.print(f"  {step}: {cost.seconds:.1f} s{memory}")
     console.print(
         f"{manifest.seconds:.1f} s, peak RSS {manifest.peak_rss_mib:.0f} MiB; "
         f"manifest in [bold]{out_path / 'manifest.json'}[/bold]"

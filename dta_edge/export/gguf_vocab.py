@@ -1,7 +1,11 @@
 """The tokenizer half of a GGUF file: tokens, token types, merges, pre-tokenizer, special ids.
 
 llama.cpp silently tokenizes wrong when any of these is missing or off, so everything is read from
-the model's own tokenizer.json and tokenizer_config.json and checked, never guessed.
+the model's own tokenizer files and written as llama.cpp's own converter (convert_hf_to_gguf.py)
+writes it: token types by its rules (an added token that is special, or merely looks like a
+control token such as Qwen's `<|fim_prefix|>`, is CONTROL), and merges, special ids, whether to
+add BOS/EOS (taken from the tokenizer's post-processor when tokenizer_config.json does not say,
+as for Llama-3) and the chat template through gguf-py's SpecialVocab, the converter's own code.
 """
 
 from __future__ import annotations
@@ -9,19 +13,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dta_edge.errors import ExportError
-from dta_edge.models.tokenizer import QWEN2_SPLIT_REGEX
+from dta_edge.models.tokenizer import LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX
 
 # llama.cpp identifies a BPE pre-tokenizer by name; we recognise it by its split regex.
-LLAMA3_SPLIT_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 PRE_TOKENIZERS = {QWEN2_SPLIT_REGEX: "qwen2", LLAMA3_SPLIT_REGEX: "llama-bpe"}
 
 # gguf.TokenType values, repeated here so this module imports without gguf.
 NORMAL, CONTROL, USER_DEFINED, UNUSED = 1, 3, 4, 5
+_LOOKS_SPECIAL = ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,18 @@ class GGUFVocab:
 
     tokens: list[str]
     token_types: list[int]
-    merges: list[str]
     pre: str
-    bos_id: int | None
-    eos_id: int | None
-    pad_id: int | None
-    add_bos: bool
-    chat_template: str | None
+    special: Any  # gguf.SpecialVocab: merges, special ids, add_bos/add_eos, chat template
+
+
+def looks_special(token: str) -> bool:
+    """llama.cpp's converter rule: added tokens shaped like control tokens are CONTROL."""
+    return (
+        token in _LOOKS_SPECIAL
+        or (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<\uff5c") and token.endswith("\uff5c>"))
+        or (token.startswith("<unused") and token.endswith(">"))
+    )
 
 
 def _split_regex(pre_tokenizer: dict | None) -> str | None:
@@ -47,12 +54,6 @@ def _split_regex(pre_tokenizer: dict | None) -> str | None:
         if part.get("type") == "Split":
             return part.get("pattern", {}).get("Regex")
     return None
-
-
-def _token_id(name: object, vocab: dict[str, int]) -> int | None:
-    if isinstance(name, dict):  # older configs store AddedToken dicts
-        name = name.get("content")
-    return vocab.get(name) if isinstance(name, str) else None
 
 
 def read_vocab(model_dir: Path, vocab_size: int) -> GGUFVocab:
@@ -86,26 +87,32 @@ def read_vocab(model_dir: Path, vocab_size: int) -> GGUFVocab:
     tokens = [f"[PAD{i}]" for i in range(size)]
     types = [UNUSED] * size
     for content, index in vocab.items():
-        tokens[index] = content
         token = added.get(content)
-        types[index] = (
-            NORMAL if token is None else (CONTROL if token.get("special") else USER_DEFINED)
-        )
-    merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
-    config_path = model_dir / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
-    template = config.get("chat_template")
-    template_file = model_dir / "chat_template.jinja"
-    if template is None and template_file.exists():
-        template = template_file.read_text(encoding="utf-8")
-    return GGUFVocab(
-        tokens=tokens,
-        token_types=types,
-        merges=merges,
-        pre=PRE_TOKENIZERS[regex],
-        bos_id=_token_id(config.get("bos_token"), vocab),
-        eos_id=_token_id(config.get("eos_token"), vocab),
-        pad_id=_token_id(config.get("pad_token"), vocab),
-        add_bos=bool(config.get("add_bos_token", False)),
-        chat_template=template,
-    )
+        if token is None:
+            tokens[index], types[index] = content, NORMAL
+        elif token.get("special") or looks_special(content):
+            tokens[index], types[index] = content, CONTROL
+        else:  # the converter pre-normalises SentencePiece spaces in user-defined tokens
+            tokens[index], types[index] = content.replace("\u2581", " "), USER_DEFINED
+    special = _special_vocab(model_dir, data, size)
+    if not special.merges:
+        raise ExportError(f"{path}: the BPE model has no merges")
+    return GGUFVocab(tokens=tokens, token_types=types, pre=PRE_TOKENIZERS[regex], special=special)
+
+
+def _special_vocab(model_dir: Path, tokenizer: dict, n_vocab: int):  # -> gguf.SpecialVocab
+    """gguf-py's SpecialVocab, plus the rule llama.cpp's bundled gguf-py adds on top of PyPI's.
+
+    The converter shipped with llama-cpp-python writes ``add_bos_token = add_eos_token = false``
+    for a ByteLevel post-processor (Qwen) unless a template or tokenizer_config.json says
+    otherwise; the gguf release on PyPI leaves them out. Setting the defaults after loading is
+    the same as the bundled code setting them before the template and config override them.
+    """
+    import gguf
+
+    special = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
+    processor = tokenizer.get("post_processor") or {}
+    if any(p.get("type") == "ByteLevel" for p in processor.get("processors", [processor])):
+        special.add_special_token.setdefault("bos", False)
+        special.add_special_token.setdefault("eos", False)
+    return special

@@ -16,7 +16,7 @@ from typing import Literal
 
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
-from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32
+from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
 
 # HF architecture -> (gguf architecture name, whether q/k need llama.cpp's rope permutation).
 ARCHITECTURES: dict[str, tuple[str, bool]] = {
@@ -24,7 +24,9 @@ ARCHITECTURES: dict[str, tuple[str, bool]] = {
     "Qwen2ForCausalLM": ("qwen2", False),
     "LlamaForCausalLM": ("llama", True),
 }
-OutType = Literal["f32", "f16"]
+OutType = Literal["f32", "f16", "bf16"]
+_GGML_TYPES = {"f32": 0, "f16": 1, "bf16": 30}  # gguf.GGMLQuantizationType values
+_FILE_TYPES = {"f32": 0, "f16": 1, "bf16": 32}  # gguf.LlamaFileType values
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class TensorPlan:
     entry: TensorEntry
     gguf_name: str
     shard: Path
-    float16: bool
+    out_type: OutType  # matrices take the export's type; norms and 1-D tensors stay f32
 
 
 def _load_config(model_dir: Path) -> dict:
@@ -56,7 +58,24 @@ def architecture_of(config: dict, model_dir: Path) -> tuple[str, bool]:
     )
 
 
-def _shards(model_dir: Path) -> list[Path]:
+def weight_files(model_dir: Path) -> list[Path]:
+    """The checkpoint's safetensors shards: those its index names, else every one in the folder.
+
+    Downloads can hold more than one copy of the weights (Mistral's consolidated.safetensors
+    beside the sharded files), so a folder with model.safetensors.index.json uses only the
+    shards the index lists, and each must be present.
+    """
+    index = model_dir / "model.safetensors.index.json"
+    if index.exists():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            names = sorted(set(weight_map.values()))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise ExportError(f"{index}: not a safetensors index ({exc!r})") from None
+        missing = [name for name in names if not (model_dir / name).is_file()]
+        if missing:
+            raise ExportError(f"{index}: lists shards that are missing: {', '.join(missing)}")
+        return [model_dir / name for name in names]
     shards = sorted(model_dir.glob("*.safetensors"))
     if not shards:
         raise ExportError(f"{model_dir}: no .safetensors weights found")
@@ -72,16 +91,30 @@ def plan_tensors(
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     plans: list[TensorPlan] = []
-    for shard, entry in iter_index(_shards(model_dir)):
+    for shard, entry in iter_index(weight_files(model_dir)):
         if (tied and entry.name == "lm_head.weight") or entry.name.endswith("rotary_emb.inv_freq"):
             continue
         gguf_name = names.get_name(entry.name, try_suffixes=(".weight", ".bias"))
         if gguf_name is None:
             raise ExportError(f"{shard}: tensor '{entry.name}' has no GGUF name for {arch}")
         plans.append(
-            TensorPlan(entry, gguf_name, shard, out_type == "f16" and len(entry.shape) == 2)
+            TensorPlan(entry, gguf_name, shard, out_type if len(entry.shape) == 2 else "f32")
         )
     return plans
+
+
+def lossless_type(model_dir: Path) -> OutType:
+    """The smallest GGUF float type that holds every matrix of the checkpoint exactly.
+
+    A bf16 download stays bf16 (half the size of f32, no rounding), f16 stays f16, anything else
+    is f32. The quantizer reads this file, so quantizing from it equals quantizing from the
+    checkpoint itself, without a float32 copy twice the checkpoint's size on disk.
+    """
+    dtypes = {entry.dtype for _, entry in iter_index(weight_files(model_dir))
+              if len(entry.shape) == 2}  # fmt: skip
+    if dtypes == {"BF16"}:
+        return "bf16"
+    return "f16" if dtypes == {"F16"} else "f32"
 
 
 def _permute_for_rope(weight, n_head: int):  # numpy array in, numpy array out
@@ -95,19 +128,33 @@ def _permute_for_rope(weight, n_head: int):  # numpy array in, numpy array out
 
 
 def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> numpy array
-    """Read one tensor, apply the rope permutation if needed, cast to its GGUF type."""
+    """Read one tensor, apply the rope permutation if needed, cast to its GGUF type.
+
+    A bf16 tensor written as bf16 is copied as raw 16-bit words, never widened.
+    """
     import numpy as np
 
-    array = read_float32(plan.shard, plan.entry)
+    if plan.out_type == "bf16" and plan.entry.dtype == "BF16":
+        array = read_raw(plan.shard, plan.entry)
+    else:
+        array = read_float32(plan.shard, plan.entry)
     name = plan.entry.name
     if arch_permute and name.endswith(("q_proj.weight", "k_proj.weight")):
         heads = config["num_attention_heads"]
         if name.endswith("k_proj.weight"):
             heads = config.get("num_key_value_heads") or heads
         array = _permute_for_rope(array, heads)
-    return np.ascontiguousarray(
-        array.astype(np.float16 if plan.float16 else np.float32, copy=False)
-    )
+    if plan.out_type == "bf16":
+        return np.ascontiguousarray(array if array.dtype == np.uint16 else _to_bf16(array))
+    target = np.float16 if plan.out_type == "f16" else np.float32
+    return np.ascontiguousarray(array.astype(target, copy=False))
+
+
+def _to_bf16(values):  # float32 array -> uint16 array of bf16 bits, rounded to nearest even
+    import numpy as np
+
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    return ((bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16).astype(np.uint16)
 
 
 def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Path:
@@ -116,7 +163,8 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     Args:
         model_dir: config.json, safetensors weights and tokenizer files.
         out_path: the .gguf file to create (replaced atomically if it exists).
-        out_type: "f32", or "f16" for matrices (norms and 1-D tensors stay f32, as llama.cpp does).
+        out_type: "f32", "f16" or "bf16" for matrices (norms and 1-D tensors stay f32, as
+            llama.cpp does).
 
     Returns:
         ``out_path``.
@@ -137,12 +185,14 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     tmp = out_path.with_name(f".{out_path.name}.partial")
     writer = gguf.GGUFWriter(tmp, arch)
     try:
-        _add_metadata(writer, config, vocab, model_dir.name, out_type)
+        _add_metadata(writer, config, vocab, model_dir, out_type)
         for plan in plans:
-            dtype = np.float16 if plan.float16 else np.float32
-            shape = plan.entry.shape
-            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            writer.add_tensor_info(plan.gguf_name, shape, np.dtype(dtype), nbytes)
+            itemsize = 4 if plan.out_type == "f32" else 2
+            nbytes = int(np.prod(plan.entry.shape)) * itemsize
+            kind = gguf.GGMLQuantizationType(_GGML_TYPES[plan.out_type])
+            dtype = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}[plan.out_type]
+            writer.add_tensor_info(plan.gguf_name, plan.entry.shape, np.dtype(dtype), nbytes,
+                                   raw_dtype=kind)  # fmt: skip
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
@@ -157,19 +207,18 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     return out_path
 
 
-def _add_metadata(writer, config: dict, vocab, name: str, out_type: OutType) -> None:
+def _add_metadata(writer, config: dict, vocab, model_dir: Path, out_type: OutType) -> None:
     import gguf
 
+    arch, _ = architecture_of(config, model_dir)
     heads = config["num_attention_heads"]
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
     rope_theta = rope.get("rope_theta", config.get("rope_theta", 10000.0))
     writer.add_type(gguf.GGUFType.MODEL)
-    writer.add_name(name)
+    writer.add_name(model_dir.name)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    writer.add_file_type(
-        gguf.LlamaFileType.MOSTLY_F16 if out_type == "f16" else gguf.LlamaFileType.ALL_F32
-    )
+    writer.add_file_type(gguf.LlamaFileType(_FILE_TYPES[out_type]))
     writer.add_context_length(config.get("max_position_embeddings", 4096))
     writer.add_embedding_length(config["hidden_size"])
     writer.add_block_count(config["num_hidden_layers"])
@@ -180,24 +229,33 @@ def _add_metadata(writer, config: dict, vocab, name: str, out_type: OutType) -> 
     writer.add_value_length(head_dim)
     writer.add_rope_freq_base(float(rope_theta))
     writer.add_layer_norm_rms_eps(float(config.get("rms_norm_eps", 1e-6)))
+    if arch == "llama":  # as upstream's converter: llama files carry both, qwen ones neither
+        writer.add_rope_dimension_count(head_dim)
+        writer.add_vocab_size(len(vocab.tokens))
+    _add_sampling_defaults(writer, model_dir)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre(vocab.pre)
     writer.add_token_list(vocab.tokens)
     writer.add_token_types(vocab.token_types)
-    writer.add_token_merges(vocab.merges)
-    bos = vocab.bos_id if vocab.bos_id is not None else config.get("bos_token_id")
-    eos = vocab.eos_id if vocab.eos_id is not None else config.get("eos_token_id")
-    pad = vocab.pad_id if vocab.pad_id is not None else config.get("pad_token_id")
-    if isinstance(eos, list):
-        eos = eos[0]
-    for value, add in (
-        (bos, writer.add_bos_token_id),
-        (eos, writer.add_eos_token_id),
-        (pad, writer.add_pad_token_id),
-    ):
-        if value is not None:
-            add(int(value))
-    writer.add_add_bos_token(vocab.add_bos)
-    writer.add_add_eos_token(False)  # as upstream's converter: chat models never append EOS
-    if vocab.chat_template:
-        writer.add_chat_template(vocab.chat_template)
+    vocab.special.add_to_gguf(writer, quiet=True)
+
+
+def _add_sampling_defaults(writer, model_dir: Path) -> None:
+    """generation_config.json's temperature, top-p and top-k, as llama.cpp's converter keeps them.
+
+    llama.cpp uses them as the model's default sampling settings, so a Qwen3 GGUF samples as
+    the released model recommends unless the caller says otherwise.
+    """
+    path = model_dir / "generation_config.json"
+    if not path.exists():
+        return
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path}: not valid JSON ({exc})") from None
+    for key, add in (("temperature", writer.add_sampling_temp),
+                     ("top_p", writer.add_sampling_top_p)):  # fmt: skip
+        if isinstance(config.get(key), int | float):
+            add(float(config[key]))
+    if isinstance(config.get("top_k"), int):
+        writer.add_sampling_top_k(config["top_k"])

@@ -11,17 +11,34 @@ from pathlib import Path
 from dta_edge.models.gguf_file import load_gguf
 
 
-def tokenization_mismatches(gguf_path: Path, model_dir: Path, texts: Sequence[str]) -> list[str]:
-    """The texts whose llama.cpp token ids differ from the HF tokenizer's."""
+def tokenization_mismatches(
+    gguf_path: Path, model_dir: Path, texts: Sequence[str], *, special_tokens: bool = False
+) -> list[str]:
+    """The texts whose llama.cpp token ids differ from the HF tokenizer's.
+
+    With ``special_tokens`` both sides add what their tokenizer adds to a text on its own
+    (transformers' post-processor, llama.cpp's add_bos/add_eos flags): a Llama-3 GGUF that lost
+    its BOS tokenizes plain text identically and fails only this comparison.
+    """
+    return tokenization_parity(gguf_path, model_dir, texts, modes=(special_tokens,))[0]
+
+
+def tokenization_parity(
+    gguf_path: Path, model_dir: Path, texts: Sequence[str], modes: Sequence[bool] = (False, True)
+) -> list[list[str]]:
+    """Mismatching texts per mode (without, with special tokens), loading each tokenizer once."""
     from transformers import AutoTokenizer
 
     hf = AutoTokenizer.from_pretrained(model_dir)
     llm = load_gguf(gguf_path, vocab_only=True)
     return [
-        text
-        for text in texts
-        if llm.tokenize(text.encode(), add_bos=False, special=True)
-        != hf.encode(text, add_special_tokens=False)
+        [
+            text
+            for text in texts
+            if llm.tokenize(text.encode(), add_bos=special, special=True)
+            != hf.encode(text, add_special_tokens=special)
+        ]
+        for special in modes
     ]
 
 
@@ -101,24 +118,30 @@ def greedy_divergences(
     return found
 
 
-def gguf_top1_agreement(path: Path, model_dir: Path, texts: Sequence[str]) -> float:
-    """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one."""
+def gguf_top1_agreement(
+    path: Path, model_dir: Path, texts: Sequence[str], max_positions: int | None = None
+) -> float:
+    """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one.
+
+    Texts are tokenized as the model sees them (with its own special tokens) and cut to
+    ``max_positions``; the reference is the whole model, or one layer at a time when the
+    checkpoint would not fit in memory in float32 (export/streamed_reference).
+    """
     import numpy as np
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from dta_edge.export.streamed_reference import reference_argmax
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    llm = load_gguf(path, logits_all=True)
+    id_lists = [tokenizer.encode(text)[:max_positions] for text in texts]
+    reference = reference_argmax(model_dir, id_lists)
+    llm = load_gguf(path, logits_all=True, n_ctx=max(len(ids) for ids in id_lists) + 8)
     agree = total = 0
-    for text in texts:
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        with torch.no_grad():
-            reference = model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
+    for ids, expected in zip(id_lists, reference, strict=True):
         llm.reset()
         llm.eval(ids)
         ours = np.asarray(llm.scores[: len(ids)]).argmax(-1)
-        agree += int((ours == reference).sum())
+        agree += int((ours == np.asarray(expected)).sum())
         total += len(ids)
     return agree / total
 

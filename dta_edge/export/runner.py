@@ -18,7 +18,8 @@ from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ExportError, ParityUnavailable
-from dta_edge.export.targets import ExportTarget
+from dta_edge.export.step_cost import StepCost, measured
+from dta_edge.export.targets import ExportTarget, ParityMode
 from dta_edge.layout import EXPORTED_FOLDER, MANIFEST, MERGED
 from dta_edge.runs import package_versions, run_record
 from dta_edge.storage import atomic_write_json
@@ -28,6 +29,9 @@ TOOLS = (
     "transformers", "torch", "peft", "safetensors",
 )  # fmt: skip
 Stage = Callable[[str], None]
+Costs = dict[str, StepCost]
+QUICK_TEXTS, QUICK_POSITIONS = 4, 64  # --parity quick: this many texts, cut to this many tokens
+QUICK_ABOVE_WEIGHTS = 10**9  # --parity auto is quick above this many weights (1B)
 
 
 class ExportedFile(FrozenModel):
@@ -52,6 +56,12 @@ class ExportManifest(FrozenModel):
     parity: dict[str, float]
     parity_unavailable: str | None = Field(
         default=None, description="Why parity was not measured here (e.g. no CUDA provider)."
+    )
+    parity_mode: Literal["quick", "full", "off"] = Field(
+        default="full", description="How much parity was measured (see ExportTarget.parity)."
+    )
+    steps: dict[str, StepCost] = Field(
+        default_factory=dict, description="Time and peak memory of each step (write, ...)."
     )
     tools: dict[str, str]
     seconds: float
@@ -84,21 +94,27 @@ def parity_texts(n: int) -> list[str]:
     ]
 
 
-def _write_gguf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
+def _write_gguf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
+    """Write the GGUF; a quantized one is made from a lossless bf16/f16/f32 copy, then removed."""
     from dta_edge.export.gguf_quantize import quantize_gguf
-    from dta_edge.export.gguf_writer import write_gguf
+    from dta_edge.export.gguf_writer import lossless_type, write_gguf
 
     final = out_dir / f"{target.name}.gguf"
-    if target.quantization in ("f32", "f16"):
-        return write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
-    base = write_gguf(source, out_dir / f".{target.name}-f32.gguf", "f32")
+    if target.quantization in ("f32", "f16", "bf16"):
+        with measured(costs, "write"):
+            return write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
+    kind = lossless_type(source)
+    base = out_dir / f".{target.name}-{kind}.gguf"
     try:
-        return quantize_gguf(base, final, target.quantization)
+        with measured(costs, "write"):
+            write_gguf(source, base, kind)
+        with measured(costs, "quantize"):
+            return quantize_gguf(base, final, target.quantization)
     finally:
         base.unlink(missing_ok=True)
 
 
-def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
+def _write_hf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -107,8 +123,11 @@ def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
     final = out_dir / EXPORTED_FOLDER
     staging = out_dir / f".{EXPORTED_FOLDER}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, target.quantization))
-    model.save_pretrained(staging)
+    with measured(costs, "write"):
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=getattr(torch, target.quantization)
+        )
+        model.save_pretrained(staging)
     for name in TOKENIZER_FILES:
         if (source / name).exists():
             shutil.copy2(source / name, staging / name)
@@ -117,29 +136,33 @@ def _write_hf(target: ExportTarget, source: Path, out_dir: Path) -> Path:
     return final
 
 
-def _write_onnx(target: ExportTarget, source: Path, out_dir: Path) -> Path:
+def _write_onnx(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
     from dta_edge.export.onnx_export import build_onnx
 
-    return build_onnx(source, out_dir / "onnx", target.quantization, target.provider)
+    with measured(costs, "write"):
+        return build_onnx(source, out_dir / "onnx", target.quantization, target.provider)
 
 
-def _measure_gguf(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
-    from dta_edge.export.parity import gguf_top1_agreement, tokenization_mismatches
+def _measure_gguf(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
+    from dta_edge.export.parity import gguf_top1_agreement, tokenization_parity
 
+    plain, special = tokenization_parity(final, source, texts)
     return {
-        "tokenization_identical": 1.0
-        - len(tokenization_mismatches(final, source, texts)) / len(texts),
-        "top1_agreement": gguf_top1_agreement(final, source, texts),
+        "tokenization_identical": 1.0 - len(plain) / len(texts),
+        "tokenization_with_special_tokens_identical": 1.0 - len(special) / len(texts),
+        "top1_agreement": gguf_top1_agreement(
+            final, source, texts, max_positions=QUICK_POSITIONS if quick else None
+        ),
     }
 
 
-def _measure_hf(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
+def _measure_hf(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
     from dta_edge.export.parity import hf_max_logit_diff
 
     return {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
 
 
-def _measure_onnx(final: Path, source: Path, texts: list[str]) -> dict[str, float]:
+def _measure_onnx(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
     from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
 
     parity = {
@@ -171,8 +194,11 @@ def export_model(
     on_stage: Stage | None = None,
     *,
     overwrite: bool = False,
+    parity: ParityMode | None = None,
 ) -> ExportManifest:
     """Export ``model_dir`` (plus ``adapter_dir`` merged in) for ``target`` into ``out_dir``.
+
+    ``parity`` overrides the target's parity mode (`dta export --parity`).
 
     A folder holding a finished export of another model, adapter or target is refused unless
     ``overwrite``; the previous export's files are removed before anything new is written, so a
@@ -185,11 +211,29 @@ def export_model(
     if not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
     _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)
+    if parity is not None:
+        target = target.model_copy(update={"parity": parity})
     config = {"target": target.model_dump(mode="json"), "model": str(model_dir),
               "adapter": str(adapter_dir) if adapter_dir else None}  # fmt: skip
     # the manifest guards this folder (above); run.json records who exported, where and when
     with run_record(out_dir, "export", config, guard=False):
         return _export(target, model_dir, out_dir, adapter_dir, on_stage)
+
+
+def parity_mode(target: ExportTarget, source: Path) -> Literal["quick", "full", "off"]:
+    """The target's parity mode, with auto settled by the checkpoint's number of weights."""
+    if target.parity != "auto":
+        return target.parity
+    from dta_edge.export.streamed_reference import float32_bytes
+
+    return "quick" if float32_bytes(source) // 4 > QUICK_ABOVE_WEIGHTS else "full"
+
+
+def _measure(target: ExportTarget, mode: str, final: Path, source: Path) -> dict[str, float]:
+    """Parity of ``final`` with ``source`` in ``mode`` (the manifest's and verify's numbers)."""
+    quick = mode == "quick"
+    texts = parity_texts(min(target.parity_texts, QUICK_TEXTS) if quick else target.parity_texts)
+    return FORMATS[target.format][1](final, source, texts, quick)
 
 
 def _export(
@@ -201,24 +245,32 @@ def _export(
 ) -> ExportManifest:
     started = time.perf_counter()
     say = on_stage or (lambda _message: None)
-    texts = parity_texts(target.parity_texts)
     parity: dict[str, float] = {}
+    costs: Costs = {}
     source = model_dir
     if adapter_dir is not None:
         from dta_edge.export.merge import merge_adapter, merge_parity
 
         say("merging adapter")
-        source = merge_adapter(model_dir, adapter_dir, out_dir / MERGED)
-        parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
-    say(f"writing {target.format} ({target.quantization}) and measuring parity")
-    write, measure = FORMATS[target.format]
-    final = write(target, source, out_dir)
+        with measured(costs, "merge"):
+            source = merge_adapter(model_dir, adapter_dir, out_dir / MERGED)
+            texts = parity_texts(target.parity_texts)
+            parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
+    mode = parity_mode(target, source)
+    say(f"writing {target.format} ({target.quantization})")
+    write = FORMATS[target.format][0]
+    final = write(target, source, out_dir, costs)
     unavailable = None
-    try:
-        parity.update(measure(final, source, texts))
-    except ParityUnavailable as exc:
-        unavailable = str(exc)
-        say(f"parity not measured: {exc}")
+    if mode == "off":
+        unavailable = "parity off (--parity off)"
+    else:
+        say(f"measuring parity ({mode})")
+        try:
+            with measured(costs, "parity"):
+                parity.update(_measure(target, mode, final, source))
+        except ParityUnavailable as exc:
+            unavailable = str(exc)
+            say(f"parity not measured: {exc}")
     manifest = ExportManifest(
         target=target,
         source_model=str(model_dir),
@@ -229,6 +281,8 @@ def _export(
         files=_exported_files(final, out_dir),
         parity=parity,
         parity_unavailable=unavailable,
+        parity_mode=mode,
+        steps=costs,
         tools=package_versions(TOOLS),
         seconds=round(time.perf_counter() - started, 2),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -332,13 +386,12 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     source = Path(manifest.source_model)
     now: dict[str, float] = {}
     unavailable = None
-    if not file_problems:
-        texts = parity_texts(manifest.target.parity_texts)
+    if not file_problems and manifest.parity_mode != "off":
         merged = out_dir / MERGED
         model = merged if manifest.adapter else source
         final = out_dir / Path(manifest.files[0].path).parts[0]
         try:
-            now = FORMATS[manifest.format][1](final, model, texts)
+            now = _measure(manifest.target, manifest.parity_mode, final, model)
         except ParityUnavailable as exc:
             unavailable = str(exc)
         for key, value in now.items():

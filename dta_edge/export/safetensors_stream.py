@@ -60,14 +60,21 @@ def read_index(path: Path) -> list[TensorEntry]:
     return entries
 
 
-def read_float32(path: Path, entry: TensorEntry) -> np.ndarray:
-    """Load one tensor as float32 (bf16 is widened exactly by a 16-bit shift)."""
+def read_raw(path: Path, entry: TensorEntry) -> np.ndarray:
+    """Load one tensor in its stored type (bf16 as uint16 words), shaped."""
     if entry.dtype not in _NUMPY:
         raise ExportError(f"{path}: tensor '{entry.name}' has unsupported dtype {entry.dtype}")
     dtype = np.dtype(_NUMPY[entry.dtype])
     with path.open("rb") as handle:
         handle.seek(entry.offset)
         array = np.fromfile(handle, dtype=dtype, count=entry.nbytes // dtype.itemsize)
+    return array.reshape(entry.shape)
+
+
+def read_float32(path: Path, entry: TensorEntry) -> np.ndarray:
+    """Load one tensor as float32 (bf16 is widened exactly by a 16-bit shift)."""
+    array = read_raw(path, entry).reshape(-1)
+    dtype = array.dtype
     if entry.dtype == "BF16":
         array = (array.astype(np.uint32) << 16).view(np.float32)
     elif dtype != np.float32:

@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 
 from dta_edge.config import FrozenModel
 
-GGUF_TYPES = ("f32", "f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
+GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
+ParityMode = Literal["auto", "quick", "full", "off"]
 HF_DTYPES = ("float32", "bfloat16", "float16")
 ONNX_TYPES = ("fp32", "int8", "int4")
 
@@ -34,6 +35,12 @@ class ExportTarget(FrozenModel):
         "(the builder fuses ops differently per provider).",
     )
     parity_texts: int = Field(default=20, ge=1, description="Generated texts for the parity check.")
+    parity: ParityMode = Field(
+        default="auto",
+        description="full: every parity text at full length; quick: 4 texts cut to 64 tokens; "
+        "off: none (the manifest says so); auto: quick when the checkpoint holds over "
+        "1e9 weights, else full. The reference never loads more than fits in memory.",
+    )
 
     @model_validator(mode="after")
     def _quantization_fits_format(self) -> ExportTarget:

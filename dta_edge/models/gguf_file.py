@@ -1,8 +1,9 @@
 """Open a GGUF file safely: its header and tensor table are checked before llama.cpp sees it.
 
 llama.cpp trusts the file it is given; a truncated or corrupt GGUF can crash the process. So every
-file is parsed with gguf-py first, and a problem becomes an ExportError naming the file. Backends,
-the NLL scorer and the exporter's parity check all open GGUF files through here.
+file's header and tensor table are parsed first (models/gguf_header), and a problem becomes an
+ExportError naming the file. Backends, the NLL scorer and the exporter's parity check all open
+GGUF files through here.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from dta_edge.errors import ExportError
 
 def check_gguf(path: Path) -> None:
     """Parse a GGUF file's header, metadata and tensor table; raise ExportError if it is broken."""
-    import gguf
+    from dta_edge.models.gguf_header import read_gguf_header
 
     if not path.is_file():
         raise ExportError(f"{path}: no such GGUF file")
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    if magic != b"GGUF":
-        raise ExportError(f"{path}: not a GGUF file (magic {magic!r})")
+    header = read_gguf_header(path, keep=frozenset())
     try:
-        reader = gguf.GGUFReader(path)
-        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-    except (ValueError, IndexError, KeyError, OSError) as exc:
-        raise ExportError(f"{path}: corrupt or truncated GGUF ({exc})") from None
+        end = max((t.offset + t.nbytes for t in header.tensors), default=0)
+    except (ValueError, KeyError) as exc:  # an unknown ggml type
+        raise ExportError(f"{path}: corrupt GGUF ({exc})") from None
     size = path.stat().st_size
     if end > size:
         raise ExportError(

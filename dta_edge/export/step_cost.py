@@ -1,0 +1,82 @@
+"""Time and peak memory of each export step (write, quantize, parity), sampled while it runs.
+
+ru_maxrss only ever grows, so it cannot say which step needed the memory. A background thread
+reads /proc/self/status every 50 ms during a step instead, keeping resident memory (VmRSS) and
+its anonymous part (RssAnon) apart: llama.cpp maps GGUF files, and those file-backed pages
+count as resident but are dropped by the kernel under pressure, while anonymous memory is what
+can exhaust a machine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dta_edge.config import FrozenModel
+
+_STATUS = Path("/proc/self/status")
+_INTERVAL_S = 0.05
+
+
+class StepCost(FrozenModel):
+    """One step's wall time and peak memory (MiB; None where /proc is not available)."""
+
+    seconds: float
+    peak_rss_mib: float | None
+    peak_anon_mib: float | None
+
+
+def _memory_mib() -> tuple[float, float] | None:
+    try:
+        fields = dict(line.split(":", 1) for line in _STATUS.read_text().splitlines())
+    except OSError:
+        return None
+    rss = fields.get("VmRSS", "0 kB").split()[0]
+    anon = fields.get("RssAnon", "0 kB").split()[0]
+    return int(rss) / 1024, int(anon) / 1024
+
+
+class _Sampler:
+    def __init__(self) -> None:
+        self.rss = self.anon = 0.0
+        self.available = _memory_mib() is not None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        reading = _memory_mib()
+        if reading is not None:
+            self.rss, self.anon = max(self.rss, reading[0]), max(self.anon, reading[1])
+
+    def _run(self) -> None:
+        while not self._stop.wait(_INTERVAL_S):
+            self._sample()
+
+    def __enter__(self) -> _Sampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+@contextmanager
+def measured(costs: dict[str, StepCost], step: str) -> Iterator[None]:
+    """Time ``step`` and sample its peak memory into ``costs[step]`` (also when it fails)."""
+    started = time.perf_counter()
+    sampler = _Sampler()
+    try:
+        with sampler:
+            yield
+    finally:
+        costs[step] = StepCost(
+            seconds=round(time.perf_counter() - started, 2),
+            peak_rss_mib=round(sampler.rss, 1) if sampler.available else None,
+            peak_anon_mib=round(sampler.anon, 1) if sampler.available else None,
+        )

@@ -1,0 +1,135 @@
+"""Transformers' own argmax for a checkpoint too big to load, computed one layer at a time.
+
+Parity compares an export with transformers in float32. An 8B checkpoint in float32 is 32 GB,
+more than a 24 GiB machine holds, and loading it is what killed the export before. Here the
+model is built on the meta device, and each decoder layer in turn is materialised from the
+safetensors shards, run over every text's hidden states, and dropped. The layers are
+transformers' own modules (same attention, rotary embedding and norms as a full load), so the
+result equals the whole-model forward pass; peak memory is one layer in float32 plus the
+embedding rows the texts use, and the output matrix is read in slices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from dta_edge.export.gguf_writer import weight_files
+from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
+
+_OUTPUT_ROWS = 16384  # rows of the output matrix widened to float32 at a time
+
+
+def float32_bytes(model_dir: Path) -> int:
+    """Bytes the checkpoint takes once loaded in float32 (what a whole-model reference needs)."""
+    return sum(math.prod(entry.shape) * 4 for _, entry in iter_index(weight_files(model_dir)))
+
+
+def _weights(model_dir: Path) -> dict[str, tuple[Path, TensorEntry]]:
+    return {entry.name: (shard, entry) for shard, entry in iter_index(weight_files(model_dir))}
+
+
+def _load(module, prefix: str, weights: dict) -> None:
+    """Materialise ``module`` on the CPU with the float32 weights stored under ``prefix``."""
+    import torch
+
+    module.to_empty(device="cpu")
+    names = [name for name, _ in module.named_parameters()]
+    state = {name: torch.from_numpy(read_float32(*weights[prefix + name]).copy())
+             for name in names}  # fmt: skip
+    module.load_state_dict(state, strict=False, assign=True)
+    for name, buffer in module.named_buffers():
+        if buffer.is_meta:  # non-persistent buffers (none in these decoder layers) stay unset
+            raise RuntimeError(f"{prefix}{name}: buffer left on the meta device")
+
+
+def _embed(weights: dict, ids: list[int]):  # -> float32 tensor [len(ids), hidden]
+    """Only the embedding rows these ids use, widened from the stored type."""
+    import numpy as np
+    import torch
+
+    shard, entry = weights["model.embed_tokens.weight"]
+    table = read_raw(shard, entry)
+    rows = table[np.asarray(ids)]
+    if entry.dtype == "BF16":
+        rows = (rows.astype(np.uint32) << 16).view(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+
+
+def _argmax_over_output(weights: dict, hidden, tied: bool):  # -> int64 tensor [positions]
+    """Argmax of hidden @ W.T with W read in row slices, never whole in float32."""
+    import numpy as np
+    import torch
+
+    shard, entry = weights["model.embed_tokens.weight" if tied else "lm_head.weight"]
+    table = read_raw(shard, entry)
+    best = torch.full((hidden.shape[0],), -math.inf)
+    best_id = torch.zeros(hidden.shape[0], dtype=torch.long)
+    for start in range(0, table.shape[0], _OUTPUT_ROWS):
+        block = table[start : start + _OUTPUT_ROWS]
+        if entry.dtype == "BF16":
+            block = (block.astype(np.uint32) << 16).view(np.float32)
+        logits = hidden @ torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).T
+        values, index = logits.max(dim=-1)
+        better = values > best  # ties keep the lower id, as torch.argmax does
+        best = torch.where(better, values, best)
+        best_id = torch.where(better, index + start, best_id)
+    return best_id
+
+
+def streamed_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Per text, transformers' float32 argmax at every position, computed layer by layer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.masking_utils import create_causal_mask
+
+    config = AutoConfig.from_pretrained(model_dir)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    inner = model.model
+    weights = _weights(model_dir)
+    rotary = type(inner.rotary_emb)(config=config)
+    hidden = [_embed(weights, list(ids)).unsqueeze(0) for ids in id_lists]
+    positions = [torch.arange(h.shape[1]).unsqueeze(0) for h in hidden]
+    with torch.no_grad():
+        rope = [rotary(h, p) for h, p in zip(hidden, positions, strict=True)]
+        masks = [create_causal_mask(config=config, inputs_embeds=h, attention_mask=None,
+                                    cache=None, position_ids=p)
+                 for h, p in zip(hidden, positions, strict=True)]  # fmt: skip
+        for index, layer in enumerate(inner.layers):
+            _load(layer, f"model.layers.{index}.", weights)
+            steps = zip(hidden, masks, rope, positions, strict=True)
+            hidden = [layer(h, attention_mask=m, position_embeddings=r, position_ids=p)
+                      for h, m, r, p in steps]  # fmt: skip
+            hidden = [h[0] if isinstance(h, tuple) else h for h in hidden]
+            layer.to("meta")
+        _load(inner.norm, "model.norm.", weights)
+        tied = bool(getattr(config, "tie_word_embeddings", False))
+        return [_argmax_over_output(weights, inner.norm(h)[0], tied).tolist() for h in hidden]
+
+
+def reference_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Transformers' float32 argmax per position: the whole model when it fits, else streamed.
+
+    "Fits" means its float32 weights take under a quarter of physical memory, which leaves room
+    for llama.cpp's copy and the activations beside it.
+    """
+    if float32_bytes(model_dir) > _physical_memory() // 4:
+        return streamed_argmax(model_dir, id_lists)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return [model(torch.tensor([list(ids)])).logits[0].argmax(-1).tolist()
+                for ids in id_lists]  # fmt: skip
+
+
+def _physical_memory() -> int:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
