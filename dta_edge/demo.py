@@ -89,7 +89,8 @@ def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
         summary = train(
             recipe, curated / data, out / name, resolve=exporting_resolver(targets), quiet=True
         )
-        say(f"train {name}: {summary.steps} steps, eval loss {summary.eval_loss}")
+        if summary is not None:  # None only on a non-writing rank, never in the demo
+            say(f"train {name}: {summary.steps} steps, eval loss {summary.eval_loss}")
 
 
 def _export(out: Path, adapters: Path, targets: Path | None, say: Say) -> None:

@@ -307,6 +307,7 @@ class TrainSummary(FrozenModel):
     eval_examples: int
     full_fine_tune: bool
     device: str
+    processes: int = Field(default=1, description="Training processes (ranks) that shared it.")
     bf16: bool
     gradient_checkpointing: bool
     steps: int

@@ -42,6 +42,8 @@ def train_command(
         spec, data, out_path, full=full, resolve=exporting_resolver(targets_dir),
         log=lambda m: console.print(f"[bold]{m}[/bold]"), overwrite=overwrite,
     )  # fmt: skip
+    if summary is None:  # another rank of a torchrun / accelerate launch: rank 0 reports
+        return
     eval_loss = summary.eval_loss
     console.print(
         f"{summary.steps} steps in {summary.seconds:.1f} s "

@@ -42,6 +42,11 @@ class TrainRecipe(FrozenModel):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto", description="auto: bf16 on a GPU that supports it, fp32 on the CPU."
     )
+    quantization: Literal["none", "4bit"] = Field(
+        default="none",
+        description="4bit: QLoRA, the frozen base loaded in 4-bit NF4 by bitsandbytes (CUDA "
+        "only; `pip install bitsandbytes`), so a 32B base trains on one 80 GB GPU.",
+    )
     gradient_checkpointing: Literal["auto", "on", "off"] = Field(
         default="auto", description="auto: on for GPUs, off on the CPU (it only costs time there)."
     )

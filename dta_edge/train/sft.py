@@ -8,6 +8,7 @@ the loss points go to loss.jsonl (deduplicated by split and step, so a resume re
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dta_edge.models.chat import IM_END, ChatTemplate, student_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import LossPoint, SFTExample, TrainSummary
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
+from dta_edge.train.distributed import ProcessRole, process_role
 from dta_edge.train.recipe import TrainRecipe
 
 Log = Callable[[str], None]
@@ -58,18 +60,24 @@ def train(
     log: Log | None = None,
     quiet: bool = False,
     overwrite: bool = False,
-) -> TrainSummary:
+) -> TrainSummary | None:
     """Fine-tune; write the adapter (or model), loss.jsonl, loss.png, train.json and run.json.
 
     Whoever calls it (`dta train`, the demo, a notebook) gets the same folder; a rerun resumes
     from the last checkpoint, and a folder of another recipe or data set is refused unless
-    ``overwrite`` moves it aside.
+    ``overwrite`` moves it aside. Under torchrun or accelerate launch every rank trains, rank 0
+    alone prepares the folder and writes; the other ranks return None.
     """
     from dta_edge.runs import run_record
 
+    role = process_role()
+    if not role.writes:
+        _train(recipe, data, out_dir, full=full, resolve=resolve, log=None, quiet=True, role=role)
+        return None
     config = {"recipe": recipe.model_dump(mode="json"), "data": str(data), "full": full}
     with run_record(out_dir, "train", config, overwrite=overwrite):
-        summary = _train(recipe, data, out_dir, full=full, resolve=resolve, log=log, quiet=quiet)
+        summary = _train(recipe, data, out_dir, full=full, resolve=resolve, log=log, quiet=quiet,
+                         role=role)  # fmt: skip
         from dta_edge.train.plot import plot_loss
 
         plot_loss(out_dir / LOSS, out_dir / LOSS_PLOT, title=f"{recipe.name}: {data.name}")
@@ -139,19 +147,61 @@ def _loss_logger(writer: JsonlWriter):
     return LossLog()
 
 
-def _fit(trainer, writer: JsonlWriter, resume: str | None, evaluate: bool) -> tuple:
-    """Train (resuming), then one last held-out evaluation logged as a loss point; timed."""
+def _fit(trainer, writer: JsonlWriter | None, resume: str | None, evaluate: bool) -> tuple:
+    """Train (resuming), then one last held-out evaluation logged as a loss point; timed.
+
+    Every rank trains and evaluates (both are collective); only the writing rank has a writer.
+    """
     started = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=resume)
         final_eval = trainer.evaluate() if evaluate else {}
-        if final_eval:
+        if final_eval and writer is not None:
             writer.write(LossPoint(split="eval", step=trainer.state.global_step,
                                    epoch=trainer.state.epoch or 0.0,
                                    loss=float(final_eval["eval_loss"])))  # fmt: skip
     finally:
-        writer.__exit__(None, None, None)
+        if writer is not None:
+            writer.__exit__(None, None, None)
     return output, final_eval, time.perf_counter() - started
+
+
+def _share_trained_now(final_step: int, resume: str | None) -> float:
+    """The share of all steps this run trained (a resumed run trained only the rest)."""
+    if final_step == 0:
+        return 0.0
+    start = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
+    return (final_step - start) / final_step
+
+
+def _load_base(recipe: TrainRecipe, model_dir, bf16: bool, full: bool):
+    """The base model in the recipe's precision, or frozen in 4-bit NF4 for QLoRA."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    if recipe.quantization == "none":
+        return AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    if full:
+        raise DataError(f"recipe {recipe.name}: quantization 4bit is QLoRA; it cannot be "
+                        "combined with a full fine-tune (--full)")  # fmt: skip
+    import importlib.util
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
+        raise DataError(f"recipe {recipe.name}: quantization 4bit needs a CUDA GPU and "
+                        "bitsandbytes (pip install bitsandbytes); set quantization: none to "
+                        "train in 16/32-bit here")  # fmt: skip
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    quantized = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                   bnb_4bit_use_double_quant=True,
+                                   bnb_4bit_compute_dtype=torch.bfloat16)  # fmt: skip
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, quantization_config=quantized, dtype=torch.bfloat16,
+        device_map={"": int(os.environ.get("LOCAL_RANK", "0"))},  # this rank's GPU
+    )  # fmt: skip
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
 
 
 def _examples(recipe: TrainRecipe, data: Path, template: str) -> tuple[list, list, list]:
@@ -166,7 +216,11 @@ def _examples(recipe: TrainRecipe, data: Path, template: str) -> tuple[list, lis
 
 
 def _tokens_per_s(tokenizer, rows: list[dict], epochs: float, output) -> float | None:
-    """Training throughput: every prompt and completion token, once per epoch."""
+    """Training throughput of all ranks together.
+
+    Every token of the whole training set (which the ranks share out between them), once per
+    epoch, over the wall time of the run.
+    """
     runtime = output.metrics.get("train_runtime")
     if not runtime:
         return None
@@ -184,10 +238,11 @@ def _train(
     resolve: ModelResolver,
     log: Log | None,
     quiet: bool,
-) -> TrainSummary:
+    role: ProcessRole,
+) -> TrainSummary | None:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
@@ -199,11 +254,9 @@ def _train(
     device, bf16, checkpointing = _devices(recipe)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
-    model = AutoModelForCausalLM.from_pretrained(
-        model_dir, dtype=torch.bfloat16 if bf16 else torch.float32
-    )
+    model = _load_base(recipe, model_dir, bf16, full)
     checkpoints = out_dir / CHECKPOINTS
-    writer = JsonlWriter(out_dir / LOSS, LossPoint).__enter__()
+    writer = JsonlWriter(out_dir / LOSS, LossPoint).__enter__() if role.writes else None
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(recipe, checkpoints, device, bf16, checkpointing, bool(eval_rows), quiet),
@@ -211,25 +264,34 @@ def _train(
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         peft_config=None if full else _lora_config(recipe, model, model_dir),
-        callbacks=[_loss_logger(writer)],
+        callbacks=[_loss_logger(writer)] if writer is not None else [],
     )
     if quiet:  # no progress bar and no printed log dicts (loss.jsonl has them)
         trainer.remove_callback(PrinterCallback)
+    trainer.accelerator.wait_for_everyone()  # rank 0 has prepared the folder (run.json)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
+    processes = f", {role.world_size} processes" if role.world_size > 1 else ""
     say(f"training on {len(train_rows)} examples ({len(eval_rows)} held out), {device}"
-        + (f", resuming from {Path(resume).name}" if resume else ""))  # fmt: skip
+        f"{processes}" + (f", resuming from {Path(resume).name}" if resume else ""))  # fmt: skip
     output, final_eval, seconds = _fit(trainer, writer, resume, bool(eval_rows))
     target = out_dir / (FULL_MODEL if full else ADAPTER)
-    trainer.model.save_pretrained(target)
+    trainer.save_model(str(target))  # rank 0 writes; under FSDP every rank gathers its shard
+    if not role.writes:
+        return None
     tokenizer.save_pretrained(target)
+    share = _share_trained_now(trainer.state.global_step, resume)
+    if share == 0 and (out_dir / TRAIN_SUMMARY).exists():  # a rerun of a finished run
+        earlier = TrainSummary.model_validate_json((out_dir / TRAIN_SUMMARY).read_bytes())
+        return earlier.model_copy(update={"resumed_from": resume})
+    tokens_per_s = _tokens_per_s(tokenizer, train_rows, recipe.epochs * share, output)
     summary = TrainSummary.model_validate({
         "recipe": recipe.name, "data": str(data), "examples": len(rows),
         "train_examples": len(train_rows), "eval_examples": len(eval_rows),
-        "full_fine_tune": full, "device": device, "bf16": bf16,
+        "full_fine_tune": full, "device": device, "processes": role.world_size, "bf16": bf16,
         "gradient_checkpointing": checkpointing, "steps": trainer.state.global_step,
         "train_loss": output.training_loss, "eval_loss": final_eval.get("eval_loss"),
         "seconds": seconds, "resumed_from": resume,
-        "tokens_per_s": _tokens_per_s(tokenizer, train_rows, recipe.epochs, output),
+        "tokens_per_s": tokens_per_s,
         "output": str(target),
     })  # fmt: skip
     atomic_write_json(out_dir / TRAIN_SUMMARY, summary.model_dump(mode="json"))
