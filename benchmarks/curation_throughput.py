@@ -10,12 +10,19 @@ request rates and the ratio ours / bare (target >= 0.90), against
 2. an instant loopback server answering a fixed stream (the client side dominates).
 
     .venv/bin/python benchmarks/curation_throughput.py [--requests 64] [--concurrency 4]
+
+Client capacity for many remote teachers (README "Teachers at scale"): the instant server
+alone, at the concurrency a vLLM fleet is driven with,
+
+    .venv/bin/python benchmarks/curation_throughput.py --servers instant --requests 1024 \
+        --concurrency 16 64
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -98,7 +105,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=64)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
+    parser.add_argument(
+        "--servers",
+        choices=["both", "instant"],
+        default="both",
+        help="instant: the instant loopback server alone (client capacity)",
+    )
     args = parser.parse_args()
 
     from dta_edge.backends.llama_server import serve_gguf
@@ -111,18 +124,22 @@ def main() -> None:
     problems = list(generate_problems(ProblemsConfig(n=args.requests, seed=8)))
     with open(Path(template) / "chat_template.jinja") as handle:
         bodies = bodies_for(problems, handle.read())
-    gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
     instant = FaultServer([])
-    with serve_gguf(gguf) as served:
-        for label, base in (("llama_cpp.server, tiny GGUF", served),
-                            ("instant loopback server", instant.base_url)):  # fmt: skip
-            asyncio.run(bare_client(base, bodies[:4], args.concurrency))  # warm-up
-            with tempfile.TemporaryDirectory() as work:
-                mine = ours(base, problems, args.concurrency, Path(work), template)
-            bare = asyncio.run(bare_client(base, bodies, args.concurrency))
-            print(f"{label}: curation {mine:.1f} req/s, bare asyncio client {bare:.1f} req/s, "
-                  f"ratio {mine / bare:.3f} ({args.requests} requests, concurrency "
-                  f"{args.concurrency})")  # fmt: skip
+    servers = [("instant loopback server", instant.base_url)]
+    with contextlib.ExitStack() as stack:
+        if args.servers == "both":
+            gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
+            served = stack.enter_context(serve_gguf(gguf))
+            servers.insert(0, ("llama_cpp.server, tiny GGUF", served))
+        for label, base in servers:
+            for concurrency in args.concurrency:
+                asyncio.run(bare_client(base, bodies[:4], concurrency))  # warm-up
+                with tempfile.TemporaryDirectory() as work:
+                    mine = ours(base, problems, concurrency, Path(work), template)
+                bare = asyncio.run(bare_client(base, bodies, concurrency))
+                print(f"{label}: curation {mine:.1f} req/s, bare asyncio client {bare:.1f} "
+                      f"req/s, ratio {mine / bare:.3f} ({args.requests} requests, concurrency "
+                      f"{concurrency})", flush=True)  # fmt: skip
     instant.close()
 
 

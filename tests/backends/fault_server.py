@@ -42,7 +42,11 @@ class FaultServer:
                     action = owner.script.pop(0) if owner.script else "ok"
                 getattr(owner, f"_{action}")(self, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # a client at concurrency 64 is not refused at connect
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -107,3 +107,12 @@ def test_full_fine_tune_and_bad_data(tmp_path, sft_file):
     result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out", str(out))
     assert result.returncode == 2 and "holds a run of another config" in result.stderr
     assert (out / "model" / "config.json").exists()  # nothing of the finished run lost
+
+
+def test_qlora_without_a_gpu_is_refused_with_the_fix(tmp_path, sft_file):
+    spec = recipe(tmp_path, quantization="4bit")
+    result = run_dta("train", "--recipe", spec, "--data", str(sft_file),
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 2
+    assert "needs a CUDA GPU and bitsandbytes" in result.stderr
+    assert "Traceback" not in result.stderr
