@@ -6,7 +6,8 @@ stay within 1.5 x the largest tensor + 300 MB whatever the model size.
 With --upstream, llama.cpp's own convert_hf_to_gguf.py (from the llama-cpp-python source
 distribution matching the installed version, fetched with `pip download --no-binary`, which pip's
 cache serves offline once fetched) converts the same model: the script checks that every tensor is
-identical (name, shape, type, bytes) and prints the time ratio ours / upstream.
+identical (name, shape, type, bytes) and prints the time ratio ours / upstream. For an 8B
+checkpoint with a real tokenizer, and the quantizer too, see benchmarks/export_8b.py.
 
     .venv/bin/python benchmarks/export_memory.py [--work DIR] [--size tiny|500mb] [--upstream]
 """
@@ -98,32 +99,6 @@ def measure(script: str, *args: str) -> tuple[float, float]:
     return seconds, int(peak_line[-1].split()[1]) / 1024
 
 
-def upstream_llama_cpp(work: Path) -> Path:
-    """vendor/llama.cpp from the llama-cpp-python sdist matching the installed wheel."""
-    import tarfile
-    from importlib.metadata import version
-
-    release = version("llama_cpp_python")
-    folder = work / f"llama_cpp_python-{release}" / "vendor" / "llama.cpp"
-    if (folder / "convert_hf_to_gguf.py").exists():
-        return folder
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-         f"llama-cpp-python=={release}", "-d", str(work)],
-        check=True,
-    )  # fmt: skip
-    with tarfile.open(work / f"llama_cpp_python-{release}.tar.gz") as archive:
-        prefix = f"llama_cpp_python-{release}/vendor/llama.cpp/"
-        members = [
-            m for m in archive.getmembers()
-            if m.name.startswith(prefix + "convert_hf_to_gguf.py")
-            or m.name.startswith(prefix + "gguf-py/")
-            or m.name.startswith(prefix + "conversion/")
-        ]  # fmt: skip
-        archive.extractall(work, members=members, filter="data")
-    return folder
-
-
 def tensor_differences(ours: Path, upstream: Path) -> list[str]:
     """Tensors whose name, shape, type or bytes differ between two GGUF files."""
     import gguf
@@ -179,7 +154,9 @@ def main() -> None:
     print(f"bound 1.5 x largest + 300 MiB = {bound:.0f} MiB -> peak / bound = {peak / bound:.2f}")
     print(f"peak RSS / weights = {peak / (weights / 2**20):.2f}")
     if args.upstream:
-        llama_cpp = upstream_llama_cpp(args.work)
+        from dta_edge.models.reference_tokenizers import llama_cpp_sources
+
+        llama_cpp = llama_cpp_sources()
         theirs = args.work / f"{args.size}-f16-upstream.gguf"
         up_seconds, up_peak = measure(
             UPSTREAM, str(llama_cpp), str(model), "--outtype", "f16", "--outfile", str(theirs)

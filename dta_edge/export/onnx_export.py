@@ -72,17 +72,29 @@ def build_onnx(source: Path, out_dir: Path, precision: str, provider: str = "cpu
 
 
 def special_ids_match(onnx_dir: Path, source: Path) -> bool:
-    """genai_config.json's bos/eos/pad ids equal the source model's."""
+    """genai_config.json's bos/eos/pad ids equal the source model's.
+
+    The source's ids are generation_config.json's where it sets them (a download's eos list and
+    pad live there), else config.json's; a source without a pad id accepts the builder's choice
+    of an end-of-sequence id as padding.
+    """
     model = json.loads((onnx_dir / "genai_config.json").read_text())["model"]
     config = json.loads((source / "config.json").read_text())
-    generation = source / "generation_config.json"
-    eos = json.loads(generation.read_text()).get("eos_token_id") if generation.exists() else None
-    eos = eos if eos is not None else config.get("eos_token_id")
+    path = source / "generation_config.json"
+    generation = json.loads(path.read_text()) if path.exists() else {}
+
+    def source_id(key: str):
+        value = generation.get(key)
+        return value if value is not None else config.get(key)
+
     as_set = lambda v: set(v) if isinstance(v, list) else {v}  # noqa: E731
+    eos = as_set(source_id("eos_token_id"))
+    pad = source_id("pad_token_id")
+    pad_ok = model.get("pad_token_id") == pad or (pad is None and model.get("pad_token_id") in eos)
     return (
-        model.get("bos_token_id") == config.get("bos_token_id")
-        and model.get("pad_token_id") == config.get("pad_token_id")
-        and as_set(model.get("eos_token_id")) == as_set(eos)
+        model.get("bos_token_id") == source_id("bos_token_id")
+        and pad_ok
+        and as_set(model.get("eos_token_id")) == eos
     )
 
 

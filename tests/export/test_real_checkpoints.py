@@ -194,3 +194,15 @@ def test_parity_off_is_recorded(checkpoints, tmp_path):
     manifest = export_model(target, checkpoints["qwen3"], tmp_path / "out")
     assert manifest.parity == {} and manifest.parity_mode == "off"
     assert "off" in (manifest.parity_unavailable or "")
+
+
+@pytest.mark.parametrize(("name", "precision", "floor"), [("llama3", "fp32", 0.99),
+                                                          ("qwen3", "int4", 0.5)])  # fmt: skip
+def test_onnx_on_download_shaped_checkpoints(name, precision, floor, checkpoints, tmp_path):
+    """The builder's genai_config carries the download's ids (eos list, pad from
+    generation_config.json) and the graph agrees with transformers."""
+    from dta_edge.export.onnx_export import build_onnx, onnx_top1_agreement, special_ids_match
+
+    onnx = build_onnx(checkpoints[name], tmp_path / "onnx", precision)
+    assert special_ids_match(onnx, checkpoints[name])
+    assert onnx_top1_agreement(onnx, checkpoints[name], parity_texts(3)) >= floor
