@@ -17,6 +17,7 @@ from typing import Literal
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
 from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
+from dta_edge.models.bf16 import float32_to_bf16
 
 # HF architecture -> (gguf architecture name, whether q/k need llama.cpp's rope permutation).
 ARCHITECTURES: dict[str, tuple[str, bool]] = {
@@ -145,16 +146,9 @@ def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> num
             heads = config.get("num_key_value_heads") or heads
         array = _permute_for_rope(array, heads)
     if plan.out_type == "bf16":
-        return np.ascontiguousarray(array if array.dtype == np.uint16 else _to_bf16(array))
+        return np.ascontiguousarray(array if array.dtype == np.uint16 else float32_to_bf16(array))
     target = np.float16 if plan.out_type == "f16" else np.float32
     return np.ascontiguousarray(array.astype(target, copy=False))
-
-
-def _to_bf16(values):  # float32 array -> uint16 array of bf16 bits, rounded to nearest even
-    import numpy as np
-
-    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-    return ((bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16).astype(np.uint16)
 
 
 def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dta_edge.errors import ExportError
+from dta_edge.models.bf16 import bf16_to_float32
 
 _NUMPY = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16}
 
@@ -76,7 +77,7 @@ def read_float32(path: Path, entry: TensorEntry) -> np.ndarray:
     array = read_raw(path, entry).reshape(-1)
     dtype = array.dtype
     if entry.dtype == "BF16":
-        array = (array.astype(np.uint32) << 16).view(np.float32)
+        array = bf16_to_float32(array)
     elif dtype != np.float32:
         array = array.astype(np.float32)
     return array.reshape(entry.shape)

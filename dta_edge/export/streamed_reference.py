@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dta_edge.export.gguf_writer import weight_files
 from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
+from dta_edge.models.bf16 import bf16_to_float32
 
 _OUTPUT_ROWS = 16384  # rows of the output matrix widened to float32 at a time
 
@@ -53,7 +54,7 @@ def _embed(weights: dict, ids: list[int]):  # -> float32 tensor [len(ids), hidde
     table = read_raw(shard, entry)
     rows = table[np.asarray(ids)]
     if entry.dtype == "BF16":
-        rows = (rows.astype(np.uint32) << 16).view(np.float32)
+        rows = bf16_to_float32(rows)
     return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
 
 
@@ -69,7 +70,7 @@ def _argmax_over_output(weights: dict, hidden, tied: bool):  # -> int64 tensor [
     for start in range(0, table.shape[0], _OUTPUT_ROWS):
         block = table[start : start + _OUTPUT_ROWS]
         if entry.dtype == "BF16":
-            block = (block.astype(np.uint32) << 16).view(np.float32)
+            block = bf16_to_float32(block)
         logits = hidden @ torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).T
         values, index = logits.max(dim=-1)
         better = values > best  # ties keep the lower id, as torch.argmax does

@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from dta_edge.models.bf16 import float32_to_bf16
 from dta_edge.models.reference_tokenizers import ReferenceTokenizer
 
 Architecture = Literal["qwen3", "llama"]
@@ -142,9 +143,7 @@ def _encode(values: np.ndarray, dtype: DType) -> bytes:
         return values.tobytes()
     if dtype == "float16":
         return values.astype(np.float16).tobytes()
-    bits = values.view(np.uint32)
-    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16  # round to nearest even
-    return rounded.astype(np.uint16).tobytes()
+    return float32_to_bf16(values).tobytes()
 
 
 def _shard_plan(tensors: list[tuple[str, tuple[int, ...]]], itemsize: int,

@@ -158,8 +158,10 @@ def test_every_gguf_type_loads_and_f32_agrees(name, checkpoints, bf16_ggufs, tmp
     f32 = write_gguf(source, tmp_path / "f32.gguf", "f32")
     assert gguf_top1_agreement(f32, source, texts) >= 0.99
     assert gguf_top1_agreement(bf16_ggufs[name], source, texts) >= 0.9
+    files = {"f16": write_gguf(source, tmp_path / "f16.gguf", "f16")}
     for quant in QUANT_TYPES:
-        path = quantize_gguf(bf16_ggufs[name], tmp_path / f"{quant}.gguf", quant)
+        files[quant] = quantize_gguf(bf16_ggufs[name], tmp_path / f"{quant}.gguf", quant)
+    for path in files.values():
         llm = load_gguf(path)
         tokens = llm.tokenize(b"The SNR is", add_bos=True, special=True)
         generated = llm.generate(tokens, top_k=1, temp=0.0)
