@@ -89,8 +89,7 @@ def tensor_digests(path: Path) -> dict[str, tuple[int, tuple[int, ...], str]]:
 
 def largest_tensor_bytes(model: Path) -> int:
     """Bytes of the checkpoint's biggest tensor, as stored."""
-    from dta_edge.export.gguf_writer import weight_files
-    from dta_edge.export.safetensors_stream import iter_index
+    from dta_edge.models.safetensors_stream import iter_index, weight_files
 
     return max(entry.nbytes for _, entry in iter_index(weight_files(model)))
 

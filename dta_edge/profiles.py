@@ -44,3 +44,9 @@ class DeviceProfile(FrozenModel):
     tdp_w: float | None = Field(
         default=None, gt=0, description="Board power, for estimated energy."
     )
+    peak_tflops: float | None = Field(
+        default=None,
+        gt=0,
+        description="Peak dense compute at the inference precision (prefill "
+        "roofline); leave out when unknown.",
+    )

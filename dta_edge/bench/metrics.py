@@ -55,6 +55,23 @@ class SystemSummary(FrozenModel):
     )
     device: str = ""
     profile: str = ""
+    decode_bytes_per_token: float | None = Field(
+        default=None,
+        description="Weights read per decode step plus the KV cache at the mean "
+        "context (bench/roofline).",
+    )
+    decode_bandwidth_gbs: float | None = Field(
+        default=None, description="Bytes per token x median decode tokens/s."
+    )
+    bandwidth_share: float | None = Field(
+        default=None, description="decode_bandwidth_gbs / the profile's memory_bandwidth_gbs."
+    )
+    prefill_tflops: float | None = Field(
+        default=None, description="2 x parameters x median prompt tokens / median TTFT."
+    )
+    prefill_share: float | None = Field(
+        default=None, description="prefill_tflops / the profile's peak_tflops, if it gives one."
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:

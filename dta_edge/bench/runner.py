@@ -8,6 +8,7 @@ A request that fails is recorded with its error and counts as wrong.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from dta_edge.backends.base import Generation, GenerationRequest
 from dta_edge.backends.registry import backend_class, open_generator
 from dta_edge.bench.metrics import SystemSummary, summarize_system
+from dta_edge.bench.roofline import model_footprint, roofline
 from dta_edge.bench.suite import BenchSuite, SystemSpec
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.layout import PROBLEMS, RESULTS, SUMMARY
@@ -39,14 +41,14 @@ def load_suite_problems(suite: BenchSuite, suite_path: Path) -> list[Problem]:
 def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None = None) -> Meter:
     """The profile's meter, or its declared fallback when the first cannot open here."""
     try:
-        return create_meter(profile.energy_meter, profile.meter_options)
+        return create_meter(profile.energy_meter, profile.meter_options, profile)
     except ConfigError as exc:
         if profile.meter_fallback is None:
             raise
         if on_notice:
             on_notice(f"meter {profile.energy_meter} unavailable ({exc}); using "
                       f"{profile.meter_fallback}")  # fmt: skip
-        return create_meter(profile.meter_fallback)
+        return create_meter(profile.meter_fallback, profile=profile)
 
 
 def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:
@@ -182,6 +184,7 @@ def _run_suite(
         idle = meter.stop()
         idle_w = (idle.joules or 0.0) / idle.seconds
     load_seconds: dict[str, float] = {}
+    model_paths: dict[str, str] = {}
     progress = on_progress or (lambda _name, _done, _total: None)
     try:
         with JsonlWriter(
@@ -200,6 +203,7 @@ def _run_suite(
                 if not todo:
                     continue
                 started = time.perf_counter()
+                model_paths[system.name] = resolve(system.model)
                 options = _apply_profile(system, profile)
                 generator = open_generator(system, resolve, options)
                 load_seconds[system.name] = time.perf_counter() - started
@@ -213,7 +217,7 @@ def _run_suite(
                     generator.close()
     finally:
         meter.close()
-    return write_summary(suite, profile, out_dir, load_seconds, idle_w or None)
+    return write_summary(suite, profile, out_dir, load_seconds, idle_w or None, model_paths)
 
 
 def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, missing) -> None:
@@ -238,6 +242,24 @@ def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, m
         bench.record(system, problem, batch, generations, reading)
 
 
+def with_roofline(
+    summary: SystemSummary, results: list[BenchResult], model: str, profile: DeviceProfile
+) -> SystemSummary:
+    """The summary with its roofline columns, where the model is a local file we can count."""
+    footprint = model_footprint(model)
+    if footprint is None:
+        return summary
+    answered = [r for r in results if r.error is None and r.prompt_tokens is not None]
+    context = statistics.mean([(r.prompt_tokens or 0) + (r.output_tokens or 0) / 2
+                               for r in answered]) if answered else 0.0  # fmt: skip
+    timed = [r for r in answered if r.ttft_ms]
+    prefill = ((statistics.median(r.prompt_tokens or 0 for r in timed),
+                statistics.median(r.ttft_ms / 1000 for r in timed)) if timed else None)  # fmt: skip
+    found = roofline(footprint, summary.decode_tokens_per_s_median, context,
+                     profile.memory_bandwidth_gbs, prefill, profile.peak_tflops)  # fmt: skip
+    return summary if found is None else summary.model_copy(update=found.model_dump())
+
+
 def _size_mib(model: str) -> float | None:
     """Weights on disk for a local file or folder (None for served or hub models)."""
     path = Path(model)
@@ -257,8 +279,13 @@ def write_summary(
     out_dir: Path,
     load_seconds: dict[str, float],
     idle_w: float | None = None,
+    model_paths: dict[str, str] | None = None,
 ) -> list[SystemSummary]:
-    """summary.json from every result on disk (so a resumed run summarises all of it)."""
+    """summary.json from every result on disk (so a resumed run summarises all of it).
+
+    ``model_paths`` maps a system to the file it loaded (an exported embedded model, say), for
+    the roofline's byte count; a system without one is counted from its ``model`` when local.
+    """
     results = read_jsonl(out_dir / RESULTS, BenchResult)
     previous = {}
     if (out_dir / SUMMARY).exists():
@@ -273,21 +300,21 @@ def write_summary(
         mine = [r for r in results if r.system == system.name]
         if not mine:
             continue
-        summaries.append(
-            summarize_system(
-                mine,
-                backend=system.backend,
-                model=system.model,
-                quantization=system.quantization,
-                model_mib=_size_mib(system.model),
-                thinking=system.thinking,
-                issue=system.issue,
-                load_s=load_seconds.get(system.name, previous.get(system.name)),
-                device=profile.device,
-                profile=profile.name,
-                idle_w_subtracted=idle_w,
-            )
+        summary = summarize_system(
+            mine,
+            backend=system.backend,
+            model=system.model,
+            quantization=system.quantization,
+            model_mib=_size_mib(system.model),
+            thinking=system.thinking,
+            issue=system.issue,
+            load_s=load_seconds.get(system.name, previous.get(system.name)),
+            device=profile.device,
+            profile=profile.name,
+            idle_w_subtracted=idle_w,
         )
+        path = (model_paths or {}).get(system.name, system.model)
+        summaries.append(with_roofline(summary, mine, path, profile))
     atomic_write_json(
         out_dir / SUMMARY,
         {

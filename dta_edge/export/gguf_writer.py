@@ -16,8 +16,14 @@ from typing import Literal
 
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
-from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
 from dta_edge.models.bf16 import float32_to_bf16
+from dta_edge.models.safetensors_stream import (
+    TensorEntry,
+    iter_index,
+    read_float32,
+    read_raw,
+    weight_files,
+)
 
 # HF architecture -> (gguf architecture name, whether q/k need llama.cpp's rope permutation).
 ARCHITECTURES: dict[str, tuple[str, bool]] = {
@@ -57,30 +63,6 @@ def architecture_of(config: dict, model_dir: Path) -> tuple[str, bool]:
         f"{model_dir / 'config.json'}: architecture {names or 'unknown'} is not supported for "
         f"GGUF; supported: {', '.join(ARCHITECTURES)}"
     )
-
-
-def weight_files(model_dir: Path) -> list[Path]:
-    """The checkpoint's safetensors shards: those its index names, else every one in the folder.
-
-    Downloads can hold more than one copy of the weights (Mistral's consolidated.safetensors
-    beside the sharded files), so a folder with model.safetensors.index.json uses only the
-    shards the index lists, and each must be present.
-    """
-    index = model_dir / "model.safetensors.index.json"
-    if index.exists():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            names = sorted(set(weight_map.values()))
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-            raise ExportError(f"{index}: not a safetensors index ({exc!r})") from None
-        missing = [name for name in names if not (model_dir / name).is_file()]
-        if missing:
-            raise ExportError(f"{index}: lists shards that are missing: {', '.join(missing)}")
-        return [model_dir / name for name in names]
-    shards = sorted(model_dir.glob("*.safetensors"))
-    if not shards:
-        raise ExportError(f"{model_dir}: no .safetensors weights found")
-    return shards
 
 
 def plan_tensors(

@@ -15,9 +15,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from dta_edge.export.gguf_writer import weight_files
-from dta_edge.export.safetensors_stream import TensorEntry, iter_index, read_float32, read_raw
 from dta_edge.models.bf16 import bf16_to_float32
+from dta_edge.models.safetensors_stream import (
+    TensorEntry,
+    iter_index,
+    read_float32,
+    read_raw,
+    weight_files,
+)
 
 _OUTPUT_ROWS = 16384  # rows of the output matrix widened to float32 at a time
 

@@ -18,6 +18,7 @@ METERS: dict[str, str] = {
     "jetson": "dta_edge.meters.jetson:JetsonMeter",
     "rapl": "dta_edge.meters.rapl:RaplMeter",
     "codecarbon": "dta_edge.meters.codecarbon_meter:CodeCarbonMeter",
+    "cpu-time": "dta_edge.meters.cpu_time:CpuTimeMeter",
     "none": "dta_edge.meters.base:NoMeter",
 }
 
@@ -26,7 +27,14 @@ METERS: dict[str, str] = {
 MeterName = Annotated[str, AfterValidator(name_check(METERS, "meter"))]
 
 
-def create_meter(name: str, options: dict[str, Any] | None = None) -> Meter:
-    """A meter from the registry, its options validated against its own Options model."""
+def create_meter(name: str, options: dict[str, Any] | None = None, profile: Any = None) -> Meter:
+    """A meter from the registry, its options validated against its own Options model.
+
+    A meter whose Options declare ``profile_defaults(profile)`` takes those values (the
+    estimator's TDP) from ``profile`` where ``options`` does not set them.
+    """
     cls = plugin_class(METERS, "meter", name)
-    return cls(plugin_options(cls, "meter", name, options))
+    from_profile = getattr(cls.Options, "profile_defaults", None)
+    defaults = from_profile(profile) if from_profile is not None and profile is not None else {}
+    merged = {**{k: v for k, v in defaults.items() if v is not None}, **(options or {})}
+    return cls(plugin_options(cls, "meter", name, merged))

@@ -95,6 +95,18 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
     assert by_name["greedy"].load_s is not None and by_name["greedy"].load_s > 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [s["system"] for s in summary["systems"]] == ["greedy", "vote3"]
+    greedy_row = by_name["greedy"]  # the roofline from the GGUF's own tensor table
+    from dta_edge.bench.roofline import gguf_footprint
+
+    footprint = gguf_footprint(tiny_gguf_f32)
+    assert greedy_row.decode_bytes_per_token >= footprint.weight_bytes
+    assert greedy_row.decode_bandwidth_gbs == pytest.approx(
+        greedy_row.decode_bytes_per_token * greedy_row.decode_tokens_per_s_median / 1e9
+    )
+    assert greedy_row.bandwidth_share == pytest.approx(
+        greedy_row.decode_bandwidth_gbs / profile.memory_bandwidth_gbs
+    )
+    assert summary["systems"][0]["bandwidth_share"] == greedy_row.bandwidth_share
 
 
 def test_failed_requests_are_recorded_not_dropped(tiny_gguf_f32, tmp_path):

@@ -18,7 +18,7 @@ import pytest
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_quantize import QUANT_TYPES, quantize_gguf
 from dta_edge.export.gguf_vocab import CONTROL, USER_DEFINED
-from dta_edge.export.gguf_writer import lossless_type, weight_files, write_gguf
+from dta_edge.export.gguf_writer import lossless_type, write_gguf
 from dta_edge.export.parity import gguf_top1_agreement, load_gguf, tokenization_parity
 from dta_edge.export.runner import export_model, parity_texts, verify_export
 from dta_edge.export.streamed_reference import streamed_argmax
@@ -26,6 +26,7 @@ from dta_edge.export.targets import ExportTarget
 from dta_edge.models.gguf_header import read_gguf_header
 from dta_edge.models.random_checkpoint import SHAPES, build_random_checkpoint
 from dta_edge.models.reference_tokenizers import llama_cpp_sources, reference_tokenizer
+from dta_edge.models.safetensors_stream import weight_files
 
 CHECKPOINTS = {"qwen3": "qwen3-small", "llama3": "llama3-small"}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dta_edge.errors import ExportError
-from dta_edge.export.safetensors_stream import read_float32, read_index
+from dta_edge.models.safetensors_stream import read_float32, read_index
 
 
 def test_reads_every_dtype_like_safetensors(tmp_path):

@@ -88,3 +88,27 @@ def iter_index(shards: list[Path]) -> Iterator[tuple[Path, TensorEntry]]:
     for shard in shards:
         for entry in read_index(shard):
             yield shard, entry
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    """The checkpoint's safetensors shards: those its index names, else every one in the folder.
+
+    Downloads can hold more than one copy of the weights (Mistral's consolidated.safetensors
+    beside the sharded files), so a folder with model.safetensors.index.json uses only the
+    shards the index lists, and each must be present.
+    """
+    index = model_dir / "model.safetensors.index.json"
+    if index.exists():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            names = sorted(set(weight_map.values()))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise ExportError(f"{index}: not a safetensors index ({exc!r})") from None
+        missing = [name for name in names if not (model_dir / name).is_file()]
+        if missing:
+            raise ExportError(f"{index}: lists shards that are missing: {', '.join(missing)}")
+        return [model_dir / name for name in names]
+    shards = sorted(model_dir.glob("*.safetensors"))
+    if not shards:
+        raise ExportError(f"{model_dir}: no .safetensors weights found")
+    return shards

@@ -1,0 +1,162 @@
+"""How close decoding runs to what the device allows: bytes read per token against bandwidth.
+
+Decoding one token reads every weight matrix once (batch 1), plus the KV cache of the context so
+far; the device streams at most ``memory_bandwidth_gbs``, so tokens/s <= bandwidth / bytes per
+token. The bytes come from the model file itself: a GGUF's tensor table gives each tensor's size
+in its own quantization type (Q4_K blocks, Q6_K output, f32 norms), a safetensors folder its
+headers. The token embedding is a lookup (one row per token) unless it doubles as the output
+matrix (tied), which is read whole. Achieved bandwidth = bytes per token x decode tokens/s; its
+share of the profile's figure above 100% means the byte count is wrong, not a fast device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dta_edge.config import FrozenModel
+
+_EMBEDDING_NAMES = ("token_embd.weight", "model.embed_tokens.weight")
+_OUTPUT_NAMES = ("output.weight", "lm_head.weight")
+KV_BYTES_PER_VALUE = 2  # f16 KV cache, llama.cpp's and vLLM's default
+
+
+@dataclass(frozen=True)
+class DecodeFootprint:
+    """What one decode step reads: weights, and the KV cache per token of context."""
+
+    weight_bytes: int
+    kv_bytes_per_context_token: int
+    parameters: int
+
+    def bytes_per_token(self, context_tokens: float) -> float:
+        """Weights plus the KV cache at ``context_tokens`` of context."""
+        return self.weight_bytes + self.kv_bytes_per_context_token * context_tokens
+
+
+class Roofline(FrozenModel):
+    """A system's decode and prefill against the profile's ceilings."""
+
+    decode_bytes_per_token: float
+    decode_bandwidth_gbs: float
+    bandwidth_share: float
+    memory_bandwidth_gbs: float
+    prefill_tflops: float | None = None
+    prefill_share: float | None = None
+
+
+def gguf_footprint(path: Path) -> DecodeFootprint:
+    """Bytes per decode step of a GGUF file, from its tensor table and hyper-parameters."""
+    from dta_edge.models.gguf_header import read_gguf_header
+
+    header = read_gguf_header(path, keep=frozenset({"general.architecture"}))
+    arch = str(header.metadata.get("general.architecture", ""))
+    keys = frozenset({f"{arch}.block_count", f"{arch}.attention.head_count_kv",
+                      f"{arch}.attention.key_length", f"{arch}.attention.value_length",
+                      f"{arch}.embedding_length", f"{arch}.attention.head_count"})  # fmt: skip
+    meta = read_gguf_header(path, keep=keys).metadata
+    sizes, rows = {}, {}
+    for tensor in header.tensors:
+        elements = 1
+        for dim in tensor.shape:
+            elements *= dim
+        sizes[tensor.name] = (tensor.nbytes, elements)
+        rows[tensor.name] = tensor.shape[0] if tensor.shape else 1  # ggml order: row length first
+    weight_bytes, params = _weights_read(sizes, rows)
+    layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+    heads = int(meta.get(f"{arch}.attention.head_count", 1) or 1)
+    kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads) or heads)
+    width = int(meta.get(f"{arch}.embedding_length", 0) or 0)
+    key = int(meta.get(f"{arch}.attention.key_length", width // heads if heads else 0) or 0)
+    value = int(meta.get(f"{arch}.attention.value_length", key) or key)
+    kv = layers * kv_heads * (key + value) * KV_BYTES_PER_VALUE
+    return DecodeFootprint(weight_bytes, kv, params)
+
+
+def safetensors_footprint(folder: Path) -> DecodeFootprint:
+    """Bytes per decode step of a transformers folder, from its safetensors headers."""
+    import json
+
+    from dta_edge.models.safetensors_stream import iter_index, weight_files
+
+    sizes, rows = {}, {}
+    for _, entry in iter_index(weight_files(folder)):
+        elements = 1
+        for dim in entry.shape:
+            elements *= dim
+        sizes[entry.name] = (entry.nbytes, elements)
+        rows[entry.name] = entry.shape[-1] if entry.shape else 1  # torch order: row length last
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weight_bytes, params = _weights_read(sizes, rows)
+    heads = config.get("num_attention_heads", 1)
+    head_dim = config.get("head_dim") or config.get("hidden_size", 0) // max(1, heads)
+    kv_heads = config.get("num_key_value_heads") or heads
+    kv = config.get("num_hidden_layers", 0) * kv_heads * 2 * head_dim * KV_BYTES_PER_VALUE
+    return DecodeFootprint(weight_bytes, kv, params)
+
+
+def _weights_read(
+    sizes: dict[str, tuple[int, int]], row_lengths: dict[str, int]
+) -> tuple[int, int]:
+    """(bytes read per decode step, parameters) of a tensor table.
+
+    Every tensor counts whole, except the embedding beside a separate output matrix (untied),
+    of which one row is read; a tied embedding is the output matrix and is read whole.
+    """
+    tied = not any(name in sizes for name in _OUTPUT_NAMES)
+    total = params = 0
+    for name, (nbytes, elements) in sizes.items():
+        params += elements
+        if name in _EMBEDDING_NAMES and not tied:
+            rows = max(1, elements // max(1, row_lengths.get(name, 1)))
+            total += nbytes // rows
+        else:
+            total += nbytes
+    return total, params
+
+
+def model_footprint(model: str) -> DecodeFootprint | None:
+    """The footprint of a local model; None for served models, hub ids and ONNX.
+
+    A GGUF file, a folder holding one GGUF (an export), or a transformers folder.
+    """
+    path = Path(model)
+    ggufs = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    if len(ggufs) == 1:
+        path = ggufs[0]
+    if path.is_file() and path.suffix == ".gguf":
+        return gguf_footprint(path)
+    if path.is_dir() and (path / "config.json").exists() and any(path.glob("*.safetensors")):
+        return safetensors_footprint(path)
+    return None
+
+
+def roofline(
+    footprint: DecodeFootprint,
+    decode_tokens_per_s: float | None,
+    context_tokens: float,
+    memory_bandwidth_gbs: float,
+    prefill: tuple[float, float] | None = None,
+    peak_tflops: float | None = None,
+) -> Roofline | None:
+    """Decode bandwidth achieved and its share of the profile's; prefill compute and its share.
+
+    Prefill TFLOP/s is 2 x parameters x prompt tokens / prefill seconds, from ``prefill`` =
+    (prompt tokens, seconds); its share needs the profile's ``peak_tflops``.
+    """
+    if not decode_tokens_per_s:
+        return None
+    per_token = footprint.bytes_per_token(context_tokens)
+    achieved = per_token * decode_tokens_per_s / 1e9
+    tflops = share = None
+    if prefill is not None and prefill[1] > 0:
+        tflops = 2 * footprint.parameters * prefill[0] / prefill[1] / 1e12
+        share = tflops / peak_tflops if peak_tflops else None
+    return Roofline(
+        decode_bytes_per_token=per_token,
+        decode_bandwidth_gbs=achieved,
+        bandwidth_share=achieved / memory_bandwidth_gbs,
+        memory_bandwidth_gbs=memory_bandwidth_gbs,
+        prefill_tflops=tflops,
+        prefill_share=share,
+    )

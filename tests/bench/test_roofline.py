@@ -1,0 +1,76 @@
+"""The roofline: bytes per decode token from real model files, shares on constructed numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from dta_edge.bench.roofline import (
+    DecodeFootprint,
+    gguf_footprint,
+    model_footprint,
+    roofline,
+    safetensors_footprint,
+)
+from dta_edge.models.gguf_header import read_gguf_header
+
+
+def test_shares_on_constructed_numbers():
+    footprint = DecodeFootprint(weight_bytes=4 * 10**9, kv_bytes_per_context_token=10**5,
+                                parameters=8 * 10**9)  # fmt: skip
+    found = roofline(footprint, decode_tokens_per_s=20.0, context_tokens=1000,
+                     memory_bandwidth_gbs=204.8, prefill=(512, 0.5), peak_tflops=100.0)  # fmt: skip
+    assert found.decode_bytes_per_token == 4.1e9
+    assert found.decode_bandwidth_gbs == pytest.approx(82.0)
+    assert found.bandwidth_share == pytest.approx(82.0 / 204.8)
+    assert found.prefill_tflops == pytest.approx(2 * 8e9 * 512 / 0.5 / 1e12)
+    assert found.prefill_share == pytest.approx(found.prefill_tflops / 100.0)
+    assert roofline(footprint, None, 0, 100.0) is None  # nothing decoded, nothing to say
+    assert roofline(footprint, 5.0, 0, 100.0, prefill=(10, 0.1)).prefill_share is None
+
+
+def test_tied_gguf_reads_every_tensor(tiny_gguf_f32):
+    header = read_gguf_header(tiny_gguf_f32, keep=frozenset())
+    footprint = gguf_footprint(tiny_gguf_f32)
+    assert "output.weight" not in {t.name for t in header.tensors}
+    assert footprint.weight_bytes == sum(t.nbytes for t in header.tensors)
+    # tiny model: 4 layers, 2 KV heads of 32 dims for K and for V, f16 cache
+    assert footprint.kv_bytes_per_context_token == 4 * 2 * (32 + 32) * 2
+    assert model_footprint(str(tiny_gguf_f32)) == footprint
+
+
+def test_model_footprint_finds_the_file_an_export_folder_holds(tiny_gguf_f32, tmp_path):
+    import shutil
+
+    shutil.copy(tiny_gguf_f32, tmp_path / "model.gguf")
+    assert model_footprint(str(tmp_path)) == gguf_footprint(tiny_gguf_f32)
+    assert model_footprint("Qwen/Qwen3-8B") is None  # a hub id or served name: nothing to count
+
+
+def test_quantized_gguf_counts_its_own_block_sizes(tiny_gguf_f32, tmp_path):
+    from dta_edge.export.gguf_quantize import quantize_gguf
+
+    q4 = quantize_gguf(tiny_gguf_f32, tmp_path / "q4.gguf", "q4_k_m")
+    q8 = quantize_gguf(tiny_gguf_f32, tmp_path / "q8.gguf", "q8_0")
+    f32, b8, b4 = (gguf_footprint(p).weight_bytes for p in (tiny_gguf_f32, q8, q4))
+    assert b4 < b8 < f32
+    assert b8 / f32 < 0.32  # Q8_0: 34 bytes per 32 weights against 128; norms stay f32
+
+
+def test_untied_checkpoint_reads_one_embedding_row(tiny_model_dir, tmp_path):
+    """A safetensors folder with a separate lm_head: the embedding is a lookup, not a read."""
+    import json
+    import shutil
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "untied")
+    tied = safetensors_footprint(folder)
+    config = json.loads((folder / "config.json").read_text())
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    from safetensors.numpy import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    weights["lm_head.weight"] = weights["model.embed_tokens.weight"].copy()
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    untied = safetensors_footprint(folder)
+    row = hidden * weights["model.embed_tokens.weight"].itemsize
+    assert untied.weight_bytes == tied.weight_bytes + row
+    assert untied.parameters == tied.parameters + vocab * hidden
