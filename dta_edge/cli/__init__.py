@@ -20,6 +20,7 @@ from dta_edge.cli.demo import demo_command
 from dta_edge.cli.export import export_app
 from dta_edge.cli.model import model_app
 from dta_edge.cli.problems import problems_app
+from dta_edge.cli.profile import profile_app
 from dta_edge.cli.report import report_command
 from dta_edge.cli.score import score_app
 from dta_edge.cli.train import train_command
@@ -39,6 +40,7 @@ app.add_typer(score_app, name="score")
 app.add_typer(export_app, name="export")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(curate_app, name="curate")
+app.add_typer(profile_app, name="profile")
 app.command("bench")(bench)
 app.command("train")(train_command)
 app.command("report")(report_command)

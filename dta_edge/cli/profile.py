@@ -1,0 +1,53 @@
+"""`dta profile`: measure this machine's limits into a device profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dta_edge.cli._common import console
+
+profile_app = typer.Typer(
+    help="Device profiles: measure this machine's memory bandwidth (the roofline's ceiling).",
+    no_args_is_help=True,
+)
+
+
+@profile_app.command("measure")
+def profile_measure(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Profile YAML to write.")],
+    base: Annotated[
+        str, typer.Option("--profile", help="Profile to start from (file or shipped name).")
+    ] = "profiles/cpu.yaml",
+    name: Annotated[str | None, typer.Option(help="Name of the new profile.")] = None,
+    array_mib: Annotated[float, typer.Option(help="Size of each array (far above cache).")] = 512,
+    repetitions: Annotated[int, typer.Option(help="Runs per kernel; the best counts.")] = 5,
+    threads: Annotated[int | None, typer.Option(help="Default: every core.")] = None,
+) -> None:
+    """Measure memory bandwidth (STREAM copy and triad) and write it into a profile."""
+    import datetime
+
+    from dta_edge.config import dump_config, load_config
+    from dta_edge.meters.bandwidth import measure_bandwidth
+    from dta_edge.profiles import DeviceProfile
+    from dta_edge.shipped import resolve_file
+    from dta_edge.storage import atomic_write_text
+
+    profile = load_config(resolve_file(base, "profiles"), DeviceProfile)
+    console.print(f"measuring memory bandwidth: 3 x {array_mib:g} MiB, best of {repetitions}")
+    result = measure_bandwidth(array_mib, repetitions, threads)
+    measured = profile.model_copy(update={
+        "name": name or f"{profile.name}-measured",
+        "memory_bandwidth_gbs": round(result.best_gbs, 2),
+    })  # fmt: skip
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = (f"# memory_bandwidth_gbs measured by `dta profile measure` on {stamp}: STREAM copy "
+              f"{result.copy_gbs:.2f} GB/s, triad {result.triad_gbs:.2f} GB/s, {result.threads} "
+              f"threads, 3 x {array_mib:g} MiB arrays, best of {repetitions}.\n"
+              f"# Everything else is copied from {base}.\n")  # fmt: skip
+    atomic_write_text(out_path, header + dump_config(measured))
+    console.print(f"copy {result.copy_gbs:.2f} GB/s, triad {result.triad_gbs:.2f} GB/s "
+                  f"({result.threads} threads); profile in [bold]{out_path}[/bold] with "
+                  f"memory_bandwidth_gbs {measured.memory_bandwidth_gbs}")  # fmt: skip
