@@ -66,6 +66,9 @@ class SystemSummary(FrozenModel):
     bandwidth_share: float | None = Field(
         default=None, description="decode_bandwidth_gbs / the profile's memory_bandwidth_gbs."
     )
+    memory_bandwidth_gbs: float | None = Field(
+        default=None, description="The profile's ceiling the share is taken against."
+    )
     prefill_tflops: float | None = Field(
         default=None, description="2 x parameters x median prompt tokens / median TTFT."
     )

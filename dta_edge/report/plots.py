@@ -62,6 +62,28 @@ def accuracy_vs(systems: Sequence[SystemSummary], attribute: str, label: str) ->
     return _svg(figure)
 
 
+def roofline(systems: Sequence[SystemSummary]) -> str | None:
+    """Achieved decode bandwidth per system as a bar, its device's ceiling as a tick beside it."""
+    rows = [s for s in systems if s.decode_bandwidth_gbs is not None and s.memory_bandwidth_gbs]
+    if not rows:
+        return None
+    figure, axes = _figure(height=max(2.0, 0.45 * len(rows) + 1.2))
+    names = [literal(s.system) for s in rows]
+    positions = range(len(rows))
+    axes.barh(positions, [s.decode_bandwidth_gbs for s in rows], color="#1f77b4",
+              label="achieved (bytes per token x decode tokens/s)")  # fmt: skip
+    axes.scatter([s.memory_bandwidth_gbs for s in rows], positions, marker="|", s=400,
+                 color="#d62728", label="device ceiling (profile)", zorder=3)  # fmt: skip
+    for y, s in zip(positions, rows, strict=True):
+        axes.annotate(f"{s.bandwidth_share * 100:.1f}%", (s.decode_bandwidth_gbs, y),
+                      fontsize=7, xytext=(4, -3), textcoords="offset points")  # fmt: skip
+    axes.set_yticks(list(positions), names, fontsize=7)
+    axes.set_xlabel("memory bandwidth (GB/s)")
+    axes.grid(alpha=0.3, axis="x")
+    axes.legend(fontsize=7, loc="lower right")
+    return _svg(figure)
+
+
 def latency_cdf(latencies: dict[str, Sequence[float]]) -> str | None:
     """Empirical CDF of end-to-end latency per answered problem."""
     if not latencies:

@@ -20,7 +20,8 @@ CSV_FIELDS = (
     "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high", "cons_at_k",
     "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
-    "energy_estimated", "device", "profile",
+    "energy_estimated", "device", "profile", "decode_bytes_per_token", "decode_bandwidth_gbs",
+    "memory_bandwidth_gbs", "bandwidth_share", "prefill_tflops", "prefill_share",
 )  # fmt: skip
 
 
@@ -68,6 +69,8 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
         ("Latency CDF per answered problem", plots.latency_cdf(data.latencies)),
         ("Loss curves: DTA vs distilled-only", plots.loss_curves(data.losses)),
         ("Export parity", plots.export_parity(data.exports)),
+        ("Roofline: decode bandwidth achieved against each device's ceiling",
+         plots.roofline(data.systems)),
     ]  # fmt: skip
     for name, funnel in data.funnels.items():
         stages = {stage.strip(): count for stage, count in funnel_rows(funnel)}
@@ -121,19 +124,22 @@ def _markdown(c: dict) -> str:
     lines += [f"- note: {n}" for n in c["notes"]] + [""]
     if c["systems"]:
         lines += ["## Systems (measured)", "",
-                  "| system | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s | TTFT s | "
-                  "tok/s | tok/problem | J/token | J/correct | quant | meter |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| system | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s | TTFT s "
+                  "| tok/s | tok/problem | J/token | J/correct | decode GB/s (share) | quant "
+                  "| meter |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for s in c["systems"]:
             low, high = s.pass_at_1_ci95
             cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
             meter = s.meter + (" (estimated)" if s.energy_estimated else "")
+            roof = ("–" if s.bandwidth_share is None else
+                    f"{s.decode_bandwidth_gbs:.3g} ({s.bandwidth_share * 100:.1f}%)")  # fmt: skip
             lines.append(
                 f"| {s.system} | {s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
                 f"{cons} | {fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
                 f"{fmt(s.ttft_median_s)} | {fmt(s.decode_tokens_per_s_median, '.1f')} | "
                 f"{fmt(s.output_tokens_per_problem, '.1f')} | {fmt(s.joules_per_output_token)} | "
-                f"{fmt(s.joules_per_correct)} | {s.quantization or '–'} | {meter} |"
+                f"{fmt(s.joules_per_correct)} | {roof} | {s.quantization or '–'} | {meter} |"
             )
         lines.append("")
     if c["reported"]:

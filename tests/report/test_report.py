@@ -104,3 +104,23 @@ def test_report_renders_in_headless_chromium(report, artifacts_dir):
     finally:
         browser.quit()
     assert (artifacts_dir / "report.png").stat().st_size > 10_000
+
+
+def test_roofline_column_and_plot(tmp_path):
+    """A bench summary with roofline figures shows them in the table, the CSV and a plot."""
+    import json
+
+    assets = shutil.copytree(ASSETS / "cpu-bench", tmp_path / "runs" / "cpu-bench")
+    summary = json.loads((assets / "summary.json").read_text())
+    first = summary["systems"][0]
+    first.update(decode_bytes_per_token=1.1e6, decode_bandwidth_gbs=2.5,
+                 memory_bandwidth_gbs=17.4, bandwidth_share=2.5 / 17.4)  # fmt: skip
+    (assets / "summary.json").write_text(json.dumps(summary))
+    result = run_dta("report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Roofline: decode bandwidth achieved" in html
+    assert "2.5 (14.4% of 17.4)" in html
+    assert "| 2.5 (14.4%) |" in (tmp_path / "out" / "report.md").read_text()
+    rows = {r["system"]: r for r in csv.DictReader((tmp_path / "out" / "results.csv").open())}
+    assert float(rows[first["system"]]["bandwidth_share"]) == pytest.approx(2.5 / 17.4)
