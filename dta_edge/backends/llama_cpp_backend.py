@@ -63,8 +63,10 @@ class LlamaCppGenerator(PromptBackend):
         return super().generate(request)
 
     def __init__(self, model: str, options: Options) -> None:
+        from dta_edge.backends.device_truth import require_llama_gpu
         from dta_edge.models.gguf_file import load_gguf
 
+        require_llama_gpu(options.n_gpu_layers)
         self.options = options
         self.llm = load_gguf(
             Path(model),

@@ -36,6 +36,9 @@ class OnnxGenerator(PromptBackend):
             folder = folder / "onnx"  # an export folder: the graph sits in onnx/
         if not (folder / "genai_config.json").exists():
             raise ModelError(f"{model}: no genai_config.json; export it with a *-onnx-* target")
+        from dta_edge.backends.device_truth import require_onnx_provider
+
+        require_onnx_provider(folder)
         self.folder = folder
         self.model = og.Model(str(folder))
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

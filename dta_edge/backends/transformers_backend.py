@@ -63,9 +63,12 @@ class TransformersGenerator(PromptBackend):
 
         if options.threads:
             torch.set_num_threads(options.threads)
+        from dta_edge.backends.device_truth import require_torch_cuda
+
         device = options.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        require_torch_cuda(device)
         dtype = options.dtype
         if dtype == "auto":
             dtype = "bfloat16" if device == "cuda" else "float32"
