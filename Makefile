@@ -10,8 +10,8 @@ TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-12)
-DEMO_EXTRAS := train,gguf,onnx,analysis
-TEST_EXTRAS := train,gguf,onnx,analysis,dev
+DEMO_EXTRAS := train,gguf,onnx,analysis,energy
+TEST_EXTRAS := train,gguf,onnx,analysis,energy,dev
 comma := ,
 # Keyed on pyproject.toml and the extras, so a change to either re-installs.
 DEMO_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)-$(subst $(comma),-,$(DEMO_EXTRAS))

@@ -35,7 +35,11 @@ class NvmlMeter:
             raise ConfigError(
                 "meter nvml", ["needs nvidia-ml-py: pip install 'dta-edge[energy]'"]
             ) from None
-        self.nvml.nvmlInit()
+        try:
+            self.nvml.nvmlInit()
+        except self.nvml.NVMLError as exc:  # no driver here: a fallback meter may take over
+            raise ConfigError("meter nvml", [f"NVML cannot start here ({exc}); is an NVIDIA "
+                                             "driver installed?"]) from None  # fmt: skip
         indices = options.devices or tuple(range(self.nvml.nvmlDeviceGetCount()))
         self.handles = {f"gpu{i}": self.nvml.nvmlDeviceGetHandleByIndex(i) for i in indices}
         self.counters = {name: self._has_counter(h) for name, h in self.handles.items()}
