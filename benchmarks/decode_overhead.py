@@ -4,8 +4,9 @@
    Python loop included) divided by llama.cpp's own eval rate (llama_perf_context n_eval /
    t_eval) on the same GGUF Q8_0, for the tiny model and a random-weight Qwen3 of ~0.45B
    parameters, where decode rather than Python dominates. Target: >= 0.97 on the 0.5B model.
-2. Meter sampling overhead: decode tokens/s with a polling meter running (the Jetson INA3221
-   reader on a recorded sysfs tree at 20 Hz; NVML too where a GPU is present) over tokens/s with
+2. Meter sampling overhead: decode tokens/s with a meter running (the Jetson INA3221 reader on a
+   recorded sysfs tree at 20 Hz, the cpu-time estimator, CodeCarbon with one tracker for the
+   whole run; NVML too where a GPU is present) over tokens/s with
    no meter, interleaved runs alternating which goes first, median ratio, printed beside an A/A
    control (no meter in either run) that shows the noise floor. Target: >= 0.99.
 
@@ -131,18 +132,26 @@ def main() -> None:
         print(f"[{size} Q8_0, {mib:.0f} MiB] harness decode {harness:.1f} tok/s / "
               f"llama.cpp eval {internal:.1f} tok/s = {ratio:.3f}")  # fmt: skip
         tree = recorded_jetson_tree(args.work / "sysfs-ina3221")
-        jetson = create_meter("jetson", {"root": str(tree), "poll_interval_s": 0.05})
-        ratio, control = meter_ratio(generator, jetson, args.tokens, 2 * args.repeats)
-        print(f"[{size}] meter overhead, jetson INA3221 polling at 20 Hz: tok/s ratio "
-              f"{ratio:.3f} (A/A control without a meter {control:.3f})")  # fmt: skip
-        try:
-            nvml = create_meter("nvml")
-        except Exception as exc:  # noqa: BLE001 - no GPU: say so and go on
-            print(f"[{size}] nvml: not measured here ({str(exc).splitlines()[-1].strip()})")
-        else:
-            ratio, control = meter_ratio(generator, nvml, args.tokens, 2 * args.repeats)
-            print(f"[{size}] meter overhead, nvml: tok/s ratio {ratio:.3f} "
-                  f"(A/A control {control:.3f})")  # fmt: skip
+        meters = {
+            "jetson INA3221 polling at 20 Hz": ("jetson", {"root": str(tree),
+                                                           "poll_interval_s": 0.05}),
+            "cpu-time estimator": ("cpu-time", {"tdp_w": 45}),
+            "codecarbon, one tracker for the run": ("codecarbon", {}),
+            "nvml": ("nvml", {}),
+        }  # fmt: skip
+        for label, (name, options) in meters.items():
+            try:
+                meter = create_meter(name, options)
+            except Exception as exc:  # noqa: BLE001 - no GPU, no codecarbon: say so, go on
+                print(f"[{size}] {label}: not measured here "
+                      f"({str(exc).splitlines()[-1].strip()})")  # fmt: skip
+                continue
+            try:
+                ratio, control = meter_ratio(generator, meter, args.tokens, 2 * args.repeats)
+            finally:
+                meter.close()
+            print(f"[{size}] meter overhead, {label}: tok/s ratio {ratio:.3f} "
+                  f"(A/A control without a meter {control:.3f})", flush=True)  # fmt: skip
         generator.close()
 
 
