@@ -57,6 +57,10 @@ class Hardware(FrozenModel):
     cpu_count: int
     memory_gib: float | None
     gpus: tuple[str, ...] = ()
+    jetson: dict[str, str] = Field(
+        default_factory=dict,
+        description="On a Jetson: nvpmodel's power mode and the GPU and EMC clocks (Hz).",
+    )
 
 
 class RunInfo(FrozenModel):
@@ -146,6 +150,45 @@ def _gpus() -> tuple[str, ...]:
     return tuple(line.strip() for line in out.stdout.splitlines() if line.strip())
 
 
+# devfreq nodes of the Jetson GPU and memory controller across JetPack releases
+_JETSON_CLOCKS = {"gpu_hz": ("/sys/devices/platform/gpu.0/devfreq/*/cur_freq",
+                             "/sys/devices/gpu.0/devfreq/*/cur_freq",
+                             "/sys/devices/17000000.g*/devfreq/*/cur_freq"),
+                  "emc_hz": ("/sys/kernel/debug/bpmp/debug/clk/emc/rate",
+                             "/sys/kernel/actmon_avg_activity/mc_all")}  # fmt: skip
+
+
+def _jetson() -> dict[str, str]:
+    """The power mode (nvpmodel) and current clocks, when this is a Jetson (nvpmodel on PATH).
+
+    Power mode and clocks change a Jetson's speed and power severalfold, so a run records them.
+    """
+    nvpmodel = shutil.which("nvpmodel")
+    if nvpmodel is None:
+        return {}
+    found: dict[str, str] = {}
+    try:
+        out = subprocess.run([nvpmodel, "-q"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        out = None
+    lines = [line.strip() for line in (out.stdout if out else "").splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if line.startswith("NV Power Mode:"):
+            found["power_mode"] = line.split(":", 1)[1].strip()
+            if index + 1 < len(lines) and lines[index + 1].isdigit():
+                found["power_mode_id"] = lines[index + 1]
+    from glob import glob
+
+    for key, patterns in _JETSON_CLOCKS.items():
+        for path in (p for pattern in patterns for p in glob(pattern)):
+            try:
+                found[key] = Path(path).read_text().strip()
+                break
+            except OSError:
+                continue
+    return found
+
+
 def detect_hardware() -> Hardware:
     """Describe this machine without importing torch."""
     return Hardware(
@@ -155,6 +198,7 @@ def detect_hardware() -> Hardware:
         cpu_count=os.cpu_count() or 1,
         memory_gib=_memory_gib(),
         gpus=_gpus(),
+        jetson=_jetson(),
     )
 
 

@@ -1,6 +1,7 @@
 """run.json: written at start, completed at the end, marked failed on error, resumes noted."""
 
 import json
+import os
 
 import pytest
 
@@ -44,3 +45,19 @@ def test_environment_probes_do_not_import_torch():
 
 def test_git_revision_of_a_non_repo_is_none(tmp_path):
     assert git_revision(tmp_path) is None
+
+
+def test_a_jetson_records_its_power_mode(tmp_path, monkeypatch):
+    """nvpmodel on PATH (a stand-in printing what JetPack's prints): run.json records the mode."""
+    import stat
+
+    from dta_edge.runs import detect_hardware
+
+    fake = tmp_path / "nvpmodel"
+    fake.write_text("#!/bin/sh\necho 'NV Power Mode: MAXN'\necho 0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    jetson = detect_hardware().jetson
+    assert jetson["power_mode"] == "MAXN" and jetson["power_mode_id"] == "0"
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert detect_hardware().jetson == {}

@@ -16,6 +16,7 @@ from dta_edge.plugins import name_check, plugin_class, plugin_options
 METERS: dict[str, str] = {
     "nvml": "dta_edge.meters.nvml:NvmlMeter",
     "jetson": "dta_edge.meters.jetson:JetsonMeter",
+    "tegrastats": "dta_edge.meters.tegrastats:TegrastatsMeter",
     "rapl": "dta_edge.meters.rapl:RaplMeter",
     "codecarbon": "dta_edge.meters.codecarbon_meter:CodeCarbonMeter",
     "cpu-time": "dta_edge.meters.cpu_time:CpuTimeMeter",
