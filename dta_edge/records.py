@@ -172,6 +172,9 @@ class BenchResult(FrozenModel):
     energy_j: float | None = None
     energy_estimated: bool | None = None
     meter: str = "none"
+    energy_method: str | None = Field(
+        default=None, description="How the meter got the energy; an estimate states its model."
+    )
     window_id: str = Field(default="", description="Requests measured in one energy window.")
     window_ms: float | None = None
     window_energy_j: float | None = None

@@ -49,6 +49,9 @@ class SystemSummary(FrozenModel):
     )
     meter: str = "none"
     energy_estimated: bool | None = None
+    energy_method: str | None = Field(
+        default=None, description="The meter's method; for an estimate, its power model."
+    )
     load_s: float | None = Field(default=None, description="Model load, outside every window.")
     idle_w_subtracted: float | None = Field(
         default=None, description="Idle power measured before the run and taken off each window."
@@ -139,6 +142,7 @@ def summarize_system(results: Sequence[BenchResult], **about) -> SystemSummary:
         else None,
         joules_per_correct=total_energy / solved if total_energy is not None and solved else None,
         meter=results[0].meter,
+        energy_method=next((r.energy_method for r in results if r.energy_method), None),
         energy_estimated=estimated.pop() if len(estimated) == 1 else None,
         **about,
     )

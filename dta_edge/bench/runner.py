@@ -113,6 +113,7 @@ class _Bench:
                     energy_j=None if reading.joules is None else reading.joules * share,
                     energy_estimated=None if reading.joules is None else reading.estimated,
                     meter=reading.meter,
+                    energy_method=None if reading.joules is None else reading.method,
                     window_id=window_id,
                     window_ms=reading.seconds * 1000,
                     window_energy_j=reading.joules,

@@ -20,8 +20,9 @@ CSV_FIELDS = (
     "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high", "cons_at_k",
     "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
-    "energy_estimated", "device", "profile", "decode_bytes_per_token", "decode_bandwidth_gbs",
-    "memory_bandwidth_gbs", "bandwidth_share", "prefill_tflops", "prefill_share",
+    "energy_estimated", "energy_method", "device", "profile", "decode_bytes_per_token",
+    "decode_bandwidth_gbs", "memory_bandwidth_gbs", "bandwidth_share", "prefill_tflops",
+    "prefill_share",
 )  # fmt: skip
 
 

@@ -82,6 +82,7 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
     results = read_jsonl(tmp_path / "o" / "results.jsonl", BenchResult)
     assert len(results) == 4 + 4 * 3
     assert all(r.meter == "nvml" and r.energy_estimated is False for r in results)
+    assert all(r.energy_method == "energy counter delta" for r in results if r.energy_j)
     greedy = [r for r in results if r.system == "greedy"]
     assert all(r.window_energy_j == 2.0 for r in greedy)  # start and stop reads: one step
     votes = [r for r in results if r.system == "vote3"]
