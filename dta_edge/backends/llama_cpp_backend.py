@@ -75,6 +75,12 @@ class LlamaCppGenerator(PromptBackend):
             n_ctx=options.n_ctx,
             n_batch=options.n_batch,
         )
+        import llama_cpp
+
+        layers = llama_cpp.llama_model_n_layer(self.llm.model) + 1  # blocks + the output layer
+        wanted = options.n_gpu_layers
+        offloaded = 0 if wanted == 0 else (layers if wanted < 0 else min(wanted, layers))
+        self.placement = {"device": "cuda" if offloaded else "cpu", "offloaded_layers": offloaded}
         end_ids = {self.llm.token_eos()}
         for marker in END_MARKERS:
             ids = self.llm.tokenize(marker.encode(), add_bos=False, special=True)

@@ -76,6 +76,7 @@ class TransformersGenerator(PromptBackend):
         if looks_local and not (Path(model).expanduser() / "config.json").exists():
             raise ModelError(f"{model}: not a transformers model folder (no config.json)")
         self.device = device
+        self.placement = {"device": device}
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
         self.model.to(device).eval()

@@ -56,7 +56,10 @@ class SystemSummary(FrozenModel):
     idle_w_subtracted: float | None = Field(
         default=None, description="Idle power measured before the run and taken off each window."
     )
-    device: str = ""
+    device: str = Field(default="", description="Where the backend actually ran.")
+    offloaded_layers: int | None = Field(
+        default=None, description="llama.cpp: layers (of blocks + output) on the GPU."
+    )
     profile: str = ""
     decode_bytes_per_token: float | None = Field(
         default=None,

@@ -186,6 +186,7 @@ def _run_suite(
         idle_w = (idle.joules or 0.0) / idle.seconds
     load_seconds: dict[str, float] = {}
     model_paths: dict[str, str] = {}
+    placements: dict[str, dict] = {}
     progress = on_progress or (lambda _name, _done, _total: None)
     try:
         with JsonlWriter(
@@ -208,6 +209,7 @@ def _run_suite(
                 options = _apply_profile(system, profile)
                 generator = open_generator(system, resolve, options)
                 load_seconds[system.name] = time.perf_counter() - started
+                placements[system.name] = getattr(generator, "placement", {})
                 try:
                     for problem in problems[: suite.warmup]:
                         generator.generate(_request(suite, system, problem, 1, 10_000))
@@ -218,7 +220,8 @@ def _run_suite(
                     generator.close()
     finally:
         meter.close()
-    return write_summary(suite, profile, out_dir, load_seconds, idle_w or None, model_paths)
+    return write_summary(suite, profile, out_dir, load_seconds, idle_w or None, model_paths,
+                         placements)  # fmt: skip
 
 
 def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, missing) -> None:
@@ -281,11 +284,14 @@ def write_summary(
     load_seconds: dict[str, float],
     idle_w: float | None = None,
     model_paths: dict[str, str] | None = None,
+    placements: dict[str, dict] | None = None,
 ) -> list[SystemSummary]:
     """summary.json from every result on disk (so a resumed run summarises all of it).
 
     ``model_paths`` maps a system to the file it loaded (an exported embedded model, say), for
     the roofline's byte count; a system without one is counted from its ``model`` when local.
+    ``placements`` says where each backend really ran (device, layers offloaded), which wins
+    over the profile's device.
     """
     results = read_jsonl(out_dir / RESULTS, BenchResult)
     previous = {}
@@ -301,6 +307,7 @@ def write_summary(
         mine = [r for r in results if r.system == system.name]
         if not mine:
             continue
+        placed = (placements or {}).get(system.name, {})
         summary = summarize_system(
             mine,
             backend=system.backend,
@@ -310,7 +317,8 @@ def write_summary(
             thinking=system.thinking,
             issue=system.issue,
             load_s=load_seconds.get(system.name, previous.get(system.name)),
-            device=profile.device,
+            device=placed.get("device", profile.device),
+            offloaded_layers=placed.get("offloaded_layers"),
             profile=profile.name,
             idle_w_subtracted=idle_w,
         )

@@ -94,6 +94,8 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
     assert by_name["vote3"].k == 3 and by_name["vote3"].cons_at_k is not None
     assert by_name["greedy"].energy_per_problem_j == pytest.approx(2.0)
     assert by_name["greedy"].load_s is not None and by_name["greedy"].load_s > 0
+    # a GPU profile told to offload nothing ran on the CPU, and the summary says so
+    assert by_name["greedy"].device == "cpu" and by_name["greedy"].offloaded_layers == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [s["system"] for s in summary["systems"]] == ["greedy", "vote3"]
     greedy_row = by_name["greedy"]  # the roofline from the GGUF's own tensor table
