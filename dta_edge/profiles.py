@@ -34,11 +34,19 @@ class DeviceProfile(FrozenModel):
     meter_options: dict[str, Any] = Field(
         default_factory=dict, description="Options of that meter, e.g. devices: [0] for nvml."
     )
-    meter_fallback: MeterName | None = Field(
+    meter_fallback: MeterName | tuple[MeterName, ...] | None = Field(
         default=None,
-        description="Meter to use when the first cannot open here (no RAPL in a VM, say); "
-        "results then name the fallback, never the meter that failed.",
+        description="Meters to try in order when the first cannot open here (no RAPL in a VM, "
+        "say): hardware meters first, an estimator last; results name the meter that read.",
     )
+
+    @property
+    def meter_chain(self) -> tuple[str, ...]:
+        """Every meter to try, in order: energy_meter, then the fallbacks."""
+        rest = self.meter_fallback
+        fallbacks = () if rest is None else (rest,) if isinstance(rest, str) else rest
+        return (self.energy_meter, *fallbacks)
+
     memory_gib: float = Field(gt=0, description="Memory available to the model.")
     memory_bandwidth_gbs: float = Field(gt=0, description="Peak memory bandwidth (roofline).")
     tdp_w: float | None = Field(

@@ -21,6 +21,12 @@ def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
     for variant in ("base", "distilled", "dta"):
         assert {f"{variant}-gguf", f"{variant}-gguf-thinking", f"{variant}-onnx"} <= names
     assert any(s["k"] > 1 and s["cons_at_k"] is not None for s in summary["systems"])
+    # energy on every row, never silently absent: RAPL where readable, else the estimator
+    for system in summary["systems"]:
+        assert system["joules_per_output_token"] is not None, system["system"]
+        assert system["energy_estimated"] == (system["meter"] != "rapl"), system["system"]
+        if system["system"].endswith("gguf"):
+            assert 0 < system["bandwidth_share"] < 1 and system["decode_bytes_per_token"] > 0
     assert (out / "train" / "dta" / "adapter").exists()
     assert (out / "train" / "distilled" / "adapter").exists()
     analysis = out / "analysis"
@@ -31,7 +37,14 @@ def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
     pairwise = json.loads((analysis / "pairwise" / "pairwise.json").read_text())
     assert pairwise["problems_judged"] + pairwise["failed"] == 3  # FAST: 3 bench problems
     html = report.read_text()
-    for section in ("Loss-curve comparison", "Token shift", "Latent drift", "Pairwise judging"):
+    for section in (
+        "Loss-curve comparison",
+        "Token shift",
+        "Latent drift",
+        "Pairwise judging",
+        "Roofline: decode bandwidth",
+        "energy",
+    ):
         assert section in html
     clouds = [m["word_cloud"] for m in shift["models"].values() if m["word_cloud"]]
     assert all((analysis / "token-shift" / png).exists() for png in clouds)

@@ -39,16 +39,23 @@ def load_suite_problems(suite: BenchSuite, suite_path: Path) -> list[Problem]:
 
 
 def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None = None) -> Meter:
-    """The profile's meter, or its declared fallback when the first cannot open here."""
-    try:
-        return create_meter(profile.energy_meter, profile.meter_options, profile)
-    except ConfigError as exc:
-        if profile.meter_fallback is None:
-            raise
-        if on_notice:
-            on_notice(f"meter {profile.energy_meter} unavailable ({exc}); using "
-                      f"{profile.meter_fallback}")  # fmt: skip
-        return create_meter(profile.meter_fallback, profile=profile)
+    """The first meter of the profile's chain that opens here (hardware first, estimator last).
+
+    Raises:
+        ConfigError: none of them opens; every meter's reason is listed.
+    """
+    reasons = []
+    for index, name in enumerate(profile.meter_chain):
+        options = profile.meter_options if index == 0 else None
+        try:
+            meter = create_meter(name, options, profile)
+        except ConfigError as exc:
+            reasons.append(f"{name}: {' '.join(str(exc).split())}")
+            continue
+        if reasons and on_notice:
+            on_notice(f"using meter {name}; unavailable here: {'; '.join(reasons)}")
+        return meter
+    raise ConfigError(f"profile {profile.name}", [f"no meter opens here ({'; '.join(reasons)})"])
 
 
 def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:

@@ -43,13 +43,26 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def accuracy_vs(systems: Sequence[SystemSummary], attribute: str, label: str) -> str | None:
-    """pass@1 against a cost; the Pareto front drawn through the systems it keeps."""
+    """pass@1 against a cost; the Pareto front drawn through the systems it keeps.
+
+    On an energy axis every point says how its energy was found: filled for measured, hollow
+    for estimated (the legend names both).
+    """
     rows = [(getattr(s, attribute), s.pass_at_1 * 100, s.system) for s in systems
             if getattr(s, attribute) is not None]  # fmt: skip
     if not rows:
         return None
     figure, axes = _figure()
-    axes.scatter([r[0] for r in rows], [r[1] for r in rows], color="#1f77b4", zorder=3)
+    if attribute.startswith("joules"):
+        kinds = [s.energy_estimated for s in systems if getattr(s, attribute) is not None]
+        for estimated, style in ((False, {"color": "#1f77b4", "label": "measured energy"}),
+                                 (True, {"facecolors": "none", "edgecolors": "#1f77b4",
+                                         "label": "estimated energy"})):  # fmt: skip
+            chosen = [r for r, kind in zip(rows, kinds, strict=True) if bool(kind) == estimated]
+            if chosen:
+                axes.scatter([r[0] for r in chosen], [r[1] for r in chosen], zorder=3, **style)
+    else:
+        axes.scatter([r[0] for r in rows], [r[1] for r in rows], color="#1f77b4", zorder=3)
     for x, y, name in rows:
         axes.annotate(literal(name), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     front = pareto_front([(r[0], r[1]) for r in rows])

@@ -66,3 +66,23 @@ def test_tdp_comes_from_the_profile_and_is_required():
     assert meter.tdp_w == 65.0
     with pytest.raises(ConfigError, match="needs tdp_w"):
         create_meter("cpu-time")
+
+
+def test_the_profile_chain_falls_back_to_the_estimator_and_says_why():
+    """profiles/cpu.yaml on a machine whose RAPL cannot be read: cpu-time, with the reason."""
+    from dta_edge.bench.runner import open_meter
+    from dta_edge.config import load_config
+    from dta_edge.profiles import DeviceProfile
+
+    from ..conftest import REPO
+
+    profile = load_config(REPO / "profiles/cpu.yaml", DeviceProfile)
+    rapl_free = profile.model_copy(update={"meter_options": {"root": "/nonexistent"}})
+    notices: list[str] = []
+    meter = open_meter(rapl_free, notices.append)
+    assert meter.name == "cpu-time" and meter.tdp_w == profile.tdp_w
+    assert notices and "rapl" in notices[0] and "using meter cpu-time" in notices[0]
+    nothing = profile.model_copy(update={"meter_fallback": ("nvml",),
+                                         "meter_options": {"root": "/nonexistent"}})  # fmt: skip
+    with pytest.raises(ConfigError, match="no meter opens here"):
+        open_meter(nothing)
