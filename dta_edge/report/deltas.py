@@ -63,18 +63,25 @@ def headline_deltas(
             deltas.append(Delta(system=s.system, baseline=name, metric="pass@1", value=points,
                                 unit="points",
                                 text=f"pass@1 {_signed(points, 2)} points vs {name}"))  # fmt: skip
-            if s.energy_estimated is not None and s.energy_estimated == base.energy_estimated:
+            comparable = s.energy_estimated is not None and (
+                s.energy_estimated == base.energy_estimated
+                and (not s.energy_estimated or s.meter == base.meter)  # one power model
+            )
+            if comparable:
+                kind = "estimated" if s.energy_estimated else "measured"
                 for metric, label, mine, theirs in (
-                    ("J/token", "energy per output token", s.joules_per_output_token,
+                    ("J/token", f"energy per output token ({kind})", s.joules_per_output_token,
                      base.joules_per_output_token),
-                    ("J/correct", "energy per correct answer", s.joules_per_correct,
+                    ("J/correct", f"energy per correct answer ({kind})", s.joules_per_correct,
                      base.joules_per_correct),
                 ):  # fmt: skip
                     delta = _ratio(metric, label, s, base, mine, theirs)
                     if delta:
                         deltas.append(delta)
             elif s.joules_per_output_token is not None and base.joules_per_output_token:
-                notes.append(f"{s.system} vs {name}: energy not compared (measured vs estimated)")
+                why = ("measured vs estimated" if s.energy_estimated != base.energy_estimated
+                       else f"estimated by {s.meter} vs {base.meter}")  # fmt: skip
+                notes.append(f"{s.system} vs {name}: energy not compared ({why})")
             delta = _ratio("latency", "median end-to-end latency", s, base,
                            s.latency_median_s, base.latency_median_s)  # fmt: skip
             if delta:

@@ -124,3 +124,25 @@ def test_roofline_column_and_plot(tmp_path):
     assert "| 2.5 (14.4%) |" in (tmp_path / "out" / "report.md").read_text()
     rows = {r["system"]: r for r in csv.DictReader((tmp_path / "out" / "results.csv").open())}
     assert float(rows[first["system"]]["bandwidth_share"]) == pytest.approx(2.5 / 17.4)
+
+
+def test_energy_deltas_say_their_kind_and_never_mix_models():
+    from dta_edge.bench.metrics import SystemSummary
+    from dta_edge.report.deltas import headline_deltas
+
+    def system(name, meter, estimated, joules):
+        return SystemSummary(system=name, problems=4, requests=4, errors=0, pass_at_1=0.5,
+                             pass_at_1_ci95=(0.1, 0.9), joules_per_output_token=joules,
+                             meter=meter, energy_estimated=estimated)  # fmt: skip
+
+    systems = [
+        system("base", "cpu-time", True, 0.02),
+        system("tuned", "cpu-time", True, 0.01),
+        system("carbon", "codecarbon", True, 0.03),
+        system("gpu", "nvml", False, 0.5),
+    ]
+    deltas, notes = headline_deltas(systems, [], ["base"])
+    energy = [d.text for d in deltas if d.metric == "J/token"]
+    assert energy == ["energy per output token (estimated) −50% vs base"]
+    assert "carbon vs base: energy not compared (estimated by codecarbon vs cpu-time)" in notes
+    assert "gpu vs base: energy not compared (measured vs estimated)" in notes
