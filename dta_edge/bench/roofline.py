@@ -27,7 +27,7 @@ class DecodeFootprint:
 
     weight_bytes: int
     kv_bytes_per_context_token: int
-    parameters: int
+    parameters: int | None  # None where the file cannot say (packed ONNX weights)
 
     def bytes_per_token(self, context_tokens: float) -> float:
         """Weights plus the KV cache at ``context_tokens`` of context."""
@@ -115,12 +115,48 @@ def _weights_read(
     return total, params
 
 
-def model_footprint(model: str) -> DecodeFootprint | None:
-    """The footprint of a local model; None for served models, hub ids and ONNX.
+def onnx_footprint(folder: Path) -> DecodeFootprint:
+    """Bytes per decode step of an ONNX Runtime GenAI folder, from the graph's initializers.
 
-    A GGUF file, a folder holding one GGUF (an export), or a transformers folder.
+    Every initializer counts whole (its external-data length, packed int4/int8 as stored),
+    except lookups: a table read by a Gather (the embedding) or the rotary cos/sin caches, of
+    which one row per token is read. The KV cache shape comes from genai_config.json.
+    """
+    import json
+
+    import onnx
+
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    lookups = {node.input[0] for node in model.graph.node
+               if node.op_type in ("Gather", "GatherBlockQuantized")}  # fmt: skip
+    total = 0
+    for tensor in model.graph.initializer:
+        stored = {entry.key: entry.value for entry in tensor.external_data}
+        size = int(stored.get("length", 0)) or len(tensor.raw_data)
+        if not size:
+            size = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+            for dim in tensor.dims:
+                size *= dim
+        if (tensor.name in lookups or tensor.name in ("cos_cache", "sin_cache")) and tensor.dims:
+            size //= max(1, tensor.dims[0])
+        total += size
+    decoder = json.loads((folder / "genai_config.json").read_text())["model"]["decoder"]
+    kv = (decoder["num_hidden_layers"] * decoder["num_key_value_heads"] * 2
+          * decoder["head_size"] * KV_BYTES_PER_VALUE)  # fmt: skip
+    return DecodeFootprint(total, kv, None)
+
+
+def model_footprint(model: str) -> DecodeFootprint | None:
+    """The footprint of a local model; None for served models and hub ids.
+
+    A GGUF file, a folder holding one GGUF (an export), an ONNX Runtime GenAI folder (or an
+    export holding one), or a transformers folder.
     """
     path = Path(model)
+    if path.is_dir() and (path / "onnx" / "genai_config.json").exists():
+        path = path / "onnx"  # an export folder
+    if path.is_dir() and (path / "genai_config.json").exists() and (path / "model.onnx").exists():
+        return onnx_footprint(path)
     ggufs = sorted(path.glob("*.gguf")) if path.is_dir() else []
     if len(ggufs) == 1:
         path = ggufs[0]
@@ -149,7 +185,7 @@ def roofline(
     per_token = footprint.bytes_per_token(context_tokens)
     achieved = per_token * decode_tokens_per_s / 1e9
     tflops = share = None
-    if prefill is not None and prefill[1] > 0:
+    if prefill is not None and prefill[1] > 0 and footprint.parameters:
         tflops = 2 * footprint.parameters * prefill[0] / prefill[1] / 1e12
         share = tflops / peak_tflops if peak_tflops else None
     return Roofline(

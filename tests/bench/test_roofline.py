@@ -74,3 +74,22 @@ def test_untied_checkpoint_reads_one_embedding_row(tiny_model_dir, tmp_path):
     row = hidden * weights["model.embed_tokens.weight"].itemsize
     assert untied.weight_bytes == tied.weight_bytes + row
     assert untied.parameters == tied.parameters + vocab * hidden
+
+
+def test_onnx_folder_counts_initializers_and_looks_up_the_caches(tiny_onnx_fp32):
+    import onnx
+
+    footprint = model_footprint(str(tiny_onnx_fp32))
+    data = (tiny_onnx_fp32 / "model.onnx.data").stat().st_size
+    graph = onnx.load(str(tiny_onnx_fp32 / "model.onnx"), load_external_data=False).graph
+    sizes = {t.name: int({e.key: e.value for e in t.external_data}["length"])
+             for t in graph.initializer if t.external_data}  # fmt: skip
+    # tied: the builder keeps one table, lm_head's, and gathers the embedding from its
+    # transpose, so it is read whole; the rotary caches are lookups (one row per position)
+    assert "lm_head.MatMul.weight" in sizes and "model.embed_tokens.weight" not in sizes
+    caches = sizes["cos_cache"] + sizes["sin_cache"]
+    assert data - caches < footprint.weight_bytes < data - caches + caches / 100
+    assert footprint.kv_bytes_per_context_token == 4 * 2 * 2 * 32 * 2
+    assert footprint.parameters is None
+    found = roofline(footprint, 100.0, 10, 40.0, prefill=(10, 0.01))
+    assert found.prefill_tflops is None and found.bandwidth_share > 0
