@@ -54,14 +54,15 @@ def run_measured(command: list[str]) -> dict:
     peaks = {"rss": 0.0, "anon": 0.0}
 
     def sample() -> None:
-        status = Path(f"/proc/{process.pid}/status")
+        from dta_edge.export.step_cost import memory_mib
+
         while process.poll() is None:
-            try:
-                fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-                peaks["rss"] = max(peaks["rss"], int(fields["VmRSS"].split()[0]) / 1024)
-                peaks["anon"] = max(peaks["anon"], int(fields["RssAnon"].split()[0]) / 1024)
-            except (OSError, KeyError, ValueError):
-                pass
+            reading = memory_mib(process.pid)
+            if reading is not None:
+                peaks["rss"], peaks["anon"] = (
+                    max(peaks["rss"], reading[0]),
+                    max(peaks["anon"], reading[1]),
+                )
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -51,3 +51,15 @@ def plugin_options(cls: type, family: str, name: str, options: dict[str, Any] | 
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{family} {name} options", problems) from None
+
+
+def with_profile_defaults(cls: type, profile: Any, options: dict[str, Any] | None) -> dict:
+    """``options`` over what a device profile sets for this plug-in.
+
+    A plug-in whose Options declare ``profile_defaults(profile)`` (a backend's threads and GPU
+    layers, the estimator's TDP) takes those values where ``options`` does not set them; a
+    default of None is no default.
+    """
+    from_profile = getattr(cls.Options, "profile_defaults", None)  # type: ignore[attr-defined]
+    defaults = from_profile(profile) if from_profile is not None and profile is not None else {}
+    return {**{k: v for k, v in defaults.items() if v is not None}, **(options or {})}

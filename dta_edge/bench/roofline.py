@@ -11,6 +11,7 @@ share of the profile's figure above 100% means the byte count is wrong, not a fa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,18 +50,13 @@ def gguf_footprint(path: Path) -> DecodeFootprint:
     """Bytes per decode step of a GGUF file, from its tensor table and hyper-parameters."""
     from dta_edge.models.gguf_header import read_gguf_header
 
-    header = read_gguf_header(path, keep=frozenset({"general.architecture"}))
-    arch = str(header.metadata.get("general.architecture", ""))
-    keys = frozenset({f"{arch}.block_count", f"{arch}.attention.head_count_kv",
-                      f"{arch}.attention.key_length", f"{arch}.attention.value_length",
-                      f"{arch}.embedding_length", f"{arch}.attention.head_count"})  # fmt: skip
-    meta = read_gguf_header(path, keep=keys).metadata
+    # one pass: every value but the tokenizer's (its token and merge arrays are the slow part)
+    header = read_gguf_header(path, keep=lambda key: not key.startswith("tokenizer."))
+    meta = header.metadata
+    arch = str(meta.get("general.architecture", ""))
     sizes, rows = {}, {}
     for tensor in header.tensors:
-        elements = 1
-        for dim in tensor.shape:
-            elements *= dim
-        sizes[tensor.name] = (tensor.nbytes, elements)
+        sizes[tensor.name] = (tensor.nbytes, math.prod(tensor.shape))
         rows[tensor.name] = tensor.shape[0] if tensor.shape else 1  # ggml order: row length first
     weight_bytes, params = _weights_read(sizes, rows)
     layers = int(meta.get(f"{arch}.block_count", 0) or 0)
@@ -81,10 +77,7 @@ def safetensors_footprint(folder: Path) -> DecodeFootprint:
 
     sizes, rows = {}, {}
     for _, entry in iter_index(weight_files(folder)):
-        elements = 1
-        for dim in entry.shape:
-            elements *= dim
-        sizes[entry.name] = (entry.nbytes, elements)
+        sizes[entry.name] = (entry.nbytes, math.prod(entry.shape))
         rows[entry.name] = entry.shape[-1] if entry.shape else 1  # torch order: row length last
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     weight_bytes, params = _weights_read(sizes, rows)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.backends.base import Generation, GenerationRequest
-from dta_edge.backends.registry import backend_class, open_generator
+from dta_edge.backends.registry import backend_class, create_generator
 from dta_edge.bench.metrics import SystemSummary, summarize_system
 from dta_edge.bench.roofline import model_footprint, roofline
 from dta_edge.bench.suite import BenchSuite, SystemSpec
@@ -24,6 +24,7 @@ from dta_edge.meters.base import EnergyReading, Meter
 from dta_edge.meters.registry import create_meter
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
+from dta_edge.plugins import with_profile_defaults
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem, sample_key
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl, write_jsonl
@@ -60,10 +61,7 @@ def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None =
 
 def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:
     """Backend options: the profile's defaults (as its Options names them), the suite's on top."""
-    options_class = backend_class(system.backend).Options
-    from_profile = getattr(options_class, "profile_defaults", None)
-    defaults = from_profile(profile) if from_profile is not None else {}
-    return {**{k: v for k, v in defaults.items() if v is not None}, **system.options}
+    return with_profile_defaults(backend_class(system.backend), profile, system.options)
 
 
 class _Bench:
@@ -212,9 +210,9 @@ def _run_suite(
                 if not todo:
                     continue
                 started = time.perf_counter()
-                model_paths[system.name] = resolve(system.model)
+                model_paths[system.name] = resolve(system.model)  # once: the roofline reads it
                 options = _apply_profile(system, profile)
-                generator = open_generator(system, resolve, options)
+                generator = create_generator(system.backend, model_paths[system.name], options)
                 load_seconds[system.name] = time.perf_counter() - started
                 placements[system.name] = getattr(generator, "placement", {})
                 try:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from dta_edge.config import FrozenModel
 
-_STATUS = Path("/proc/self/status")
 _INTERVAL_S = 0.05
 
 
@@ -29,10 +28,12 @@ class StepCost(FrozenModel):
     peak_anon_mib: float | None
 
 
-def _memory_mib() -> tuple[float, float] | None:
+def memory_mib(pid: int | str = "self") -> tuple[float, float] | None:
+    """(VmRSS, RssAnon) of a process in MiB from /proc, or None where there is no /proc."""
     try:
-        fields = dict(line.split(":", 1) for line in _STATUS.read_text().splitlines())
-    except OSError:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines())
+    except (OSError, ValueError):
         return None
     rss = fields.get("VmRSS", "0 kB").split()[0]
     anon = fields.get("RssAnon", "0 kB").split()[0]
@@ -42,12 +43,12 @@ def _memory_mib() -> tuple[float, float] | None:
 class _Sampler:
     def __init__(self) -> None:
         self.rss = self.anon = 0.0
-        self.available = _memory_mib() is not None
+        self.available = memory_mib() is not None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        reading = _memory_mib()
+        reading = memory_mib()
         if reading is not None:
             self.rss, self.anon = max(self.rss, reading[0]), max(self.anon, reading[1])
 

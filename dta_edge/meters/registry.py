@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from dta_edge.meters.base import Meter
-from dta_edge.plugins import name_check, plugin_class, plugin_options
+from dta_edge.plugins import name_check, plugin_class, plugin_options, with_profile_defaults
 
 METERS: dict[str, str] = {
     "nvml": "dta_edge.meters.nvml:NvmlMeter",
@@ -35,7 +35,5 @@ def create_meter(name: str, options: dict[str, Any] | None = None, profile: Any 
     estimator's TDP) from ``profile`` where ``options`` does not set them.
     """
     cls = plugin_class(METERS, "meter", name)
-    from_profile = getattr(cls.Options, "profile_defaults", None)
-    defaults = from_profile(profile) if from_profile is not None and profile is not None else {}
-    merged = {**{k: v for k, v in defaults.items() if v is not None}, **(options or {})}
+    merged = with_profile_defaults(cls, profile, options)
     return cls(plugin_options(cls, "meter", name, merged))

@@ -9,6 +9,7 @@ the values asked for and skips the rest, so checking a file costs well under a s
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -99,11 +100,14 @@ class _Reader:
         return list(struct.unpack(f"<{count}{fmt[1]}", self.take(size * count)))
 
 
-def read_gguf_header(path: Path, keep: frozenset[str] | None = None) -> GGUFHeader:
+def read_gguf_header(
+    path: Path, keep: frozenset[str] | Callable[[str], bool] | None = None
+) -> GGUFHeader:
     """Parse header, metadata and tensor table; ``keep`` limits which values are decoded.
 
-    ``keep=None`` decodes every value; names not in ``keep`` are skipped (arrays of strings are
-    stepped over without decoding), which is what makes the common checks fast.
+    ``keep=None`` decodes every value; names not in ``keep`` (a set of keys, or a test on a
+    key) are skipped (arrays of strings are stepped over without decoding), which is what makes
+    the common checks fast.
 
     Raises:
         ExportError: not a GGUF file, an unsupported version, or a truncated or corrupt header.
@@ -121,7 +125,8 @@ def read_gguf_header(path: Path, keep: frozenset[str] | None = None) -> GGUFHead
         for _ in range(n_kv):
             key = reader.string() or ""
             kind = reader.scalar(4)
-            wanted = keep is None or key in keep or key == "general.alignment"
+            wanted = (keep is None or (keep(key) if callable(keep) else key in keep)
+                      or key == "general.alignment")  # fmt: skip
             value = reader.value(kind, wanted)
             if wanted:
                 metadata[key] = value
