@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
 from dta_edge.models.bf16 import float32_to_bf16
@@ -32,8 +34,8 @@ ARCHITECTURES: dict[str, tuple[str, bool]] = {
     "LlamaForCausalLM": ("llama", True),
 }
 OutType = Literal["f32", "f16", "bf16"]
-_GGML_TYPES = {"f32": 0, "f16": 1, "bf16": 30}  # gguf.GGMLQuantizationType values
-_FILE_TYPES = {"f32": 0, "f16": 1, "bf16": 32}  # gguf.LlamaFileType values
+# out type -> (gguf.GGMLQuantizationType, gguf.LlamaFileType, numpy type of its data)
+_TYPES = {"f32": (0, 0, np.float32), "f16": (1, 1, np.float16), "bf16": (30, 32, np.uint16)}
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,6 @@ def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> num
 
     A bf16 tensor written as bf16 is copied as raw 16-bit words, never widened.
     """
-    import numpy as np
-
     if plan.out_type == "bf16" and plan.entry.dtype == "BF16":
         array = read_raw(plan.shard, plan.entry)
     else:
@@ -129,8 +129,7 @@ def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> num
         array = _permute_for_rope(array, heads)
     if plan.out_type == "bf16":
         return np.ascontiguousarray(array if array.dtype == np.uint16 else float32_to_bf16(array))
-    target = np.float16 if plan.out_type == "f16" else np.float32
-    return np.ascontiguousarray(array.astype(target, copy=False))
+    return np.ascontiguousarray(array.astype(_TYPES[plan.out_type][2], copy=False))
 
 
 def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Path:
@@ -149,7 +148,6 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
         ExportError: unsupported architecture or tokenizer, or missing files.
     """
     import gguf
-    import numpy as np
 
     config = _load_config(model_dir)
     arch, permute = architecture_of(config, model_dir)
@@ -161,14 +159,13 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     tmp = out_path.with_name(f".{out_path.name}.partial")
     writer = gguf.GGUFWriter(tmp, arch)
     try:
-        _add_metadata(writer, config, vocab, model_dir, out_type)
+        _add_metadata(writer, arch, config, vocab, model_dir, out_type)
         for plan in plans:
-            itemsize = 4 if plan.out_type == "f32" else 2
-            nbytes = int(np.prod(plan.entry.shape)) * itemsize
-            kind = gguf.GGMLQuantizationType(_GGML_TYPES[plan.out_type])
-            dtype = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}[plan.out_type]
-            writer.add_tensor_info(plan.gguf_name, plan.entry.shape, np.dtype(dtype), nbytes,
-                                   raw_dtype=kind)  # fmt: skip
+            ggml_type, _, data_type = _TYPES[plan.out_type]
+            dtype = np.dtype(data_type)
+            nbytes = int(np.prod(plan.entry.shape)) * dtype.itemsize
+            writer.add_tensor_info(plan.gguf_name, plan.entry.shape, dtype, nbytes,
+                                   raw_dtype=gguf.GGMLQuantizationType(ggml_type))  # fmt: skip
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
@@ -183,10 +180,11 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     return out_path
 
 
-def _add_metadata(writer, config: dict, vocab, model_dir: Path, out_type: OutType) -> None:
+def _add_metadata(
+    writer, arch: str, config: dict, vocab, model_dir: Path, out_type: OutType
+) -> None:
     import gguf
 
-    arch, _ = architecture_of(config, model_dir)
     heads = config["num_attention_heads"]
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     rope = config.get("rope_parameters") or {}
@@ -194,7 +192,7 @@ def _add_metadata(writer, config: dict, vocab, model_dir: Path, out_type: OutTyp
     writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name(model_dir.name)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    writer.add_file_type(gguf.LlamaFileType(_FILE_TYPES[out_type]))
+    writer.add_file_type(gguf.LlamaFileType(_TYPES[out_type][1]))
     writer.add_context_length(config.get("max_position_embeddings", 4096))
     writer.add_embedding_length(config["hidden_size"])
     writer.add_block_count(config["num_hidden_layers"])
