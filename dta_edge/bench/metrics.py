@@ -107,7 +107,7 @@ def summarize_system(results: Sequence[BenchResult], **about) -> SystemSummary:
     pass1 = statistics.fmean(per_problem_pass)
     voted = None
     if k > 1:
-        voted = [_vote_correct(rs) for rs in by_problem.values()]
+        voted = [vote_correct(rs) for rs in by_problem.values()]
     latencies, energies, tokens = [], [], []
     for samples in by_problem.values():
         windows = {r.window_id or r.key: r for r in samples}.values()
@@ -151,7 +151,8 @@ def summarize_system(results: Sequence[BenchResult], **about) -> SystemSummary:
     )
 
 
-def _vote_correct(samples: Sequence[BenchResult]) -> bool:
+def vote_correct(samples: Sequence[BenchResult]) -> bool:
+    """Whether the majority answer of one problem's samples is correct (cons@k)."""
     scored = [
         ScoredCompletion(
             problem_id=r.problem_id,
@@ -165,3 +166,22 @@ def _vote_correct(samples: Sequence[BenchResult]) -> bool:
     ]
     winner = majority_vote(scored)
     return winner is not None and winner.correct
+
+
+def per_problem_scores(results: Sequence[BenchResult]) -> dict[str, dict[str, float]]:
+    """Per system, problem id -> share of its samples that are correct (paired comparisons)."""
+    grouped: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        grouped[r.system][r.problem_id].append(r.correct)
+    return {system: {pid: sum(c) / len(c) for pid, c in problems.items()}
+            for system, problems in grouped.items()}  # fmt: skip
+
+
+def per_problem_votes(results: Sequence[BenchResult]) -> dict[str, dict[str, float]]:
+    """Per system with k > 1 samples, problem id -> 1.0 if the majority answer is correct."""
+    grouped: dict[str, dict[str, list[BenchResult]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        grouped[r.system][r.problem_id].append(r)
+    return {system: {pid: float(vote_correct(rs)) for pid, rs in problems.items()}
+            for system, problems in grouped.items()
+            if max(map(len, problems.values())) > 1}  # fmt: skip

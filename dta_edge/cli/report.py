@@ -26,17 +26,21 @@ def report_command(
     Reads bench summaries and results, reported rows, curation funnels, training loss curves
     and export manifests found under RUN_DIRS. Reported (quoted) rows never enter a delta.
     """
+    from rich.markup import escape
+
     from dta_edge.report.collect import collect
     from dta_edge.report.deltas import headline_deltas
     from dta_edge.report.render import write_report
 
     data = collect(run_dirs)
-    deltas, notes = headline_deltas(data.systems, data.reported, baseline or [])
+    deltas, notes = headline_deltas(
+        data.systems, data.reported, baseline or [], data.scores, data.votes
+    )
     paths = write_report(data, deltas, notes, out_path, title)
     for delta in deltas:
-        console.print(f"  {delta.system}: {delta.text}")
+        console.print(f"  {delta.system}: {escape(delta.text)}")
     for note in notes:
-        console.print(f"  [yellow]{note}[/yellow]")
+        console.print(f"  [yellow]{escape(note)}[/yellow]")
     console.print(
         f"results table in [bold]{paths['csv']}[/bold], markdown in [bold]{paths['md']}[/bold]"
     )

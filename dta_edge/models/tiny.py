@@ -28,7 +28,7 @@ from dta_edge.models.chat import (
 from dta_edge.models.tiny_config import TinyModelConfig
 from dta_edge.records import Problem
 from dta_edge.storage import atomic_write_json
-from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+from dta_edge.tasks.generator import ProblemsConfig, demo_training_problems, generate_problems
 
 BUILD_INFO = "dta_tiny.json"
 StepCallback = Callable[[int, int, float], None]
@@ -73,10 +73,36 @@ def corpus_problems(config: TinyModelConfig) -> list[Problem]:
             "id_prefix": "tiny-focus",
         }
     )
-    problems = list(generate_problems(general))[: config.corpus_problems - focused]
+    demo = round(config.corpus_problems * config.demo_fraction)
+    problems = list(generate_problems(general))[: config.corpus_problems - focused - demo]
     problems += list(generate_problems(focus))[:focused]
+    problems += demo_corpus(config, demo)
     random.Random(f"corpus:{config.seed}").shuffle(problems)
     return problems
+
+
+def demo_corpus(config: TinyModelConfig, n: int) -> list[Problem]:
+    """``n`` demo-tier problems (seeds disjoint from evaluation), answers in ``demo_format``.
+
+    The step-by-step working of each rides along as its ``method``: with thinking on, that is
+    what the think block holds, so thinking does real work before a (possibly one-line) answer.
+    """
+    if n == 0:
+        return []
+    tier = ProblemsConfig(n=n, seed=3_000_000 + config.seed, advanced_fraction=0.5,
+                          id_prefix="tiny-demo", tier="demo")  # fmt: skip
+    answers = demo_training_problems(
+        tier.model_copy(update={"solution_format": config.demo_format})
+    )
+    return [
+        answer.model_copy(update={"method": _working(worked.solution or "")})
+        for worked, answer in zip(demo_training_problems(tier), answers, strict=True)
+    ]
+
+
+def _working(solution: str) -> str:
+    """A worked solution without its final-answer line: what a think block holds."""
+    return "\n".join(line for line in solution.splitlines() if "\\boxed" not in line)
 
 
 def training_texts(problems: list[Problem], config: TinyModelConfig) -> Iterator[tuple[str, str]]:

@@ -50,6 +50,14 @@ class TinyModelConfig(FrozenModel):
     thinking_fraction: float = Field(
         default=0.25, ge=0, le=1, description="Share of examples with a non-empty think block."
     )
+    demo_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the corpus from the generator's demo tier."
+    )
+    demo_format: Literal["steps", "oneshot"] = Field(
+        default="steps",
+        description="Demo-tier answers: one operation per step, or the computation in one line. "
+        "With thinking on, a demo-tier think block holds the step-by-step work.",
+    )
 
     @field_validator("corpus_focus_families")
     @classmethod
@@ -60,5 +68,8 @@ class TinyModelConfig(FrozenModel):
 
     def cache_key(self) -> str:
         """Stable key of everything that determines the weights."""
-        payload = f"{BUILDER_VERSION}:{self.model_dump_json()}"
+        # fields added after a release count only when set, so existing builds keep their key
+        later = {name for name in ("demo_fraction", "demo_format")
+                 if getattr(self, name) == type(self).model_fields[name].default}  # fmt: skip
+        payload = f"{BUILDER_VERSION}:{self.model_dump_json(exclude=later)}"
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

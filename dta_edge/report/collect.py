@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from dta_edge.bench.metrics import SystemSummary
+from dta_edge.bench.metrics import SystemSummary, per_problem_scores, per_problem_votes
 from dta_edge.bench.suite import ReportedSystem
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
@@ -72,6 +72,12 @@ class ReportData(FrozenModel):
     token_shift: dict = Field(default_factory=dict, description="dta analyze token-shift output.")
     drift: dict = Field(default_factory=dict, description="dta analyze drift output.")
     pairwise: tuple[dict, ...] = Field(default=(), description="dta analyze pairwise outputs.")
+    scores: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="system -> problem id -> share of samples correct."
+    )
+    votes: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="system (k > 1) -> problem id -> majority correct."
+    )
     sources: tuple[str, ...] = ()
 
 
@@ -182,6 +188,8 @@ def _bench_run(summary_path: Path, found: dict) -> None:
         return
     results = read_jsonl(results_path, BenchResult)
     found["latencies"].update(_latencies(results))
+    found["scores"].update(per_problem_scores(results))
+    found["votes"].update(per_problem_votes(results))
     samples = found["samples"]
     for result in results:
         mine = samples.get(result.system, ())
@@ -224,8 +232,8 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     """
     found: dict = {
         "systems": [], "reported": [], "losses": [], "exports": [], "pairwise": [],
-        "latencies": {}, "samples": {}, "funnels": {}, "environment": {}, "loss_analysis": {},
-        TOKEN_SHIFT: {}, DRIFT: {},
+        "latencies": {}, "samples": {}, "funnels": {}, "scores": {}, "votes": {},
+        "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {},
     }  # fmt: skip
     sources: list[str] = []
     for root in run_dirs:
@@ -243,5 +251,6 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         losses=tuple(found["losses"]), exports=tuple(found["exports"]),
         environment=found["environment"], loss_analysis=found["loss_analysis"],
         token_shift=found[TOKEN_SHIFT], drift=found[DRIFT], pairwise=tuple(found["pairwise"]),
+        scores=found["scores"], votes=found["votes"],
         sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

@@ -1,17 +1,23 @@
 """Headline deltas against chosen baselines, phrased as the paper does.
 
 Only measured rows enter a delta. A baseline that is a reported (quoted) row is refused with a
-note, and energy is compared only between two measured meters or two estimated ones.
+note, and energy is compared only between two measured meters or two estimated ones. Given the
+per-problem scores, every accuracy delta carries its paired 95% interval (bootstrap over the
+shared problems) and McNemar's exact p-value; against a k-sample baseline it is also computed
+against the baseline's cons@k.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dta_edge.bench.metrics import SystemSummary
 from dta_edge.bench.suite import ReportedSystem
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
+from dta_edge.tasks.paired import PairedDifference, paired_difference
+
+Scores = Mapping[str, Mapping[str, float]]  # system -> problem id -> score in 0..1
 
 
 class Delta(FrozenModel):
@@ -23,6 +29,9 @@ class Delta(FrozenModel):
     value: float
     unit: str
     text: str
+    low: float | None = None  # paired 95% interval of an accuracy delta, in points
+    high: float | None = None
+    p_value: float | None = None
 
 
 def _signed(value: float, digits: int) -> str:
@@ -37,12 +46,54 @@ def _ratio(metric: str, unit_label: str, s: SystemSummary, b: SystemSummary, min
                  text=f"{unit_label} {_signed(change, 0)}% vs {b.system}")  # fmt: skip
 
 
+def _accuracy(
+    s: SystemSummary,
+    base: SystemSummary,
+    metric: str,
+    theirs: float,
+    paired: PairedDifference | None,
+) -> Delta:
+    points = (s.pass_at_1 - theirs) * 100
+    text = f"pass@1 {_signed(points, 2)} points"
+    if metric != "pass@1":
+        text += f" against {metric}"
+    if paired is None:
+        return Delta(system=s.system, baseline=base.system, metric=metric, value=points,
+                     unit="points", text=f"{text} vs {base.system}")  # fmt: skip
+    text += f" [paired 95% CI {_signed(paired.low, 1)}, {_signed(paired.high, 1)}"
+    if paired.p_value is not None:
+        text += f"; McNemar p={paired.p_value:.2g}"
+    return Delta(system=s.system, baseline=base.system, metric=metric, value=points,
+                 unit="points", text=f"{text}] vs {base.system}", low=paired.low,
+                 high=paired.high, p_value=paired.p_value)  # fmt: skip
+
+
 def headline_deltas(
     systems: Sequence[SystemSummary],
     reported: Sequence[ReportedSystem],
     baselines: Sequence[str],
+    scores: Scores | None = None,
+    votes: Scores | None = None,
 ) -> tuple[list[Delta], list[str]]:
-    """Deltas of every measured system against each measured baseline, plus notes on refusals."""
+    """Deltas of every measured system against each measured baseline, plus notes on refusals.
+
+    ``scores`` (and ``votes`` for k-sample systems) are per-problem results, as
+    :func:`dta_edge.bench.metrics.per_problem_scores` gives them: with them, accuracy deltas
+    carry paired intervals.
+    """
+    scores, votes = scores or {}, votes or {}
+
+    def paired(s: SystemSummary, base: SystemSummary, table: Scores) -> PairedDifference | None:
+        if s.system not in scores or base.system not in table:
+            return None
+        result = paired_difference(scores[s.system], table[base.system])
+        if result is None or not result.problems == s.problems == base.problems:
+            notes.append(f"{s.system} vs {base.system}: no paired interval (the results files "
+                         f"share {result.problems if result else 0} problems; the summaries "
+                         f"count {s.problems} and {base.problems})")  # fmt: skip
+            return None
+        return result
+
     measured = {s.system: s for s in systems}
     quoted = {r.name for r in reported}
     deltas: list[Delta] = []
@@ -59,10 +110,11 @@ def headline_deltas(
         for s in systems:
             if s.system == name:
                 continue
-            points = (s.pass_at_1 - base.pass_at_1) * 100
-            deltas.append(Delta(system=s.system, baseline=name, metric="pass@1", value=points,
-                                unit="points",
-                                text=f"pass@1 {_signed(points, 2)} points vs {name}"))  # fmt: skip
+            deltas.append(_accuracy(s, base, "pass@1", base.pass_at_1,
+                                    paired(s, base, scores)))  # fmt: skip
+            if base.cons_at_k is not None:
+                deltas.append(_accuracy(s, base, f"cons@{base.k}", base.cons_at_k,
+                                        paired(s, base, votes)))  # fmt: skip
             comparable = s.energy_estimated is not None and (
                 s.energy_estimated == base.energy_estimated
                 and (not s.energy_estimated or s.meter == base.meter)  # one power model

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import Problem
-from dta_edge.tasks.telecom import FAMILIES, check_family_names
+from dta_edge.tasks.telecom import TIERS, check_family_names
 from dta_edge.tasks.telecom._common import solution_text
 
 SOURCE = "telecom-generator"
@@ -37,20 +37,29 @@ class ProblemsConfig(FrozenModel):
         default=0.4, ge=0.0, le=1.0, description="Share of advanced problems when mixed."
     )
     id_prefix: str = Field(default="tc", description="Problem ids are '<prefix>-<seed>-<index>'.")
+    tier: Literal["standard", "demo"] = Field(
+        default="standard",
+        description="'demo': small-integer problems a laptop-sized model can learn in minutes.",
+    )
+    solution_format: Literal["steps", "oneshot"] = Field(
+        default="steps",
+        description="Reference solutions as one operation per step, or (demo tier) in one line.",
+    )
 
-    @field_validator("families")
-    @classmethod
-    def _known_families(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        return check_family_names(names)
+    @model_validator(mode="after")
+    def _known_families(self) -> ProblemsConfig:
+        check_family_names(self.families, self.tier)
+        return self
 
 
 def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:
     """Yield ``config.n`` problems, cycling over the chosen families in a seeded order."""
-    names = list(config.families or sorted(FAMILIES))
+    registry = TIERS[config.tier]
+    names = list(config.families or sorted(registry))
     random.Random(f"families:{config.seed}").shuffle(names)
     for index in range(config.n):
         rng = random.Random(f"problem:{config.seed}:{index}")
-        family = FAMILIES[names[index % len(names)]]
+        family = registry[names[index % len(names)]]
         if config.difficulty == "mixed":
             level = "advanced" if rng.random() < config.advanced_fraction else "basic"
         else:
@@ -68,7 +77,7 @@ def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:
             answer_text=f"{answer:.6g}",
             unit=drawn.unit or None,
             rel_tol=drawn.rel_tol,
-            solution=solution_text(drawn),
+            solution=solution_text(drawn, config.solution_format),
             method=drawn.method,
         )
 
@@ -88,3 +97,24 @@ def write_problems(config: ProblemsConfig, out: Path, *, overwrite: bool = False
     with run_record(out, "problems.generate", config.model_dump(mode="json"), overwrite=overwrite):
         write_jsonl(out / PROBLEMS, generate_problems(config))
     return out / PROBLEMS
+
+
+# The demo tier's evaluation problems. Every demo corpus, curation set and fine-tuning set leaves
+# out these questions, so a held-out pass@1 never counts a problem any model trained on.
+DEMO_HELD_OUT = ProblemsConfig(n=400, seed=4242, tier="demo", advanced_fraction=0.5,
+                               id_prefix="demo-eval")  # fmt: skip
+
+
+def demo_held_out(n: int) -> list[Problem]:
+    """The first ``n`` (at most 400) demo-tier evaluation problems."""
+    if n > DEMO_HELD_OUT.n:
+        raise ValueError(f"the demo tier holds out {DEMO_HELD_OUT.n} problems; asked for {n}")
+    return list(generate_problems(DEMO_HELD_OUT.model_copy(update={"n": n})))
+
+
+def demo_training_problems(config: ProblemsConfig) -> Iterator[Problem]:
+    """Demo-tier problems of ``config`` whose question is not one of the held-out ones."""
+    held_out = {problem.question for problem in generate_problems(DEMO_HELD_OUT)}
+    for problem in generate_problems(config.model_copy(update={"tier": "demo"})):
+        if problem.question not in held_out:
+            yield problem

@@ -146,3 +146,32 @@ def test_energy_deltas_say_their_kind_and_never_mix_models():
     assert energy == ["energy per output token (estimated) −50% vs base"]
     assert "carbon vs base: energy not compared (estimated by codecarbon vs cpu-time)" in notes
     assert "gpu vs base: energy not compared (measured vs estimated)" in notes
+
+
+def test_accuracy_deltas_carry_paired_intervals_and_cons_at_k() -> None:
+    """With per-problem scores, every accuracy delta gets its paired interval; a k-sample baseline
+    is also compared by its cons@k; scores that do not cover the summaries give a note instead."""
+    from dta_edge.bench.metrics import SystemSummary
+    from dta_edge.report.deltas import headline_deltas
+
+    def summary(name: str, pass1: float, k: int = 1, cons: float | None = None) -> SystemSummary:
+        return SystemSummary(system=name, k=k, problems=100, requests=100 * k, errors=0,
+                             pass_at_1=pass1, pass_at_1_ci95=(0.0, 1.0), cons_at_k=cons,
+                             output_tokens_per_problem=10.0, meter="none")  # fmt: skip
+
+    dta, big = summary("dta", 0.6), summary("big", 0.3, k=4, cons=0.4)
+    scores = {"dta": {f"p{i}": float(i < 60) for i in range(100)},
+              "big": {f"p{i}": float(i < 30) for i in range(100)}}  # fmt: skip
+    votes = {"big": {f"p{i}": float(i < 40) for i in range(100)}}
+    deltas, notes = headline_deltas([dta, big], [], ["big"], scores, votes)
+    by_metric = {d.metric: d for d in deltas if d.system == "dta"}
+    assert by_metric["pass@1"].value == pytest.approx(30.0)
+    assert 20 < by_metric["pass@1"].low < 30 < by_metric["pass@1"].high < 40
+    assert by_metric["cons@4"].value == pytest.approx(20.0)
+    assert "against cons@4 [paired 95% CI" in by_metric["cons@4"].text
+    assert by_metric["cons@4"].p_value is not None and by_metric["cons@4"].p_value < 1e-4
+    assert not notes
+    partial = {"dta": dict(list(scores["dta"].items())[:50]), "big": scores["big"]}
+    deltas, notes = headline_deltas([dta, big], [], ["big"], partial, votes)
+    assert all(d.low is None for d in deltas)
+    assert any("no paired interval" in note for note in notes)

@@ -2,10 +2,20 @@
 
 from dta_edge.tasks.telecom._registry import (
     CATEGORIES,
+    DEMO_FAMILIES,
     FAMILIES,
+    TIERS,
     Family,
     FamilyProblem,
     check_family_names,
 )
 
-__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem", "check_family_names"]
+__all__ = [
+    "CATEGORIES",
+    "DEMO_FAMILIES",
+    "FAMILIES",
+    "TIERS",
+    "Family",
+    "FamilyProblem",
+    "check_family_names",
+]

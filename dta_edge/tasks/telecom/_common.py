@@ -33,6 +33,7 @@ class FamilyProblem:
     steps: tuple[str, ...]
     method: str
     rel_tol: float = 0.01
+    oneshot: str | None = None  # the whole computation in one line (demo tier)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,14 @@ def boxed_line(value: float, unit: str) -> str:
     return f"Final answer: \\boxed{{{fmt(value)}}}{suffix}"
 
 
-def solution_text(problem: FamilyProblem) -> str:
-    """Render the reference solution: numbered steps, then the boxed answer."""
-    lines = [f"Step {index}: {step}" for index, step in enumerate(problem.steps, start=1)]
+def solution_text(problem: FamilyProblem, solution_format: str = "steps") -> str:
+    """Render the reference solution: numbered steps, then the boxed answer.
+
+    ``oneshot`` writes the whole computation as one step where the family has that line.
+    """
+    steps = (
+        (problem.oneshot,) if solution_format == "oneshot" and problem.oneshot else problem.steps
+    )
+    lines = [f"Step {index}: {step}" for index, step in enumerate(steps, start=1)]
     lines.append(boxed_line(problem.answer, problem.unit))
     return "\n".join(lines)

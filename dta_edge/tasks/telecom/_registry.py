@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dta_edge.tasks.telecom._common import CATEGORIES, Family, FamilyProblem
+from dta_edge.tasks.telecom._families_demo import FAMILIES_DEMO
 from dta_edge.tasks.telecom._families_radio import FAMILIES_RADIO
 from dta_edge.tasks.telecom._families_signal import FAMILIES_SIGNAL
 from dta_edge.tasks.telecom._families_traffic import FAMILIES_TRAFFIC
@@ -21,14 +22,27 @@ def _build(*groups: tuple[Family, ...]) -> dict[str, Family]:
 
 
 FAMILIES: dict[str, Family] = _build(FAMILIES_RADIO, FAMILIES_SIGNAL, FAMILIES_TRAFFIC)
+# The demo tier: small-integer problems a laptop-sized model can learn (see _families_demo).
+DEMO_FAMILIES: dict[str, Family] = _build(FAMILIES_DEMO)
+TIERS: dict[str, dict[str, Family]] = {"standard": FAMILIES, "demo": DEMO_FAMILIES}
 
 
-def check_family_names(names: tuple[str, ...]) -> tuple[str, ...]:
-    """Return ``names`` if all are registered; else raise ValueError listing the valid ones."""
-    unknown = [name for name in names if name not in FAMILIES]
+def check_family_names(names: tuple[str, ...], tier: str = "standard") -> tuple[str, ...]:
+    """Return ``names`` if all are in ``tier``; else raise ValueError listing the valid ones."""
+    registry = TIERS[tier]
+    unknown = [name for name in names if name not in registry]
     if unknown:
-        raise ValueError(f"unknown families {unknown}; valid: {', '.join(sorted(FAMILIES))}")
+        where = "" if tier == "standard" else f" in the {tier} tier"
+        raise ValueError(f"unknown families {unknown}{where}; valid: {', '.join(sorted(registry))}")
     return names
 
 
-__all__ = ["CATEGORIES", "FAMILIES", "Family", "FamilyProblem", "check_family_names"]
+__all__ = [
+    "CATEGORIES",
+    "DEMO_FAMILIES",
+    "FAMILIES",
+    "TIERS",
+    "Family",
+    "FamilyProblem",
+    "check_family_names",
+]
