@@ -79,7 +79,9 @@ def cell(size: str, steps: int, fmt: str, work: Path, held_out, max_new: int, **
             "build_seconds": seconds, "thinking_off": off, "thinking_on": on}  # fmt: skip
 
 
-def student_lift(size: str, steps: int, work: Path, held_out, max_new: int, train_n: int) -> dict:
+def student_lift(
+    size: str, steps: int, work: Path, held_out, max_new: int, train_n: int, demo_fraction: float
+) -> dict:
     """The student as the demo builds it, before and after LoRA on demo-tier reference solutions."""
     from dta_edge.config import load_config
     from dta_edge.export.merge import merge_adapter
@@ -93,7 +95,7 @@ def student_lift(size: str, steps: int, work: Path, held_out, max_new: int, trai
     from dta_edge.train.recipe import TrainRecipe
     from dta_edge.train.sft import train
 
-    config = TinyModelConfig(**SIZES[size], steps=steps)
+    config = TinyModelConfig(**SIZES[size], steps=steps, demo_fraction=demo_fraction)
     path, seconds = build(config, work)
     base = pass_at_1(path, held_out, False, max_new)
     problems = list(demo_training_problems(ProblemsConfig(n=train_n, seed=77, tier="demo",
@@ -115,6 +117,7 @@ def student_lift(size: str, steps: int, work: Path, held_out, max_new: int, trai
     merged = merge_adapter(path, folder / "train" / ADAPTER, folder / "merged")
     tuned = pass_at_1(merged, held_out, False, max_new)
     return {"kind": "student-lift", "size": size, "steps": steps, "train_problems": train_n,
+            "demo_fraction": demo_fraction, "sft_examples": len(examples),
             "build_seconds": seconds, "train_seconds": round(train_seconds, 1),
             "base": base, "tuned": tuned}  # fmt: skip
 
@@ -158,12 +161,15 @@ def main() -> None:
         print(json.dumps(result), flush=True)
 
     size, steps = args.student.split(":")
-    for train_n in [] if args.skip_student else args.train_problems:
-        keep(student_lift(size, int(steps), args.work, held_out, args.max_new_tokens, train_n))
+    for train_n in [] if args.skip_student else args.train_problems:  # the student first
+        keep(student_lift(size, int(steps), args.work, held_out, args.max_new_tokens, train_n,
+                          args.demo_fraction))  # fmt: skip
     if not args.skip_grid:
         for size in args.sizes:
             for steps in args.steps:
                 for fmt in args.formats:
+                    if size != "small" and steps != min(args.steps):
+                        continue  # larger models at the smallest budget only (2 cores)
                     keep(cell(size, steps, fmt, args.work, held_out, args.max_new_tokens,
                               demo_fraction=args.demo_fraction, corpus_problems=args.corpus,
                               learning_rate=args.lr))  # fmt: skip
@@ -175,11 +181,13 @@ def main() -> None:
             print(f"| {r['size']} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['format']} "
                   f"| {r['build_seconds']:.0f} | {_pct(r['thinking_off'])} "
                   f"| {_pct(r['thinking_on'])} |")  # fmt: skip
-    print("\n| student | steps | LoRA problems | build s | train s | base | fine-tuned |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| student | steps | demo share | SFT examples | build s | train s | base | fine-tuned |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         if r["kind"] == "student-lift":
-            print(f"| {r['size']} | {r['steps']} | {r['train_problems']} | "
+            print(f"| {r['size']} | {r['steps']} | {r['demo_fraction']} | {r['sft_examples']} | "
                   f"{r['build_seconds']:.0f} | {r['train_seconds']:.0f} | {_pct(r['base'])} | "
                   f"{_pct(r['tuned'])} |")  # fmt: skip
 

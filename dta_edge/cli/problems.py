@@ -32,6 +32,13 @@ def problems_generate(
         typer.Option(help="Comma-separated family names (see `dta problems families`)."),
     ] = None,
     difficulty: Annotated[str | None, typer.Option(help="basic, advanced or mixed.")] = None,
+    tier: Annotated[
+        str | None,
+        typer.Option(help="standard, or demo (small integers a laptop-sized model can learn)."),
+    ] = None,
+    solution_format: Annotated[
+        str | None, typer.Option(help="steps (one operation per step) or oneshot (demo tier).")
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Generate telecom-mathematics problems with verified numeric answers and worked solutions."""
@@ -39,24 +46,27 @@ def problems_generate(
 
     family_list = [f.strip() for f in families.split(",") if f.strip()] if families else None
     recipe = overrides(
-        ProblemsConfig, config, n=n, seed=seed, families=family_list, difficulty=difficulty
-    )
+        ProblemsConfig, config, n=n, seed=seed, families=family_list, difficulty=difficulty,
+        tier=tier, solution_format=solution_format,
+    )  # fmt: skip
     path = write_problems(recipe, out_path, overwrite=overwrite)
     console.print(f"wrote {recipe.n} problems to [bold]{path}[/bold]")
 
 
 @problems_app.command("families")
 def problems_families() -> None:
-    """List the generator's problem families and their TeleMath categories."""
+    """List the generator's problem families, their tier and TeleMath category."""
     from rich.table import Table
 
-    from dta_edge.tasks.telecom import FAMILIES
+    from dta_edge.tasks.telecom import TIERS
 
-    table = Table("family", "category")
-    for family in sorted(FAMILIES.values(), key=lambda f: (f.category, f.name)):
-        table.add_row(family.name, family.category)
+    table = Table("family", "tier", "category")
+    for tier, registry in TIERS.items():
+        for family in sorted(registry.values(), key=lambda f: (f.category, f.name)):
+            table.add_row(family.name, tier, family.category)
     console.print(table)
-    console.print(f"{len(FAMILIES)} families")
+    console.print(", ".join(f"{len(registry)} {tier}" for tier, registry in TIERS.items())
+                  + " families")  # fmt: skip
 
 
 @problems_app.command("load")

@@ -59,3 +59,18 @@ def test_training_problems_never_hold_a_held_out_question() -> None:
     assert not {p.id for p in held_out} & {p.id for p in training}
     with pytest.raises(ValueError, match="holds out"):
         demo_held_out(DEMO_HELD_OUT.n + 1)
+
+
+def test_cli_writes_the_demo_tier(tmp_path) -> None:
+    from dta_edge.records import Problem
+    from dta_edge.storage import read_jsonl
+
+    from ..conftest import run_dta
+
+    out = tmp_path / "demo.jsonl"
+    result = run_dta("problems", "generate", "--n", "14", "--tier", "demo",
+                     "--solution-format", "oneshot", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    problems = read_jsonl(out, Problem)
+    assert {p.family for p in problems} == set(DEMO_FAMILIES)
+    assert all((p.solution or "").count("Step ") == 1 for p in problems)
