@@ -40,9 +40,11 @@ def pass_at_1(model_dir: Path, problems, thinking: bool, max_new_tokens: int) ->
 
     started = time.perf_counter()
     texts = greedy_answers(model_dir, problems, thinking=thinking, max_new_tokens=max_new_tokens)
-    correct = sum(score_text(t, p)[2] for t, p in zip(texts, problems, strict=True))
+    scores = {p.id: float(score_text(t, p)[2]) for t, p in zip(texts, problems, strict=True)}
+    correct = int(sum(scores.values()))
     low, high = wilson_interval(correct, len(problems))
     return {"pass_at_1": correct / len(problems), "low": low, "high": high, "correct": correct,
+            "scores": scores,
             "chars": sum(map(len, texts)) / len(texts),
             "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
 
@@ -67,6 +69,7 @@ def cell(size: str, steps: int, fmt: str, work: Path, held_out, max_new: int, **
     """A model pre-trained with the demo tier in its corpus: what training on it buys."""
     from dta_edge.models.tiny import corpus_problems
     from dta_edge.models.tiny_config import TinyModelConfig
+    from dta_edge.tasks.paired import paired_difference
 
     settings = {"demo_fraction": 0.5, "thinking_fraction": 0.5, **overrides}
     config = TinyModelConfig(**SIZES[size], steps=steps, demo_format=fmt, **settings)
@@ -74,30 +77,20 @@ def cell(size: str, steps: int, fmt: str, work: Path, held_out, max_new: int, **
     path, seconds = build(config, work)
     off = pass_at_1(path, held_out, False, max_new)
     on = pass_at_1(path, held_out, True, max_new * 2)
+    thinking_gain = paired_difference(on.pop("scores"), off.pop("scores"))
     return {"kind": "pretrained-on-tier", "size": size, "steps": steps, "format": fmt, **settings,
             "parameters": json.loads((path / "dta_tiny.json").read_text())["parameters"],
-            "build_seconds": seconds, "thinking_off": off, "thinking_on": on}  # fmt: skip
+            "build_seconds": seconds, "thinking_off": off, "thinking_on": on,
+            "thinking_gain": thinking_gain.model_dump() if thinking_gain else None}  # fmt: skip
 
 
-def student_lift(
-    size: str, steps: int, work: Path, held_out, max_new: int, train_n: int, demo_fraction: float
-) -> dict:
-    """The student as the demo builds it, before and after LoRA on demo-tier reference solutions."""
-    from dta_edge.config import load_config
-    from dta_edge.export.merge import merge_adapter
-    from dta_edge.layout import ADAPTER
+def sft_file(train_n: int, folder: Path, held_out) -> tuple[Path, int]:
+    """Reference solutions (one operation per step) of demo-tier training problems, as SFT data."""
     from dta_edge.models.chat import user_prompt
-    from dta_edge.models.tiny_config import TinyModelConfig
     from dta_edge.records import ChatMessage, SFTExample
-    from dta_edge.shipped import resolve_file
     from dta_edge.storage import write_jsonl
     from dta_edge.tasks.generator import ProblemsConfig, demo_training_problems
-    from dta_edge.train.recipe import TrainRecipe
-    from dta_edge.train.sft import train
 
-    config = TinyModelConfig(**SIZES[size], steps=steps, demo_fraction=demo_fraction)
-    path, seconds = build(config, work)
-    base = pass_at_1(path, held_out, False, max_new)
     problems = list(demo_training_problems(ProblemsConfig(n=train_n, seed=77, tier="demo",
                                                           advanced_fraction=0.5)))  # fmt: skip
     check_disjoint(problems, held_out)
@@ -107,19 +100,74 @@ def student_lift(
             ChatMessage(role="assistant", content=p.solution or "")))
         for p in problems
     ]  # fmt: skip
-    folder = work / f"lift-{size}-{steps}-{train_n}"
-    write_jsonl(folder / "sft.jsonl", examples)
+    path = folder / f"sft-{train_n}.jsonl"
+    write_jsonl(path, examples)
+    return path, len(examples)
+
+
+def student_lift(
+    size: str, steps: int, work: Path, held_out, max_new: int, lift: str, demo_fraction: float
+) -> dict:
+    """The student before and after fine-tuning (``lift`` = TRAIN_N:LR:EPOCHS:lora|full|builder).
+
+    lora and full use `dta train` with the demo's recipe (curation/train-demo.yaml) at the given
+    learning rate and epochs; builder goes on with the tiny-model builder's own loop (all
+    parameters, batch 16, EPOCHS passes over the data). The data are reference solutions of
+    TRAIN_N generated training problems (fewer after the held-out questions are dropped). The
+    lift comes with its paired 95% interval.
+    """
+    from dta_edge.config import load_config
+    from dta_edge.export.merge import merge_adapter
+    from dta_edge.layout import ADAPTER, FULL_MODEL
+    from dta_edge.models.tiny_config import TinyModelConfig
+    from dta_edge.shipped import resolve_file
+    from dta_edge.tasks.paired import paired_difference
+    from dta_edge.train.recipe import TrainRecipe
+    from dta_edge.train.sft import train
+
+    train_n, lr, epochs, mode = lift.split(":")
+    config = TinyModelConfig(**SIZES[size], steps=steps, demo_fraction=demo_fraction)
+    path, seconds = build(config, work)
+    base = pass_at_1(path, held_out, False, max_new)
+    folder = work / f"lift-{config.cache_key()}-{lift.replace(':', '-')}"
+    data, examples = sft_file(int(train_n), folder, held_out)
     recipe = load_config(resolve_file("curation/train-demo.yaml", "curation"), TrainRecipe)
-    recipe = recipe.model_copy(update={"base_model": str(path)})
+    recipe = recipe.model_copy(update={"base_model": str(path), "learning_rate": float(lr),
+                                       "epochs": float(epochs)})  # fmt: skip
     started = time.perf_counter()
-    train(recipe, folder / "sft.jsonl", folder / "train", quiet=True, overwrite=True)
+    if mode == "builder":
+        from dta_edge.models.chat import render_completion, render_prompt
+        from dta_edge.models.tiny import train_further
+        from dta_edge.records import SFTExample
+        from dta_edge.storage import read_jsonl
+
+        pairs = [(render_prompt(e.messages[0].content, thinking=False),
+                  render_completion(e.messages[-1].content, reasoning=None))
+                 for e in read_jsonl(data, SFTExample)]  # fmt: skip
+        further = config.model_copy(
+            update={
+                "learning_rate": float(lr),
+                "warmup_steps": 10,
+                "steps": round(float(epochs) * len(pairs) / 16),
+            }
+        )
+        train_further(path, pairs, further, folder / "builder")  # fmt: skip
+    else:
+        train(recipe, data, folder / "train", quiet=True, overwrite=True, full=mode == "full")
     train_seconds = time.perf_counter() - started
-    merged = merge_adapter(path, folder / "train" / ADAPTER, folder / "merged")
-    tuned = pass_at_1(merged, held_out, False, max_new)
-    return {"kind": "student-lift", "size": size, "steps": steps, "train_problems": train_n,
-            "demo_fraction": demo_fraction, "sft_examples": len(examples),
-            "build_seconds": seconds, "train_seconds": round(train_seconds, 1),
-            "base": base, "tuned": tuned}  # fmt: skip
+    if mode == "builder":
+        tuned_dir = folder / "builder"
+    elif mode == "full":
+        tuned_dir = folder / "train" / FULL_MODEL
+    else:
+        tuned_dir = merge_adapter(path, folder / "train" / ADAPTER, folder / "merged")
+    tuned = pass_at_1(tuned_dir, held_out, False, max_new)
+    lift_ci = paired_difference(tuned.pop("scores"), base.pop("scores"))
+    return {"kind": "student-lift", "size": size, "steps": steps, "demo_fraction": demo_fraction,
+            "train_problems": int(train_n), "sft_examples": examples, "learning_rate": float(lr),
+            "epochs": float(epochs), "mode": mode, "build_seconds": seconds,
+            "train_seconds": round(train_seconds, 1), "base": base, "tuned": tuned,
+            "lift": lift_ci.model_dump() if lift_ci else None}  # fmt: skip
 
 
 def _pct(r: dict) -> str:
@@ -135,15 +183,24 @@ def main() -> None:
     parser.add_argument("--steps", nargs="+", type=int, default=[600, 1500])
     parser.add_argument("--formats", nargs="+", default=["steps", "oneshot"])
     parser.add_argument("--student", default="small:600", help="SIZE:STEPS of the student")
-    parser.add_argument("--train-problems", type=int, nargs="+", default=[400])
+    parser.add_argument(
+        "--lift",
+        nargs="+",
+        default=["600:2e-3:3:lora"],
+        help="TRAIN_N:LR:EPOCHS:lora|full fine-tunes of the student",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--json", type=Path, help="append every result as a JSON line here")
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--table", type=Path, help="only print the tables of a --json file")
     parser.add_argument("--skip-student", action="store_true")
     parser.add_argument("--demo-fraction", type=float, default=0.5)
     parser.add_argument("--corpus", type=int, default=4000, help="corpus problems")
     parser.add_argument("--lr", type=float, default=4e-3)
     args = parser.parse_args()
+    if args.table:
+        print_tables([json.loads(line) for line in args.table.read_text().splitlines() if line])
+        return
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import transformers
 
@@ -161,8 +218,8 @@ def main() -> None:
         print(json.dumps(result), flush=True)
 
     size, steps = args.student.split(":")
-    for train_n in [] if args.skip_student else args.train_problems:  # the student first
-        keep(student_lift(size, int(steps), args.work, held_out, args.max_new_tokens, train_n,
+    for lift in [] if args.skip_student else args.lift:  # the student first
+        keep(student_lift(size, int(steps), args.work, held_out, args.max_new_tokens, lift,
                           args.demo_fraction))  # fmt: skip
     if not args.skip_grid:
         for size in args.sizes:
@@ -173,23 +230,43 @@ def main() -> None:
                     keep(cell(size, steps, fmt, args.work, held_out, args.max_new_tokens,
                               demo_fraction=args.demo_fraction, corpus_problems=args.corpus,
                               learning_rate=args.lr))  # fmt: skip
-    print(f"\n{args.problems} held-out demo-tier problems, greedy, pass@1 [95% Wilson]\n")
-    print("| model | params | steps | format | build s | thinking off | thinking on |")
-    print("|---|---|---|---|---|---|---|")
+    print_tables(results)
+
+
+def _ci(paired: dict | None) -> str:
+    if not paired:
+        return "–"
+    return f"{paired['points']:+.1f} [{paired['low']:+.1f}, {paired['high']:+.1f}]"
+
+
+def print_tables(results: list[dict]) -> None:
+    """The calibration's two tables, in Markdown."""
+    print(
+        "\nHeld-out demo-tier problems, greedy; pass@1 [95% Wilson]; gains in points [paired 95%]\n"
+    )
+    print("| model | params | steps | demo share | format | build s | thinking off | thinking on "
+          "| thinking gain |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if r["kind"] == "pretrained-on-tier":
-            print(f"| {r['size']} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['format']} "
-                  f"| {r['build_seconds']:.0f} | {_pct(r['thinking_off'])} "
-                  f"| {_pct(r['thinking_on'])} |")  # fmt: skip
-    print(
-        "\n| student | steps | demo share | SFT examples | build s | train s | base | fine-tuned |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+            print(f"| {r['size']} | {r['parameters'] / 1e6:.2f} M | {r['steps']} "
+                  f"| {r.get('demo_fraction', 0.5)} | {r['format']} | {r['build_seconds']:.0f} "
+                  f"| {_pct(r['thinking_off'])} | {_pct(r['thinking_on'])} "
+                  f"| {_ci(r.get('thinking_gain'))} |")  # fmt: skip
+    print("\n| student | steps | SFT examples | fine-tune | build s | train s | base | fine-tuned "
+          "| lift |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if r["kind"] == "student-lift":
-            print(f"| {r['size']} | {r['steps']} | {r['demo_fraction']} | {r['sft_examples']} | "
-                  f"{r['build_seconds']:.0f} | {r['train_seconds']:.0f} | {_pct(r['base'])} | "
-                  f"{_pct(r['tuned'])} |")  # fmt: skip
+            mode, lr, epochs = (
+                r.get("mode", "lora"),
+                r.get("learning_rate", 2e-3),
+                r.get("epochs", 3),
+            )
+            print(f"| {r['size']} | {r['steps']} | {r.get('sft_examples', '–')} "
+                  f"| {mode} lr {lr:g} x{epochs:g} "
+                  f"| {r['build_seconds']:.0f} | {r['train_seconds']:.0f} | {_pct(r['base'])} "
+                  f"| {_pct(r['tuned'])} | {_ci(r.get('lift'))} |")  # fmt: skip
 
 
 if __name__ == "__main__":

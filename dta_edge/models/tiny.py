@@ -317,3 +317,33 @@ def export_tiny_model(build: TinyBuild, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(build.path, out_dir, dirs_exist_ok=True)
     return out_dir
+
+
+def train_further(
+    model_dir: Path,
+    pairs: list[tuple[str, str]],
+    config: TinyModelConfig,
+    out_dir: Path,
+    on_step: StepCallback | None = None,
+) -> list[float]:
+    """Go on training a built model on (prompt, completion) pairs with the builder's own loop.
+
+    All parameters move, with the builder's optimizer and schedule (``config.steps``,
+    ``learning_rate``, ``batch_size``, ``warmup_steps``): the reference point against which a
+    LoRA fine-tune of the same model is judged. Returns the loss of every step.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        losses = _train(
+            model, _examples(tokenizer, pairs, config.max_seq_len), tokenizer.pad_token_id,
+            config, on_step,
+        )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return losses
