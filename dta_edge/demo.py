@@ -323,7 +323,9 @@ def _report(out: Path, say: Say) -> None:
     stages = (L.DEMO_BENCH, L.DEMO_CURATE, L.DEMO_TRAIN, L.DEMO_EXPORT, L.DEMO_ANALYSIS)
     data = collect([out / stage for stage in stages])
     # the paper's headline comparison: DTA (and the base) against the distilled-only control
-    deltas, notes = headline_deltas(data.systems, data.reported, ["distilled-gguf"])
+    deltas, notes = headline_deltas(
+        data.systems, data.reported, ["distilled-gguf"], data.scores, data.votes
+    )
     write_report(data, deltas, notes, out / L.DEMO_REPORT,
                  title="dta-edge demo (embedded tiny model)", tiny=True)  # fmt: skip
     say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

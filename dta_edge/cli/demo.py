@@ -25,6 +25,8 @@ def demo_command(
     """
     import time
 
+    from rich.markup import escape
+
     from dta_edge.cli._common import progress_bar
     from dta_edge.demo import FAST, DemoSettings, run_demo
 
@@ -33,7 +35,7 @@ def demo_command(
     report = run_demo(
         out_path,
         settings,
-        console.print,
+        lambda text: console.print(escape(text)),  # stage lines are plain text, brackets too
         bar=lambda label, total: progress_bar(console, label, total),
         overwrite=overwrite,
     )
