@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import Problem
@@ -27,6 +27,10 @@ class ProblemsConfig(FrozenModel):
     kind: Literal["problems"] = "problems"
     n: int = Field(default=200, ge=1, description="How many problems to write.")
     seed: int = Field(default=0, description="Same seed and config give a byte-identical file.")
+    tier: Literal["standard", "demo"] = Field(
+        default="standard",
+        description="'demo': small-integer problems a laptop-sized model can learn in minutes.",
+    )
     families: tuple[str, ...] = Field(
         default=(), description="Family names to draw from; empty means all of them."
     )
@@ -37,19 +41,15 @@ class ProblemsConfig(FrozenModel):
         default=0.4, ge=0.0, le=1.0, description="Share of advanced problems when mixed."
     )
     id_prefix: str = Field(default="tc", description="Problem ids are '<prefix>-<seed>-<index>'.")
-    tier: Literal["standard", "demo"] = Field(
-        default="standard",
-        description="'demo': small-integer problems a laptop-sized model can learn in minutes.",
-    )
     solution_format: Literal["steps", "oneshot"] = Field(
         default="steps",
         description="Reference solutions as one operation per step, or (demo tier) in one line.",
     )
 
-    @model_validator(mode="after")
-    def _known_families(self) -> ProblemsConfig:
-        check_family_names(self.families, self.tier)
-        return self
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return check_family_names(names, info.data.get("tier", "standard"))
 
 
 def generate_problems(config: ProblemsConfig) -> Iterator[Problem]:
