@@ -168,20 +168,23 @@ def vote_correct(samples: Sequence[BenchResult]) -> bool:
     return winner is not None and winner.correct
 
 
+def _by_system_and_problem(
+    results: Sequence[BenchResult],
+) -> dict[str, dict[str, list[BenchResult]]]:
+    grouped: dict[str, dict[str, list[BenchResult]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        grouped[r.system][r.problem_id].append(r)
+    return grouped
+
+
 def per_problem_scores(results: Sequence[BenchResult]) -> dict[str, dict[str, float]]:
     """Per system, problem id -> share of its samples that are correct (paired comparisons)."""
-    grouped: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    for r in results:
-        grouped[r.system][r.problem_id].append(r.correct)
-    return {system: {pid: sum(c) / len(c) for pid, c in problems.items()}
-            for system, problems in grouped.items()}  # fmt: skip
+    return {system: {pid: sum(r.correct for r in rs) / len(rs) for pid, rs in problems.items()}
+            for system, problems in _by_system_and_problem(results).items()}  # fmt: skip
 
 
 def per_problem_votes(results: Sequence[BenchResult]) -> dict[str, dict[str, float]]:
     """Per system with k > 1 samples, problem id -> 1.0 if the majority answer is correct."""
-    grouped: dict[str, dict[str, list[BenchResult]]] = defaultdict(lambda: defaultdict(list))
-    for r in results:
-        grouped[r.system][r.problem_id].append(r)
     return {system: {pid: float(vote_correct(rs)) for pid, rs in problems.items()}
-            for system, problems in grouped.items()
+            for system, problems in _by_system_and_problem(results).items()
             if max(map(len, problems.values())) > 1}  # fmt: skip

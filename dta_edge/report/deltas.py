@@ -82,6 +82,8 @@ def headline_deltas(
     carry paired intervals.
     """
     scores, votes = scores or {}, votes or {}
+    deltas: list[Delta] = []
+    notes: list[str] = []
 
     def paired(s: SystemSummary, base: SystemSummary, table: Scores) -> PairedDifference | None:
         if s.system not in scores or base.system not in table:
@@ -96,8 +98,6 @@ def headline_deltas(
 
     measured = {s.system: s for s in systems}
     quoted = {r.name for r in reported}
-    deltas: list[Delta] = []
-    notes: list[str] = []
     for name in baselines:
         if name not in measured:
             if name in quoted:
