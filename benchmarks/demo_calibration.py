@@ -106,7 +106,7 @@ def sft_file(train_n: int, folder: Path, held_out) -> tuple[Path, int]:
 
 
 def student_lift(
-    size: str, steps: int, work: Path, held_out, max_new: int, lift: str, demo_fraction: float
+    size: str, steps: int, work: Path, held_out, max_new: int, lift: str, **overrides
 ) -> dict:
     """The student before and after fine-tuning (``lift`` = TRAIN_N:LR:EPOCHS:lora|full|builder).
 
@@ -114,7 +114,8 @@ def student_lift(
     learning rate and epochs; builder goes on with the tiny-model builder's own loop (all
     parameters, batch 16, EPOCHS passes over the data). The data are reference solutions of
     TRAIN_N generated training problems (fewer after the held-out questions are dropped). The
-    lift comes with its paired 95% interval.
+    lift comes with its paired 95% interval. ``overrides`` set the student's TinyModelConfig
+    (demo_fraction, demo_format, thinking_fraction).
     """
     from dta_edge.config import load_config
     from dta_edge.export.merge import merge_adapter
@@ -126,9 +127,11 @@ def student_lift(
     from dta_edge.train.sft import train
 
     train_n, lr, epochs, mode = lift.split(":")
-    config = TinyModelConfig(**SIZES[size], steps=steps, demo_fraction=demo_fraction)
+    config = TinyModelConfig(**SIZES[size], steps=steps, **overrides)
     path, seconds = build(config, work)
     base = pass_at_1(path, held_out, False, max_new)
+    base_thinking = pass_at_1(path, held_out, True, max_new * 2)
+    base_thinking.pop("scores")
     folder = work / f"lift-{config.cache_key()}-{lift.replace(':', '-')}"
     data, examples = sft_file(int(train_n), folder, held_out)
     recipe = load_config(resolve_file("curation/train-demo.yaml", "curation"), TrainRecipe)
@@ -163,7 +166,8 @@ def student_lift(
         tuned_dir = merge_adapter(path, folder / "train" / ADAPTER, folder / "merged")
     tuned = pass_at_1(tuned_dir, held_out, False, max_new)
     lift_ci = paired_difference(tuned.pop("scores"), base.pop("scores"))
-    return {"kind": "student-lift", "size": size, "steps": steps, "demo_fraction": demo_fraction,
+    return {"kind": "student-lift", "size": size, "steps": steps, **overrides,
+            "base_thinking": base_thinking,
             "train_problems": int(train_n), "sft_examples": examples, "learning_rate": float(lr),
             "epochs": float(epochs), "mode": mode, "build_seconds": seconds,
             "train_seconds": round(train_seconds, 1), "base": base, "tuned": tuned,
@@ -197,6 +201,14 @@ def main() -> None:
     parser.add_argument("--demo-fraction", type=float, default=0.5)
     parser.add_argument("--corpus", type=int, default=4000, help="corpus problems")
     parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument(
+        "--thinking-fraction", type=float, default=0.5, help="share of think-block examples"
+    )
+    parser.add_argument(
+        "--student-format", default="steps", choices=["steps", "oneshot", "answer"],
+        help="the student's demo-tier answers with thinking off (answer: the boxed answer alone)",
+    )  # fmt: skip
+    parser.add_argument("--student-thinking", type=float, default=0.25)
     args = parser.parse_args()
     if args.table:
         print_tables([json.loads(line) for line in args.table.read_text().splitlines() if line])
@@ -220,7 +232,8 @@ def main() -> None:
     size, steps = args.student.split(":")
     for lift in [] if args.skip_student else args.lift:  # the student first
         keep(student_lift(size, int(steps), args.work, held_out, args.max_new_tokens, lift,
-                          args.demo_fraction))  # fmt: skip
+                          demo_fraction=args.demo_fraction, demo_format=args.student_format,
+                          thinking_fraction=args.student_thinking))  # fmt: skip
     if not args.skip_grid:
         for size in args.sizes:
             for steps in args.steps:
@@ -229,7 +242,8 @@ def main() -> None:
                         continue  # larger models at the smallest budget only (2 cores)
                     keep(cell(size, steps, fmt, args.work, held_out, args.max_new_tokens,
                               demo_fraction=args.demo_fraction, corpus_problems=args.corpus,
-                              learning_rate=args.lr))  # fmt: skip
+                              learning_rate=args.lr,
+                              thinking_fraction=args.thinking_fraction))  # fmt: skip
     print_tables(results)
 
 

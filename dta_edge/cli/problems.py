@@ -37,7 +37,11 @@ def problems_generate(
         typer.Option(help="standard, or demo (small integers a laptop-sized model can learn)."),
     ] = None,
     solution_format: Annotated[
-        str | None, typer.Option(help="steps (one operation per step) or oneshot (demo tier).")
+        str | None,
+        typer.Option(
+            help="steps (one operation per step), oneshot (demo tier: one line) or answer "
+            "(the boxed answer alone)."
+        ),
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:

@@ -127,6 +127,12 @@ class SelectionSpec(FrozenModel):
     near_duplicate: float = Field(
         default=0.85, gt=0, le=1, description="MinHash Jaccard at or above this is a duplicate."
     )
+    matched: bool = Field(
+        default=False,
+        description="Make the distilled-only control the DTA set's twin: the same problems with "
+        "the same number of examples each (both trimmed where one has fewer), so the two sets "
+        "differ by Phase II alone.",
+    )
 
 
 class CurationRecipe(FrozenModel):

@@ -139,6 +139,8 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
         if agreed:
             control[problem.id] = [(problem, c.text, c) for c in agreed]
     control_kept, control_drops = select(_rank_round_robin(control), recipe.selection)
+    if recipe.selection.matched:
+        dta_kept, control_kept = _matched(dta_kept, control, recipe.selection.near_duplicate)
 
     def prompt(problem: Problem) -> str:
         return user_prompt(problem.question, instruction)
@@ -162,6 +164,30 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
                      dta_kept, dta_drops, control_kept, control_drops)  # fmt: skip
     atomic_write_json(out_dir / FUNNEL, funnel.model_dump(mode="json"))
     return funnel
+
+
+def _matched(dta_kept: list, control: dict[str, list], threshold: float) -> tuple[list, list]:
+    """Both sets on the same problems with the same count each.
+
+    The control takes, per problem, as many agreed originals as DTA kept (in agreement order,
+    near-duplicates skipped); where a problem has fewer originals, DTA gives up its lowest-ranked.
+    """
+    wanted = Counter(problem.id for problem, _, _ in dta_kept)
+    duplicates = _NearDuplicates(threshold)
+    have: Counter = Counter()
+    matched_control = []
+    for problem_id in wanted:
+        for item in control.get(problem_id, []):
+            if have[problem_id] < wanted[problem_id] and not duplicates.seen(item[1]):
+                matched_control.append(item)
+                have[problem_id] += 1
+    taken: Counter = Counter()
+    matched_dta = []
+    for item in dta_kept:
+        if taken[item[0].id] < have[item[0].id]:
+            matched_dta.append(item)
+            taken[item[0].id] += 1
+    return matched_dta, matched_control
 
 
 def _funnel(problems, candidates, agreed_total, aligned, verdicts, dta_kept, dta_drops,

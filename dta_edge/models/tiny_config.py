@@ -53,9 +53,10 @@ class TinyModelConfig(FrozenModel):
     demo_fraction: float = Field(
         default=0.0, ge=0, le=1, description="Share of the corpus from the generator's demo tier."
     )
-    demo_format: Literal["steps", "oneshot"] = Field(
+    demo_format: Literal["steps", "oneshot", "answer"] = Field(
         default="steps",
-        description="Demo-tier answers: one operation per step, or the computation in one line. "
+        description="Demo-tier answers: one operation per step, the computation in one line, or "
+        "the boxed answer alone. "
         "With thinking on, a demo-tier think block holds the step-by-step work.",
     )
 

@@ -41,9 +41,10 @@ class ProblemsConfig(FrozenModel):
         default=0.4, ge=0.0, le=1.0, description="Share of advanced problems when mixed."
     )
     id_prefix: str = Field(default="tc", description="Problem ids are '<prefix>-<seed>-<index>'.")
-    solution_format: Literal["steps", "oneshot"] = Field(
+    solution_format: Literal["steps", "oneshot", "answer"] = Field(
         default="steps",
-        description="Reference solutions as one operation per step, or (demo tier) in one line.",
+        description="Reference solutions as one operation per step, (demo tier) in one line, "
+        "or the boxed answer alone.",
     )
 
     @field_validator("families")

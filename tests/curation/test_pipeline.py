@@ -48,6 +48,30 @@ def test_demo_recipe_end_to_end(tmp_path):
     for name, text in written.items():
         assert (out / name).read_text() == text, name  # resumed: nothing asked again
     assert json.loads((out / "funnel.json").read_text()) == funnel
+    _check_matched_selection(tmp_path, out)
+
+
+def _check_matched_selection(tmp_path, out) -> None:
+    """selection.matched: the control is the DTA set's twin (same problems, same counts)."""
+    from collections import Counter
+
+    from dta_edge.config import load_config
+    from dta_edge.curation.recipe import CurationRecipe
+    from dta_edge.curation.select import run_select
+    from dta_edge.tasks.sources import load_problem_source
+
+    path = small_demo(tmp_path, 8)
+    recipe = load_config(path, CurationRecipe)
+    recipe = recipe.model_copy(
+        update={"selection": recipe.selection.model_copy(update={"matched": True})}
+    )
+    funnel = run_select(recipe, load_problem_source(recipe.problems, recipe.n, path), out)
+    sft = read_jsonl(out / "sft.jsonl", SFTExample)
+    distilled = read_jsonl(out / "distilled.jsonl", SFTExample)
+    assert len(sft) == len(distilled) == funnel.outputs["sft.jsonl"] > 0
+    assert Counter(e.problem_id for e in sft) == Counter(e.problem_id for e in distilled)
+    texts = {e.messages[-1].content for e in sft}
+    assert texts != {e.messages[-1].content for e in distilled}  # rewrites, not the originals
 
 
 def server_recipe(tmp_path, base_url, tiny_model_dir, extra="", n=6, k=2):

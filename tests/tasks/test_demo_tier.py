@@ -25,8 +25,8 @@ def test_one_demo_family_per_category_and_apart_from_the_standard_tier() -> None
     ProblemsConfig(families=("demo-eirp",), tier="demo")
 
 
-@pytest.mark.parametrize("solution_format", ["steps", "oneshot"])
-def test_both_solution_formats_score_correct_with_small_non_negative_integers(
+@pytest.mark.parametrize("solution_format", ["steps", "oneshot", "answer"])
+def test_every_solution_format_scores_correct_with_small_non_negative_integers(
     solution_format: str,
 ) -> None:
     config = ProblemsConfig(n=140, seed=5, tier="demo", advanced_fraction=0.5,
@@ -36,7 +36,9 @@ def test_both_solution_formats_score_correct_with_small_non_negative_integers(
         _, _, correct, reason = score_text(problem.solution or "", problem)
         assert correct, f"{problem.id}: {reason}\n{problem.solution}"
         steps = re.findall(r"^Step \d+:", problem.solution or "", re.MULTILINE)
-        expected = 1 if solution_format == "oneshot" or problem.difficulty == "basic" else 2
+        expected = {"oneshot": 1, "answer": 0}.get(
+            solution_format, 1 if problem.difficulty == "basic" else 2
+        )
         assert len(steps) == expected, problem.solution
 
 

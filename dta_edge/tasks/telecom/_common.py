@@ -80,8 +80,11 @@ def boxed_line(value: float, unit: str) -> str:
 def solution_text(problem: FamilyProblem, solution_format: str = "steps") -> str:
     """Render the reference solution: numbered steps, then the boxed answer.
 
-    ``oneshot`` writes the whole computation as one step where the family has that line.
+    ``oneshot`` writes the whole computation as one step where the family has that line;
+    ``answer`` writes the boxed answer alone, as a model that answers without working would.
     """
+    if solution_format == "answer":
+        return boxed_line(problem.answer, problem.unit)
     steps = (
         (problem.oneshot,) if solution_format == "oneshot" and problem.oneshot else problem.steps
     )
