@@ -35,6 +35,8 @@ def serve_gguf(
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias,
+        # by default a new request cuts the running one short (1-2 tokens come back): queue them
+        "--interrupt_requests", "False",
     ]  # fmt: skip
     if n_threads:
         command += ["--n_threads", str(n_threads)]
