@@ -30,13 +30,16 @@ def serve_gguf(
     gguf: Path, *, alias: str = "tiny", n_ctx: int = 1024, n_threads: int | None = None,
     start_timeout_s: float = 60.0,
 ) -> Iterator[str]:  # fmt: skip
-    """Serve ``gguf`` on a free loopback port; yield the base URL (.../v1)."""
+    """Serve ``gguf`` on a free loopback port; yield the base URL (.../v1).
+
+    llama-cpp-python's server answers one request at a time: a second request in flight cuts
+    the first short (1-2 tokens come back), and with ``--interrupt_requests False`` queued
+    requests deadlock. Clients of this server keep concurrency at 1.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias,
-        # by default a new request cuts the running one short (1-2 tokens come back): queue them
-        "--interrupt_requests", "False",
     ]  # fmt: skip
     if n_threads:
         command += ["--n_threads", str(n_threads)]

@@ -113,24 +113,6 @@ def test_openai_chat_streaming_and_not(llama_server):
     assert a.output_tokens == b.output_tokens > 0
 
 
-def test_concurrent_requests_to_the_llama_cpp_server_are_queued_not_cut_short(
-    llama_server, tiny_model_dir
-):
-    """llama_cpp.server interrupts a running request when the next arrives unless told not to."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    served = create_generator("openai", "tiny", {
-        "base_url": llama_server, "api": "completions", "chat_template": str(tiny_model_dir),
-        "extra_body": {"repeat_penalty": 1.0}, "concurrency": 4,
-    })  # fmt: skip
-    request = ask(max_tokens=24, n=4, temperature=0.7, seed=5)
-    alone = [g.output_tokens for g in served.generate(request)]
-    with ThreadPoolExecutor(2) as pool:
-        together = list(pool.map(lambda _: served.generate(request), range(2)))
-    assert min(alone) > 2
-    assert all([g.output_tokens for g in gens] == alone for gens in together)
-
-
 def test_openai_unreachable_server_is_a_clear_error():
     from dta_edge.backends.openai_backend import ServerError
 
