@@ -28,6 +28,8 @@ SIZES = {  # name -> TinyModelConfig architecture fields
               "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32},
     "medium": {"hidden_size": 192, "intermediate_size": 640, "num_hidden_layers": 6,
                "num_attention_heads": 6, "num_key_value_heads": 2, "head_dim": 32},
+    "wide": {"hidden_size": 192, "intermediate_size": 768, "num_hidden_layers": 4,
+             "num_attention_heads": 6, "num_key_value_heads": 2, "head_dim": 32},
     "large": {"hidden_size": 256, "intermediate_size": 896, "num_hidden_layers": 8,
               "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 32},
 }  # fmt: skip

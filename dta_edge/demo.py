@@ -1,9 +1,15 @@
-"""`dta demo`: the whole chain on the embedded tiny model, offline, resumable stage by stage.
+"""`dta demo`: the paper's comparison on a laptop CPU, offline, resumable stage by stage.
 
-tiny model -> Phase I (reference teacher + the tiny GGUF behind llama.cpp's OpenAI server on
-127.0.0.1) -> Phase II -> selection -> LoRA on the DTA and the distilled-only sets -> GGUF Q8_0
-and ONNX int8 exports of base, distilled-only and DTA -> bench (thinking on/off, cons@k, llama.cpp
-and ONNX Runtime) -> report. A finished stage leaves a marker; a rerun skips it.
+Two embedded models are built once and cached (curation/demo-student.yaml, demo-big.yaml): a
+student pre-trained on the generator's demo tier that answers without its work unless thinking
+is on, and a big baseline with more parameters and steps. Phase I asks the reference teacher
+(four styles) and the big baseline (its GGUF in llama.cpp, thinking on); Phase II restyles
+into the student's voice, judges and selects; the distilled-only control is matched to the DTA
+set. The student is fine-tuned on each set with
+the same recipe and steps; base, distilled-only and DTA students and the big baseline are
+exported to GGUF Q8_0 (DTA to ONNX int8 too) and benched on held-out demo-tier problems: the
+students without thinking, the big baseline with thinking, without, and with cons@k. A finished
+stage leaves a marker; a rerun skips it.
 """
 
 from __future__ import annotations
@@ -14,28 +20,42 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge import layout as L
-from dta_edge.backends.llama_server import serve_gguf
 from dta_edge.config import FrozenModel, load_config
-from dta_edge.export.embedded import exporting_resolver
 from dta_edge.shipped import resolve_file, shipped_folder
 
 Say = Callable[[str], None]
 Bar = Callable[[str, int], object]  # (description, total) -> context yielding advance()
 VARIANTS = ("base", "distilled", "dta")  # the student untuned, distilled-only, DTA
+FINE_TUNED = ("dta", "distilled")
+BIG = "big"
 STAGES = ("model", "curate", "train", "export", "bench", "analyze", "report")
+GGUF, ONNX = "cpu-gguf-q8_0", "cpu-onnx-int8"
+SCOPE = (
+    "Measured on embedded models of 1-3 M parameters built on this machine, on the generator's "
+    "demo tier (small-integer problems over seven TeleMath categories), held-out problems only: "
+    "the paper's comparison at laptop scale, not TeleMath numbers. Energy is estimated where no "
+    "meter reads (see the meter column)."
+)
 
 
 class DemoSettings(FrozenModel):
     """Sizes of one demo run (the fast variant is what the test suite runs)."""
 
-    problems: int = 24
-    bench_problems: int = 12
+    train_problems: int = 1200
+    bench_problems: int = 200
     vote_k: int = 4
     max_tokens: int = 96
+    teacher_k: int = 2
+    train_epochs: float | None = None  # None: the train recipe's
     analysis_problems: int = 40
+    student: str = "curation/demo-student.yaml"
+    big: str = "curation/demo-big.yaml"
 
 
-FAST = DemoSettings(problems=6, bench_problems=3, vote_k=2, max_tokens=32, analysis_problems=12)
+FAST = DemoSettings(
+    train_problems=240, bench_problems=60, vote_k=2, max_tokens=64, analysis_problems=12,
+    train_epochs=8, big="curation/demo-big-fast.yaml",
+)  # fmt: skip
 
 
 def _nullbar(_description: str, _total: int):
@@ -44,74 +64,138 @@ def _nullbar(_description: str, _total: int):
     return nullcontext(lambda *_args, **_kwargs: None)
 
 
-def _curate(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
+def _config(name: str):
+    from dta_edge.models.tiny_config import TinyModelConfig
+
+    return load_config(resolve_file(name, "curation"), TinyModelConfig)
+
+
+def _models(settings: DemoSettings, bar: Bar | None = None) -> dict[str, Path]:
+    """The student's and the big baseline's folders, built (with a progress bar) if not cached."""
+    from dta_edge.models.tiny import tiny_model
+
+    folders = {}
+    for role, name in (("student", settings.student), (BIG, settings.big)):
+        config = _config(name)
+        if bar is None:
+            folders[role] = tiny_model(config).path
+            continue
+        with bar(f"build {role}", config.steps) as advance:
+            build = tiny_model(
+                config, on_step=lambda done, total, loss: advance(done, f"loss {loss:.3f}", total)
+            )
+        folders[role] = build.path
+    return folders
+
+
+def _build_models(settings: DemoSettings, say: Say, bar: Bar) -> None:
+    from dta_edge.models.tiny import cached_tiny_model
+
+    missing = [n for n in (settings.student, settings.big) if cached_tiny_model(_config(n)) is None]
+    if missing:
+        say(f"one-time build of {', '.join(missing)} (cached afterwards; the bar's estimate is "
+            "the time left)")  # fmt: skip
+    for role, path in _models(settings, bar).items():
+        info = json.loads((path / "dta_tiny.json").read_text())
+        say(f"{role}: {info['parameters'] / 1e6:.2f} M parameters, {info['config']['steps']} "
+            f"steps, built in {info['build_seconds']:.0f} s; {path}")  # fmt: skip
+
+
+def _gguf(folder: Path, out: Path) -> Path:
+    """``folder`` exported to GGUF Q8_0 under ``out`` (once)."""
+    return _exported(folder, out, GGUF)
+
+
+def _exported(folder: Path, out: Path, target_name: str) -> Path:
+    from dta_edge.export.runner import export_model, exported_model
+    from dta_edge.export.targets import ExportTarget
+
+    if not (out / L.MANIFEST).exists():
+        target = load_config(shipped_folder("export") / f"{target_name}.yaml", ExportTarget)
+        export_model(target.model_copy(update={"parity_texts": 3}), folder, out, overwrite=True)
+    return exported_model(out)
+
+
+def _training_problems(settings: DemoSettings) -> list:
+    from dta_edge.curation.recipe import CurationRecipe
+    from dta_edge.tasks.generator import demo_training_problems
+
+    recipe = load_config(resolve_file("curation/demo-tier.yaml", "curation"), CurationRecipe)
+    generate = recipe.problems.generate
+    if generate is None:
+        raise RuntimeError("curation/demo-tier.yaml must generate its problems")
+    return list(demo_training_problems(generate.model_copy(update={"n": settings.train_problems})))
+
+
+def _curate(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
     from dta_edge.curation.pipeline import run_curation
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
-    from dta_edge.models.tiny import tiny_model
-    from dta_edge.tasks.sources import load_problem_source
 
-    recipe = load_config(resolve_file("curation/demo.yaml", "curation"), CurationRecipe)
-    gguf = Path(exporting_resolver(targets)("embedded:tiny@cpu-gguf-q8_0"))
-    problems_cfg = recipe.problems.generate.model_copy(update={"n": settings.problems})
-    with serve_gguf(gguf, n_threads=1) as base:
-        say(f"teacher server: llama.cpp on {base}")
-        served = TeacherSpec(
-            name="tiny-server", k=2, concurrency=2, seed=3,
-            model=ModelSpec(
-                backend="openai", model="tiny",
-                options={"base_url": base, "api": "completions",
-                         "chat_template": str(tiny_model().path),
-                         "extra_body": {"repeat_penalty": 1.0}},
-                sampling={"temperature": 0.7, "top_p": 0.95, "max_tokens": 160},
-            ),
-        )  # fmt: skip
-        recipe = recipe.model_copy(update={
-            "teachers": (*recipe.teachers, served),
-            "problems": recipe.problems.model_copy(update={"generate": problems_cfg}),
-        })  # fmt: skip
-        problems = load_problem_source(
-            recipe.problems, recipe.n, resolve_file("curation/demo.yaml", "curation")
-        )
-        funnel = run_curation(recipe, problems, out, resolve=exporting_resolver(targets), bar=bar)
+    models = _models(settings)
+    student = _gguf(models["student"], out.parent / L.DEMO_EXPORT / f"base-{GGUF}")
+    big = _gguf(models[BIG], out.parent / L.DEMO_EXPORT / f"{BIG}-{GGUF}")
+    recipe = load_config(resolve_file("curation/demo-tier.yaml", "curation"), CurationRecipe)
+    say("big-baseline teacher: its GGUF in llama.cpp, thinking on")
+    teacher = TeacherSpec(
+        name=BIG, k=settings.teacher_k, seed=3, thinking=True,
+        model=ModelSpec(backend="llama-cpp", model=str(big), options={"n_threads": 1},
+                        sampling={"temperature": 0.7, "top_p": 0.95, "max_tokens": 192}),
+    )  # fmt: skip
+    recipe = recipe.model_copy(update={
+        "teachers": (*recipe.teachers, teacher),
+        "student": recipe.student.model_copy(update={"model": str(student)}),
+    })  # fmt: skip
+    funnel = run_curation(recipe, _training_problems(settings), out, bar=bar)
     if funnel is None:  # every step ran, select included: a funnel always comes back
         raise RuntimeError("curation returned no funnel")
-    outputs = funnel.outputs
-    say(f"curation: {funnel.phase1.candidates} candidates -> sft {outputs[L.SFT]}, "
-        f"distilled {outputs[L.DISTILLED]}")  # fmt: skip
+    phase2, outputs = funnel.phase2, funnel.outputs
+    say(f"curation: {funnel.phase1.candidates} candidates -> {funnel.agreement.agreed} agreed -> "
+        f"{phase2.kept} rewrites kept (student NLL/token {phase2.student_nll_before_mean:.3f} -> "
+        f"{phase2.student_nll_after_mean:.3f}) -> DTA {outputs[L.SFT]}, distilled-only "
+        f"{outputs[L.DISTILLED]}")  # fmt: skip
 
 
-def _train(out: Path, curated: Path, targets: Path | None, say: Say) -> None:
+def _train(out: Path, curated: Path, settings: DemoSettings, say: Say) -> None:
     from dta_edge.train.recipe import TrainRecipe
     from dta_edge.train.sft import train
 
-    recipe = load_config(resolve_file("curation/train-demo.yaml", "curation"), TrainRecipe)
+    recipe = load_config(resolve_file("curation/train-demo-tier.yaml", "curation"), TrainRecipe)
+    recipe = recipe.model_copy(update={
+        "base_model": str(_models(settings)["student"]),
+        "epochs": settings.train_epochs or recipe.epochs,
+    })  # fmt: skip
     for name, data in (("dta", L.SFT), ("distilled", L.DISTILLED)):
-        summary = train(
-            recipe, curated / data, out / name, resolve=exporting_resolver(targets), quiet=True
-        )
+        summary = train(recipe, curated / data, out / name, quiet=True, full=True)
         if summary is not None:  # None only on a non-writing rank, never in the demo
-            say(f"train {name}: {summary.steps} steps, eval loss {summary.eval_loss}")
+            say(f"train {name}: {summary.steps} steps (all parameters), eval loss "
+                f"{summary.eval_loss}")  # fmt: skip
 
 
-def _export(out: Path, adapters: Path, targets: Path | None, say: Say) -> None:
-    from dta_edge.export.runner import export_model
-    from dta_edge.export.targets import ExportTarget
-    from dta_edge.layout import MANIFEST
-    from dta_edge.models.tiny import tiny_model
+def _sources(settings: DemoSettings, trained: Path) -> dict[str, Path]:
+    """The transformers folder behind every exported variant."""
+    models = _models(settings)
+    return {
+        "base": models["student"],
+        **{name: trained / name / L.FULL_MODEL for name in FINE_TUNED},
+        BIG: models[BIG],
+    }
 
-    base = tiny_model().path
-    for variant, adapter in (("base", None), ("distilled", adapters / "distilled" / L.ADAPTER),
-                             ("dta", adapters / "dta" / L.ADAPTER)):  # fmt: skip
-        for target_name in ("cpu-gguf-q8_0", "cpu-onnx-int8"):
-            folder = out / f"{variant}-{target_name}"
-            if (folder / MANIFEST).exists():
-                continue
-            target_file = (targets or shipped_folder("export")) / f"{target_name}.yaml"
-            target = load_config(target_file, ExportTarget)
-            target = target.model_copy(update={"parity_texts": 3})
-            manifest = export_model(target, base, folder, adapter)
-            say(f"export {variant} {target_name}: top-1 agreement "
-                f"{manifest.parity.get('top1_agreement', float('nan')):.4f}")  # fmt: skip
+
+def _export_targets() -> list[tuple[str, str]]:
+    """(variant, target) pairs the demo exports: every model to GGUF, DTA to ONNX too."""
+    return [(variant, GGUF) for variant in (*VARIANTS, BIG)] + [("dta", ONNX)]
+
+
+def _export(out: Path, trained: Path, settings: DemoSettings, say: Say) -> None:
+    from dta_edge.export.runner import ExportManifest
+
+    sources = _sources(settings, trained)
+    for variant, target_name in _export_targets():
+        folder = out / f"{variant}-{target_name}"
+        _exported(sources[variant], folder, target_name)
+        manifest = ExportManifest.model_validate_json((folder / L.MANIFEST).read_text())
+        parity = manifest.parity.get("top1_agreement", float("nan"))
+        say(f"export {variant} {target_name}: top-1 agreement {parity:.4f}")
 
 
 def _model_path(exports: Path, variant: str, target: str) -> str:
@@ -120,51 +204,59 @@ def _model_path(exports: Path, variant: str, target: str) -> str:
     return str(exported_model(exports / f"{variant}-{target}"))
 
 
-def _bench(
-    out: Path, exports: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar
-) -> None:
+def bench_systems(exports: Path, settings: DemoSettings) -> list[dict]:
+    """The bench's rows: students without thinking, the big baseline three ways, one ONNX row."""
+    plain = {"max_tokens": settings.max_tokens}
+    rows = [
+        {"name": f"{variant}-gguf", "backend": "llama-cpp", "quantization": "q8_0",
+         "model": _model_path(exports, variant, GGUF), "sampling": plain}
+        for variant in VARIANTS
+    ]  # fmt: skip
+    big = _model_path(exports, BIG, GGUF)
+    return rows + [
+        {"name": "dta-onnx", "backend": "onnx", "model": _model_path(exports, "dta", ONNX),
+         "quantization": "int8", "sampling": plain},
+        {"name": f"{BIG}-gguf", "backend": "llama-cpp", "model": big, "quantization": "q8_0",
+         "sampling": plain},
+        {"name": f"{BIG}-gguf-thinking", "backend": "llama-cpp", "model": big,
+         "quantization": "q8_0", "thinking": True,
+         "sampling": {"max_tokens": settings.max_tokens * 2}},
+        {"name": f"{BIG}-gguf-cons{settings.vote_k}", "backend": "llama-cpp", "model": big,
+         "quantization": "q8_0", "k": settings.vote_k,
+         "sampling": {"temperature": 0.7, "top_p": 0.95, **plain}},
+    ]  # fmt: skip
+
+
+def _bench(out: Path, exports: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
     from dta_edge.bench.runner import run_suite
     from dta_edge.bench.suite import BenchSuite
     from dta_edge.profiles import DeviceProfile
+    from dta_edge.tasks.generator import DEMO_HELD_OUT
 
-    systems = []
-    for variant in VARIANTS:
-        gguf = _model_path(exports, variant, "cpu-gguf-q8_0")
-        onnx = _model_path(exports, variant, "cpu-onnx-int8")
-        sampling = {"max_tokens": settings.max_tokens}
-        systems += [
-            {"name": f"{variant}-gguf", "backend": "llama-cpp", "model": gguf,
-             "quantization": "q8_0", "sampling": sampling},
-            {"name": f"{variant}-gguf-thinking", "backend": "llama-cpp", "model": gguf,
-             "quantization": "q8_0", "thinking": True, "thinking_budget": settings.max_tokens // 2,
-             "sampling": {"max_tokens": settings.max_tokens * 3 // 2}},
-            {"name": f"{variant}-gguf-cons{settings.vote_k}", "backend": "llama-cpp",
-             "model": gguf, "quantization": "q8_0", "k": settings.vote_k,
-             "sampling": {"temperature": 0.7, "top_p": 0.95, **sampling}},
-            {"name": f"{variant}-onnx", "backend": "onnx", "model": onnx,
-             "quantization": "int8", "sampling": sampling},
-        ]  # fmt: skip
+    systems = bench_systems(exports, settings)
+    held_out = DEMO_HELD_OUT.model_copy(update={"n": settings.bench_problems})
     suite = BenchSuite.model_validate_json(json.dumps({
-        "name": "demo", "problems": {"generate": {"n": settings.bench_problems, "seed": 11}},
+        "name": "demo", "problems": {"generate": held_out.model_dump(mode="json")},
         "warmup": 1, "systems": systems,
     }))  # fmt: skip
     profile = load_config(resolve_file("profiles/cpu.yaml", "profiles"), DeviceProfile)
     with bar("bench", len(systems)) as advance:
         summaries = run_suite(
             suite, resolve_file("bench/demo.yaml", "bench"), profile, out,
-            resolve=exporting_resolver(targets),
             on_notice=say,
             on_progress=lambda name, done, total: advance(done, name, total),
         )  # fmt: skip
-    best = max(summaries, key=lambda s: s.pass_at_1)
-    say(f"bench: {len(summaries)} systems; best pass@1 {best.pass_at_1 * 100:.1f}% ({best.system})")
+    for s in summaries:
+        low, high = s.pass_at_1_ci95
+        say(f"bench {s.system}: pass@1 {s.pass_at_1 * 100:.1f}% [{low * 100:.1f}, "
+            f"{high * 100:.1f}], {s.output_tokens_per_problem or 0:.0f} output tokens per "
+            "problem")  # fmt: skip
 
 
 def run_demo(
     out: Path,
     settings: DemoSettings,
     say: Say,
-    targets: Path | None = None,
     bar: Bar | None = None,
     *,
     overwrite: bool = False,
@@ -182,21 +274,25 @@ def run_demo(
 
     datasets.disable_progress_bars()  # stage lines are the demo's progress; no nested bars
     transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     timings: dict[str, float] = {}
     steps = {
-        "model": lambda: say(f"tiny model: {_tiny_path()}"),
-        "curate": lambda: _curate(out / L.DEMO_CURATE, settings, targets, say, bar),
-        "train": lambda: _train(out / L.DEMO_TRAIN, out / L.DEMO_CURATE, targets, say),
-        "export": lambda: _export(out / L.DEMO_EXPORT, out / L.DEMO_TRAIN, targets, say),
-        "bench": lambda: _bench(
-            out / L.DEMO_BENCH, out / L.DEMO_EXPORT, settings, targets, say, bar
-        ),
-        "analyze": lambda: _analyze(out, settings, targets, say, bar),
-        "report": lambda: _report(out, say),
+        "model": lambda: _build_models(settings, say, bar),
+        "curate": lambda: _curate(out / L.DEMO_CURATE, settings, say, bar),
+        "train": lambda: _train(out / L.DEMO_TRAIN, out / L.DEMO_CURATE, settings, say),
+        "export": lambda: _export(out / L.DEMO_EXPORT, out / L.DEMO_TRAIN, settings, say),
+        "bench": lambda: _bench(out / L.DEMO_BENCH, out / L.DEMO_EXPORT, settings, say, bar),
+        "analyze": lambda: _analyze(out, settings, say, bar),
+        "report": lambda: _report(out, settings, say),
     }
-    with run_record(out, "demo", settings.model_dump(mode="json"), overwrite=overwrite):
+    from dta_edge._console import native_stderr_to
+
+    with (
+        run_record(out, "demo", settings.model_dump(mode="json"), overwrite=overwrite),
+        native_stderr_to(out / L.DEMO_NATIVE_LOG),
+    ):
         for stage in STAGES:
-            done = _finished_seconds(out, stage)
+            done = _finished_seconds(out, stage, settings)
             if done is not None:
                 timings[stage] = done
                 say(f"stage {stage}: done before ({done:.1f} s), skipped")
@@ -212,20 +308,14 @@ def run_demo(
     return out / L.DEMO_REPORT / L.REPORT_HTML
 
 
-def _tiny_path() -> Path:
-    from dta_edge.models.tiny import tiny_model
-
-    return tiny_model().path
-
-
 def _stage_folders(out: Path, stage: str) -> list[Path]:
     """The folders whose run.json say a demo stage finished (each stage writes its own)."""
     analysis = out / L.DEMO_ANALYSIS
     return {
         "curate": [out / L.DEMO_CURATE],
-        "train": [out / L.DEMO_TRAIN / name for name in ("dta", "distilled")],
-        "export": [out / L.DEMO_EXPORT / f"{variant}-{target}" for variant in VARIANTS
-                   for target in ("cpu-gguf-q8_0", "cpu-onnx-int8")],
+        "train": [out / L.DEMO_TRAIN / name for name in FINE_TUNED],
+        "export": [out / L.DEMO_EXPORT / f"{variant}-{target}"
+                   for variant, target in _export_targets()],
         "bench": [out / L.DEMO_BENCH],
         "analyze": [analysis / name for name in (L.ANALYSIS_LOSS, L.ANALYSIS_TOKEN_SHIFT,
                                                  L.ANALYSIS_DRIFT, L.ANALYSIS_PAIRWISE)],
@@ -233,40 +323,37 @@ def _stage_folders(out: Path, stage: str) -> list[Path]:
     }.get(stage, [])  # fmt: skip
 
 
-def _finished_seconds(out: Path, stage: str) -> float | None:
+def _finished_seconds(out: Path, stage: str, settings: DemoSettings) -> float | None:
     """Seconds a finished stage took (from its runs' run.json), or None if it must run."""
     from dta_edge.models.tiny import cached_tiny_model
     from dta_edge.runs import finished_run, run_seconds
 
     if stage == "model":  # the cache is the record: built once, then found
-        return 0.0 if cached_tiny_model() is not None else None
+        cached = [cached_tiny_model(_config(n)) for n in (settings.student, settings.big)]
+        return 0.0 if all(cached) else None
     runs = [finished_run(folder) for folder in _stage_folders(out, stage)]
     if not runs or any(run is None for run in runs):
         return None
     return sum(run_seconds(run) for run in runs if run is not None)
 
 
-def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, bar: Bar) -> None:
-    """The four analyses on the demo's models: loss, token shift, drift, pairwise."""
+def _analyze(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
+    """The four analyses on the demo's students: loss, token shift, drift, pairwise."""
     from dta_edge.analysis.drift import analyze_drift
     from dta_edge.analysis.inputs import load_model
     from dta_edge.analysis.loss_curves import write_loss_analysis
     from dta_edge.analysis.token_shift import Lexicon, analyze_token_shift
-    from dta_edge.models.tiny import tiny_model
     from dta_edge.storage import write_jsonl
-    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
+    from dta_edge.tasks.generator import demo_held_out
 
     folder = out / L.DEMO_ANALYSIS
-    runs = {"dta": out / L.DEMO_TRAIN / "dta", "distilled": out / L.DEMO_TRAIN / "distilled"}
+    runs = {name: out / L.DEMO_TRAIN / name for name in FINE_TUNED}
     say(f"loss-curve comparison: {write_loss_analysis(runs, folder / L.ANALYSIS_LOSS, None)}")
 
-    held_out = list(generate_problems(ProblemsConfig(n=settings.analysis_problems, seed=23)))
+    held_out = demo_held_out(settings.analysis_problems)
     write_jsonl(folder / L.PROBLEMS, held_out)
-    base = str(tiny_model().path)
-    models = [load_model("base", base)] + [
-        load_model(name, str(out / L.DEMO_TRAIN / name / L.ADAPTER), base=base)
-        for name in ("distilled", "dta")
-    ]  # fmt: skip
+    sources = _sources(settings, out / L.DEMO_TRAIN)
+    models = [load_model(name, str(sources[name])) for name in ("base", "distilled", "dta")]
     lexicon = load_config(resolve_file("analysis/lexicon.yaml", "analysis"), Lexicon)
     pairs = [(p.question, p.solution or "") for p in held_out]
     with bar("token shift", len(pairs)) as advance:
@@ -279,7 +366,7 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
         f"{name} {m['mean_gain_per_token']:+.3f} nats/token, top gainer "
         f"{m['top_gainers'][0]['word']!r}" for name, m in gains.items()))  # fmt: skip
     benchmarks = {
-        f"telecom-{tier}": [p.question for p in held_out if p.difficulty == tier]
+        f"demo-{tier}": [p.question for p in held_out if p.difficulty == tier]
         for tier in ("basic", "advanced")
     }  # fmt: skip
     benchmarks = {name: prompts for name, prompts in benchmarks.items() if len(prompts) >= 3}
@@ -288,44 +375,67 @@ def _analyze(out: Path, settings: DemoSettings, targets: Path | None, say: Say, 
     last = [r for r in drift["drift"] if r["layer"] == drift["last_layer"]]
     say("drift: " + "; ".join(f"{r['benchmark']} L{r['layer']} {r['model']} "
                               f"{r['centroid_l2_relative'] * 100:.2f}%" for r in last))  # fmt: skip
-    _pairwise(out, folder, targets, say, bar)
+    _pairwise(out, folder, settings.analysis_problems, say, bar)
 
 
-def _pairwise(out: Path, folder: Path, targets: Path | None, say: Say, bar: Bar) -> None:
-    """DTA against distilled-only, judged by the tiny model (it cannot judge: all ties)."""
+def _pairwise(out: Path, folder: Path, n: int, say: Say, bar: Bar) -> None:
+    """DTA against distilled-only on the first ``n`` bench problems, judged by the big baseline.
+
+    A model of a few million parameters was never taught to judge: expect ties.
+    """
     from dta_edge.analysis.pairwise import read_answers, run_pairwise
     from dta_edge.backends.registry import Spec, open_generator
     from dta_edge.records import Problem
     from dta_edge.storage import read_jsonl
 
-    judge = open_generator(
-        Spec("llama-cpp", "embedded:tiny@cpu-gguf-q8_0", {"n_threads": 1}),
-        exporting_resolver(targets),
-    )
-    problems = read_jsonl(out / L.DEMO_BENCH / L.PROBLEMS, Problem)
+    judge_model = _model_path(out / L.DEMO_EXPORT, BIG, GGUF)
+    judge = open_generator(Spec("llama-cpp", judge_model, {"n_threads": 1}), lambda ref: ref)
+    problems = read_jsonl(out / L.DEMO_BENCH / L.PROBLEMS, Problem)[:n]
     a, b = (read_answers(out / L.DEMO_BENCH, f"{v}-gguf") for v in ("dta", "distilled"))
     with bar("pairwise", 2 * len(problems)) as advance:
         path = run_pairwise(
-            judge, "llama-cpp:tiny-q8_0", problems, a, b, folder / L.ANALYSIS_PAIRWISE,
+            judge, f"llama-cpp:{BIG}-q8_0", problems, a, b, folder / L.ANALYSIS_PAIRWISE,
             max_tokens=96,
             on_progress=lambda n, d, t: advance(d, n, t),
         )  # fmt: skip
     result = json.loads(path.read_text())
-    say(f"pairwise dta vs distilled (tiny judge): {result['a_wins']['count']} wins, "
+    say(f"pairwise dta vs distilled (big-baseline judge): {result['a_wins']['count']} wins, "
         f"{result['ties']['count']} ties, {result['b_wins']['count']} losses")  # fmt: skip
 
 
-def _report(out: Path, say: Say) -> None:
-    from dta_edge.report.collect import collect
+def headline(data, settings: DemoSettings):
+    """The paper's comparisons, measured: (deltas, notes, headline lines).
+
+    DTA against distilled-only, the big baseline with thinking (accuracy, energy per output
+    token), without thinking (latency) and its cons@k; both fine-tuned students against the base.
+    """
     from dta_edge.report.deltas import headline_deltas
+
+    cons = f"{BIG}-gguf-cons{settings.vote_k}"
+    against = ["distilled-gguf", f"{BIG}-gguf-thinking", f"{BIG}-gguf", cons]
+    deltas, notes = headline_deltas(data.systems, data.reported, against, data.scores,
+                                    data.votes, only=["dta-gguf"])  # fmt: skip
+    lifts, more = headline_deltas(data.systems, data.reported, ["base-gguf"], data.scores,
+                                  data.votes, only=["distilled-gguf", "dta-gguf"])  # fmt: skip
+    wanted = {
+        ("distilled-gguf", "pass@1"), (f"{BIG}-gguf-thinking", "pass@1"),
+        (f"{BIG}-gguf-thinking", "J/token"), (f"{BIG}-gguf", "pass@1"),
+        (f"{BIG}-gguf", "latency"), (cons, f"cons@{settings.vote_k}"),
+    }  # fmt: skip
+    lines = [f"{d.system}: {d.text}" for d in lifts if d.metric == "pass@1"]
+    lines += [f"{d.system}: {d.text}" for d in deltas if (d.baseline, d.metric) in wanted]
+    return lifts + deltas, notes + more, lines
+
+
+def _report(out: Path, settings: DemoSettings, say: Say) -> None:
+    from dta_edge.report.collect import collect
     from dta_edge.report.render import write_report
 
     stages = (L.DEMO_BENCH, L.DEMO_CURATE, L.DEMO_TRAIN, L.DEMO_EXPORT, L.DEMO_ANALYSIS)
     data = collect([out / stage for stage in stages])
-    # the paper's headline comparison: DTA (and the base) against the distilled-only control
-    deltas, notes = headline_deltas(
-        data.systems, data.reported, ["distilled-gguf"], data.scores, data.votes
-    )
-    write_report(data, deltas, notes, out / L.DEMO_REPORT,
-                 title="dta-edge demo (embedded tiny model)", tiny=True)  # fmt: skip
+    deltas, notes, lines = headline(data, settings)
+    write_report(data, deltas, notes, out / L.DEMO_REPORT, scope=SCOPE,
+                 title="dta-edge demo: demo-tier student and big baseline on a CPU")  # fmt: skip
+    for line in lines:
+        say(f"headline: {line}")
     say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

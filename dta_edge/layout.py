@@ -74,6 +74,7 @@ ANALYSIS_TOKEN_SHIFT = "token-shift"
 ANALYSIS_DRIFT = "drift"
 ANALYSIS_PAIRWISE = "pairwise"
 DEMO_TIMINGS = "timings.json"  # seconds per stage of the last demo run
+DEMO_NATIVE_LOG = "native.log"  # what llama.cpp / ONNX Runtime printed from C during the demo
 
 
 def retried_name(file_name: str) -> str:

@@ -1,4 +1,11 @@
-"""`dta demo --fast`: the whole chain offline, then a rerun that skips every finished stage."""
+"""`dta demo --fast`: the whole chain offline on fixed seeds, then a rerun that skips every stage.
+
+What must hold on these seeds is asserted, not exact numbers: Phase II lowers the student's NLL,
+the two training sets are matched, the fine-tuned students write their work down where the base
+answers directly, and the big baseline's thinking row spends more tokens than its non-thinking
+row. That the fine-tuned students beat the base is not asserted: on these seeds they do not
+(README, "Walkthrough: make demo", has the measured table).
+"""
 
 import json
 
@@ -7,48 +14,47 @@ from dta_edge.demo import STAGES
 from .conftest import run_dta
 
 
-def test_fast_demo_runs_every_stage_and_resumes(tmp_path):
+def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     out = tmp_path / "demo"
-    first = run_dta("demo", "--fast", "--out", str(out), timeout=900)
+    first = run_dta("demo", "--fast", "--out", str(out), timeout=1500)
     assert first.returncode == 0, first.stderr[-2000:]
     report = out / "report" / "report.html"
     assert first.stdout.strip().splitlines()[-1].endswith("report.html")
-    assert report.exists() and "show that the pipeline runs end to end" in report.read_text()
+    for noise in ("FutureWarning", "llama_model_load", "load_tensors"):
+        assert noise not in first.stdout + first.stderr, noise
     timings = json.loads((out / "timings.json").read_text())
     assert list(timings) == list(STAGES) and all(t >= 0 for t in timings.values())
+
+    funnel = json.loads((out / "curate" / "funnel.json").read_text())
+    assert funnel["phase1"]["by_teacher"]["big"] > 0
+    assert funnel["phase2"]["student_nll_after_mean"] < funnel["phase2"]["student_nll_before_mean"]
+    assert funnel["outputs"]["sft.jsonl"] == funnel["outputs"]["distilled.jsonl"] > 0
+
     summary = json.loads((out / "bench" / "summary.json").read_text())
-    names = {s["system"] for s in summary["systems"]}
-    for variant in ("base", "distilled", "dta"):
-        assert {f"{variant}-gguf", f"{variant}-gguf-thinking", f"{variant}-onnx"} <= names
-    assert any(s["k"] > 1 and s["cons_at_k"] is not None for s in summary["systems"])
-    # energy on every row, never silently absent: RAPL where readable, else the estimator
-    for system in summary["systems"]:
+    rows = {s["system"]: s for s in summary["systems"]}
+    assert set(rows) == {"base-gguf", "distilled-gguf", "dta-gguf", "dta-onnx", "big-gguf",
+                         "big-gguf-thinking", "big-gguf-cons2"}  # fmt: skip
+    base_tokens = rows["base-gguf"]["output_tokens_per_problem"]
+    for tuned in ("distilled-gguf", "dta-gguf"):
+        assert rows[tuned]["output_tokens_per_problem"] > 2 * base_tokens, tuned
+    thinking, plain = rows["big-gguf-thinking"], rows["big-gguf"]
+    assert thinking["output_tokens_per_problem"] > plain["output_tokens_per_problem"]
+    assert rows["big-gguf-cons2"]["cons_at_k"] is not None
+    for system in rows.values():  # energy on every row: RAPL where readable, else estimated
         assert system["joules_per_output_token"] is not None, system["system"]
         assert system["energy_estimated"] == (system["meter"] != "rapl"), system["system"]
-        if system["system"].endswith("gguf"):
-            assert 0 < system["bandwidth_share"] < 1 and system["decode_bytes_per_token"] > 0
-    assert (out / "train" / "dta" / "adapter").exists()
-    assert (out / "train" / "distilled" / "adapter").exists()
+
+    for name in ("dta", "distilled"):
+        assert (out / "train" / name / "model").exists()
     analysis = out / "analysis"
     for name in ("loss/loss_curves", "drift/drift", "pairwise/pairwise"):
         assert (analysis / f"{name}.json").exists() and (analysis / f"{name}.png").exists()
-    shift = json.loads((analysis / "token-shift" / "token_shift.json").read_text())
-    assert set(shift["models"]) == {"distilled", "dta"}
-    pairwise = json.loads((analysis / "pairwise" / "pairwise.json").read_text())
-    assert pairwise["problems_judged"] + pairwise["failed"] == 3  # FAST: 3 bench problems
     html = report.read_text()
-    for section in (
-        "Loss-curve comparison",
-        "Token shift",
-        "Latent drift",
-        "Pairwise judging",
-        "Roofline: decode bandwidth",
-        "energy",
-    ):
+    for section in ("Loss-curve comparison", "Token shift", "Latent drift", "Pairwise judging",
+                    "energy", "demo tier"):  # fmt: skip
         assert section in html
-    clouds = [m["word_cloud"] for m in shift["models"].values() if m["word_cloud"]]
-    assert all((analysis / "token-shift" / png).exists() for png in clouds)
-    assert html.count("data:image/png;base64,") == 2 + len(clouds)  # drift, pairwise, clouds
+    assert "headline: dta-gguf: pass@1" in first.stdout and "vs big-gguf-thinking" in first.stdout
+
     second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count("done before") == len(STAGES)

@@ -79,6 +79,7 @@ def _ask(
     request = GenerationRequest(
         messages=(ChatMessage(role="user", content=content),),
         sampling=spec.sampling.model_copy(update={"n": teacher.k, "seed": teacher.seed}),
+        thinking=teacher.thinking,
     )
     started = time.perf_counter()
     try:
@@ -91,10 +92,17 @@ def _ask(
         ]  # fmt: skip
     latency = time.perf_counter() - started
     return [
-        candidate(problem, teacher.name, i, a.text, output_tokens=a.output_tokens,
-                  latency_s=a.e2e_s if teacher.k == 1 else latency)
+        candidate(problem, teacher.name, i, _trace(a, teacher.thinking),
+                  output_tokens=a.output_tokens, latency_s=a.e2e_s if teacher.k == 1 else latency)
         for i, a in enumerate(answers)
     ]  # fmt: skip
+
+
+def _trace(answer, thinking: bool) -> str:
+    """The candidate text: with thinking, the reasoning's work ahead of the answer."""
+    if thinking and answer.reasoning:
+        return f"{answer.reasoning.strip()}\n{answer.text.strip()}"
+    return answer.text
 
 
 def run_phase1(

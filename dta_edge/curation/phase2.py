@@ -4,7 +4,8 @@ For each agreed candidate the rewriter (the student by default) sees the solutio
 student's own greedy attempts at held-out problems, and writes ``phrasings`` rewrites. A rewrite
 whose final answer differs from the original's is rejected. The student's NLL per token (thinking
 off, its own template) is measured on the original and on every surviving rewrite; the lowest one
-is kept only if it is lower than the original's. Rewriting runs ``concurrency`` at a time on a
+is kept only if it is lower than the original's; a solution the rewriter restates unchanged is
+already in the student's voice and is kept as it is. Rewriting runs ``concurrency`` at a time on a
 server; scoring stays on this thread (one local model).
 """
 
@@ -196,6 +197,9 @@ def _align(recipe, scorer, problem, original, level, texts, error) -> AlignedCan
             reason="every rewrite changed the final answer",
         )  # fmt: skip
     best = min(range(len(faithful)), key=lambda i: after[i])
+    if faithful[best].strip() == original.text.strip():  # nothing to align: it is kept as is
+        return AlignedCandidate(**common, rewrite=faithful[best], nll_after=before, kept=True,
+                                reason="already in the student's voice")  # fmt: skip
     kept = after[best] < before
     return AlignedCandidate(
         **common, rewrite=faithful[best], nll_after=after[best], kept=kept,

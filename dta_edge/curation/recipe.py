@@ -40,6 +40,11 @@ class TeacherSpec(FrozenModel):
     k: int = Field(default=1, ge=1, description="Samples per problem.")
     prompt: str = Field(default="curation/prompts/teacher.jinja", description="Jinja template.")
     concurrency: int = Field(default=1, ge=1, description="Problems in flight for this teacher.")
+    thinking: bool = Field(
+        default=False,
+        description="Ask with thinking on; the candidate is the think block's work followed by "
+        "the answer, as distillation from reasoning traces keeps it.",
+    )
     styles: tuple[str, ...] = Field(
         default=REFERENCE_STYLES, description=f"reference only: among {REFERENCE_STYLES}."
     )

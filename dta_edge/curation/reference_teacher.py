@@ -70,7 +70,9 @@ def restyle(text: str) -> str:
     """Any solution restated as numbered steps and a final-answer line: the generator's format.
 
     The offline demo's stand-in for a rewriting model: the embedded student was trained on this
-    format, so restating a solution in it is what "in the student's voice" means there.
+    format, so restating a solution in it is what "in the student's voice" means there. Its
+    steps compute (each holds an '='): a plan sentence with no arithmetic is left out where
+    computing steps remain, since the student never writes one.
     """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     final = next((line for line in reversed(lines) if "\\boxed" in line), "")
@@ -79,6 +81,7 @@ def restyle(text: str) -> str:
         body = body.replace(connector, "\n")
     steps = [_STEP.sub("", part).strip() for part in re.split(r"\n|(?<=\.) (?=[A-Z])", body)]
     steps = [step[0].upper() + step[1:] for step in steps if step]
+    steps = [step for step in steps if "=" in step] or steps
     if final and not final.startswith("Final answer:"):
         final = "Final answer: " + final[final.index("\\boxed") :]
     numbered = [f"Step {i}: {step}" for i, step in enumerate(steps, start=1)]

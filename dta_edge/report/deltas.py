@@ -74,12 +74,14 @@ def headline_deltas(
     baselines: Sequence[str],
     scores: Scores | None = None,
     votes: Scores | None = None,
+    only: Sequence[str] | None = None,
 ) -> tuple[list[Delta], list[str]]:
     """Deltas of every measured system against each measured baseline, plus notes on refusals.
 
     ``scores`` (and ``votes`` for k-sample systems) are per-problem results, as
     :func:`dta_edge.bench.metrics.per_problem_scores` gives them: with them, accuracy deltas
-    carry paired intervals.
+    carry paired intervals. ``only`` names the systems whose deltas are wanted (default: all),
+    so a headline can state the comparisons a paper makes and no others.
     """
     scores, votes = scores or {}, votes or {}
     deltas: list[Delta] = []
@@ -108,7 +110,7 @@ def headline_deltas(
             raise DataError(f"baseline '{name}' is not among the systems ({known})")
         base = measured[name]
         for s in systems:
-            if s.system == name:
+            if s.system == name or (only is not None and s.system not in only):
                 continue
             deltas.append(_accuracy(s, base, "pass@1", base.pass_at_1,
                                     paired(s, base, scores)))  # fmt: skip

@@ -82,12 +82,13 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
 @recorded("report")
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
-    title: str = "dta-edge report", tiny: bool = False,
+    title: str = "dta-edge report", tiny: bool = False, scope: str | None = None,
 ) -> dict[str, Path]:  # fmt: skip
     """Render and write the three files; return their paths.
 
     ``tiny`` states that the numbers come from the embedded tiny model (found by itself when a
-    system's model is ``embedded:tiny``; the demo benches exported copies, so it says so).
+    system's model is ``embedded:tiny``; the demo benches exported copies, so it says so);
+    ``scope``, where given, says instead what the numbers stand for.
     """
     from jinja2 import Environment, select_autoescape
 
@@ -100,7 +101,7 @@ def write_report(
         "environment": data.environment, "sources": data.sources,
         "loss_analysis": data.loss_analysis, "token_shift": data.token_shift,
         "drift": data.drift, "pairwise": data.pairwise,
-        "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems),
+        "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
@@ -116,7 +117,9 @@ def write_report(
 
 def _markdown(c: dict) -> str:
     lines = [f"# {c['title']}", "", f"Generated {c['generated']}.", ""]
-    if c["tiny"]:
+    if c["scope"]:
+        lines += [f"> {c['scope']}", ""]
+    elif c["tiny"]:
         lines += ["> Tiny-model numbers show the pipeline runs, not the method's effect.", ""]
     lines += ["## Headline", ""]
     lines += [f"- **{system}**: {text}" for system, text in c["headlines"]] or [

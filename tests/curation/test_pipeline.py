@@ -33,7 +33,8 @@ def test_demo_recipe_end_to_end(tmp_path):
     assert phase2["kept"] + sum(phase2["rejected"].values()) == phase2["rewritten"]
     assert phase2["student_nll_after_mean"] < phase2["student_nll_before_mean"]
     aligned = read_jsonl(out / "aligned.jsonl", AlignedCandidate)
-    assert all(a.nll_after < a.nll_before for a in aligned if a.kept)
+    assert all(a.nll_after < a.nll_before or a.reason == "already in the student's voice"
+               for a in aligned if a.kept)  # fmt: skip
     sft = read_jsonl(out / "sft.jsonl", SFTExample)
     distilled = read_jsonl(out / "distilled.jsonl", SFTExample)
     assert len(sft) == funnel["outputs"]["sft.jsonl"] > 0
