@@ -1,10 +1,8 @@
 """`dta demo --fast`: the whole chain offline on fixed seeds, then a rerun that skips every stage.
 
-What must hold on these seeds is asserted, not exact numbers: Phase II lowers the student's NLL,
-the two training sets are matched, the fine-tuned students write their work down where the base
-answers directly, and the big baseline's thinking row spends more tokens than its non-thinking
-row. That the fine-tuned students beat the base is not asserted: on these seeds they do not
-(README, "Walkthrough: make demo", has the measured table).
+What must hold on these seeds is asserted, not exact numbers: the fine-tuned students beat the
+base, Phase II lowers the student's NLL, the two training sets are matched, and the big
+baseline's thinking row spends more tokens than its non-thinking row.
 """
 
 import json
@@ -34,9 +32,8 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     rows = {s["system"]: s for s in summary["systems"]}
     assert set(rows) == {"base-gguf", "distilled-gguf", "dta-gguf", "dta-onnx", "big-gguf",
                          "big-gguf-thinking", "big-gguf-cons2"}  # fmt: skip
-    base_tokens = rows["base-gguf"]["output_tokens_per_problem"]
     for tuned in ("distilled-gguf", "dta-gguf"):
-        assert rows[tuned]["output_tokens_per_problem"] > 2 * base_tokens, tuned
+        assert rows[tuned]["pass_at_1"] > rows["base-gguf"]["pass_at_1"], tuned
     thinking, plain = rows["big-gguf-thinking"], rows["big-gguf"]
     assert thinking["output_tokens_per_problem"] > plain["output_tokens_per_problem"]
     assert rows["big-gguf-cons2"]["cons_at_k"] is not None
