@@ -42,6 +42,39 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
+# where a point's label may sit, in points from it: tried in this order until one is free
+LABEL_OFFSETS = ((4, 4), (4, -10), (-4, 4), (-4, -10), (4, 14), (4, -20), (-4, 14), (-4, -20),
+                 (4, 24), (4, -30), (-4, 24), (-4, -30))  # fmt: skip
+
+
+def label_points(figure, axes, rows: Sequence[tuple[float, float, str]]) -> list:
+    """Name every (x, y, name) point where its label overlaps no label placed before it.
+
+    Points are taken from the top; each label tries the offsets of LABEL_OFFSETS in turn (the
+    last one stays if none is free). Returns the labels' boxes in display units.
+    """
+    axes.set_xlim(axes.get_xlim())  # fix the view first: labels must not move it afterwards
+    axes.set_ylim(axes.get_ylim())
+    renderer = figure.canvas.get_renderer()
+    boxes: list = []
+    for x, y, name in sorted(rows, key=lambda r: (-r[1], r[0])):
+        for index, (dx, dy) in enumerate(LABEL_OFFSETS):
+            text = axes.annotate(
+                literal(name),
+                (x, y),
+                fontsize=7,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+            )
+            box = text.get_window_extent(renderer)
+            if index == len(LABEL_OFFSETS) - 1 or not any(box.overlaps(b) for b in boxes):
+                boxes.append(box)
+                break
+            text.remove()
+    return boxes
+
+
 def accuracy_vs(systems: Sequence[SystemSummary], attribute: str, label: str) -> str | None:
     """pass@1 against a cost; the Pareto front drawn through the systems it keeps.
 
@@ -63,8 +96,7 @@ def accuracy_vs(systems: Sequence[SystemSummary], attribute: str, label: str) ->
                 axes.scatter([r[0] for r in chosen], [r[1] for r in chosen], zorder=3, **style)
     else:
         axes.scatter([r[0] for r in rows], [r[1] for r in rows], color="#1f77b4", zorder=3)
-    for x, y, name in rows:
-        axes.annotate(literal(name), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    label_points(figure, axes, rows)
     front = pareto_front([(r[0], r[1]) for r in rows])
     axes.plot([rows[i][0] for i in front], [rows[i][1] for i in front], "--", color="#d62728",
               label="Pareto front", zorder=2)  # fmt: skip

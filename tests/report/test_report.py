@@ -175,3 +175,22 @@ def test_accuracy_deltas_carry_paired_intervals_and_cons_at_k() -> None:
     deltas, notes = headline_deltas([dta, big], [], ["big"], partial, votes)
     assert all(d.low is None for d in deltas)
     assert any("no paired interval" in note for note in notes)
+
+
+def test_point_labels_of_a_crowded_pareto_plot_do_not_overlap() -> None:
+    """The demo's seven rows: three at the same pass@1, two at the same energy as well."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dta_edge.report.plots import _figure, label_points
+
+    rows = [(0.0132, 13.0, "base-gguf"), (0.0154, 34.0, "distilled-gguf"),
+            (0.0154, 41.0, "dta-gguf"), (0.0154, 41.0, "dta-onnx"),
+            (0.0246, 28.5, "big-gguf"), (0.0139, 41.0, "big-gguf-thinking"),
+            (0.0247, 27.9, "big-gguf-cons4")]  # fmt: skip
+    figure, axes = _figure()
+    axes.scatter([r[0] for r in rows], [r[1] for r in rows])
+    boxes = label_points(figure, axes, rows)
+    assert len(boxes) == len(rows)
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :]), rows
