@@ -138,9 +138,12 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
         agreed_total += len(agreed)
         if agreed:
             control[problem.id] = [(problem, c.text, c) for c in agreed]
-    control_kept, control_drops = select(_rank_round_robin(control), recipe.selection)
-    if recipe.selection.matched:
-        dta_kept, control_kept = _matched(dta_kept, control, recipe.selection.near_duplicate)
+    if recipe.selection.matched:  # the control follows the DTA set instead of its own rules
+        dta_kept, control_kept, control_drops = _matched(
+            dta_kept, dta_drops, control, recipe.selection.near_duplicate
+        )
+    else:
+        control_kept, control_drops = select(_rank_round_robin(control), recipe.selection)
 
     def prompt(problem: Problem) -> str:
         return user_prompt(problem.question, instruction)
@@ -166,28 +169,41 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
     return funnel
 
 
-def _matched(dta_kept: list, control: dict[str, list], threshold: float) -> tuple[list, list]:
-    """Both sets on the same problems with the same count each.
+def _matched(
+    dta_kept: list, dta_drops: Counter, control: dict[str, list], threshold: float
+) -> tuple[list, list, Counter]:
+    """Both sets on the same problems with the same count each; the control's drops counted.
 
     The control takes, per problem, as many agreed originals as DTA kept (in agreement order,
-    near-duplicates skipped); where a problem has fewer originals, DTA gives up its lowest-ranked.
+    near-duplicates skipped); where a problem has fewer originals, DTA gives up its lowest-ranked
+    (counted in ``dta_drops``).
     """
     wanted = Counter(problem.id for problem, _, _ in dta_kept)
     duplicates = _NearDuplicates(threshold)
     have: Counter = Counter()
+    drops: Counter = Counter()
     matched_control = []
-    for problem_id in wanted:
+    for problem_id in wanted:  # in the DTA set's order, which the near-duplicate index sees
         for item in control.get(problem_id, []):
-            if have[problem_id] < wanted[problem_id] and not duplicates.seen(item[1]):
+            if have[problem_id] >= wanted[problem_id]:
+                drops["beyond the DTA set's count"] += 1
+            elif duplicates.seen(item[1]):
+                drops["near-duplicate"] += 1
+            else:
                 matched_control.append(item)
                 have[problem_id] += 1
+    drops["problem not in the DTA set"] = sum(
+        len(group) for problem_id, group in control.items() if problem_id not in wanted
+    )
     taken: Counter = Counter()
     matched_dta = []
     for item in dta_kept:
         if taken[item[0].id] < have[item[0].id]:
             matched_dta.append(item)
             taken[item[0].id] += 1
-    return matched_dta, matched_control
+        else:
+            dta_drops["no original to match"] += 1
+    return matched_dta, matched_control, drops
 
 
 def _funnel(problems, candidates, agreed_total, aligned, verdicts, dta_kept, dta_drops,

@@ -70,6 +70,8 @@ def _check_matched_selection(tmp_path, out) -> None:
     sft = read_jsonl(out / "sft.jsonl", SFTExample)
     distilled = read_jsonl(out / "distilled.jsonl", SFTExample)
     assert len(sft) == len(distilled) == funnel.outputs["sft.jsonl"] > 0
+    control = funnel.model_dump()["selection"]["distilled"]  # every agreed original accounted
+    assert control["kept"] + sum(control["dropped"].values()) == funnel.agreement.agreed
     assert Counter(e.problem_id for e in sft) == Counter(e.problem_id for e in distilled)
     texts = {e.messages[-1].content for e in sft}
     assert texts != {e.messages[-1].content for e in distilled}  # rewrites, not the originals
