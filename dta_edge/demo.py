@@ -101,12 +101,8 @@ def _build_models(settings: DemoSettings, say: Say, bar: Bar) -> None:
             f"steps, built in {info['build_seconds']:.0f} s; {path}")  # fmt: skip
 
 
-def _gguf(folder: Path, out: Path) -> Path:
-    """``folder`` exported to GGUF Q8_0 under ``out`` (once)."""
-    return _exported(folder, out, GGUF)
-
-
 def _exported(folder: Path, out: Path, target_name: str) -> Path:
+    """``folder`` exported for a shipped target under ``out`` (once; later calls find it)."""
     from dta_edge.export.runner import export_model, exported_model
     from dta_edge.export.targets import ExportTarget
 
@@ -132,8 +128,8 @@ def _curate(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 
     models = _models(settings)
-    student = _gguf(models["student"], out.parent / L.DEMO_EXPORT / f"base-{GGUF}")
-    big = _gguf(models[BIG], out.parent / L.DEMO_EXPORT / f"{BIG}-{GGUF}")
+    student = _exported(models["student"], out.parent / L.DEMO_EXPORT / f"base-{GGUF}", GGUF)
+    big = _exported(models[BIG], out.parent / L.DEMO_EXPORT / f"{BIG}-{GGUF}", GGUF)
     recipe = load_config(resolve_file("curation/demo-tier.yaml", "curation"), CurationRecipe)
     say("big-baseline teacher: its GGUF in llama.cpp, thinking on")
     teacher = TeacherSpec(

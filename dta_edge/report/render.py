@@ -82,13 +82,12 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
 @recorded("report")
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
-    title: str = "dta-edge report", tiny: bool = False, scope: str | None = None,
+    title: str = "dta-edge report", scope: str | None = None,
 ) -> dict[str, Path]:  # fmt: skip
     """Render and write the three files; return their paths.
 
-    ``tiny`` states that the numbers come from the embedded tiny model (found by itself when a
-    system's model is ``embedded:tiny``; the demo benches exported copies, so it says so);
-    ``scope``, where given, says instead what the numbers stand for.
+    ``scope`` says what the numbers stand for; without it, a report whose systems run the
+    embedded tiny model (``embedded:tiny``) says that they show the pipeline, not the method.
     """
     from jinja2 import Environment, select_autoescape
 
@@ -101,7 +100,7 @@ def write_report(
         "environment": data.environment, "sources": data.sources,
         "loss_analysis": data.loss_analysis, "token_shift": data.token_shift,
         "drift": data.drift, "pairwise": data.pairwise,
-        "tiny": tiny or any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
+        "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
