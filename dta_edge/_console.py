@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,10 +16,36 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.segment import Segment
+
+# C0 controls but newline and tab, DEL, and the C1 range: an ESC in a model's name or text could
+# move the cursor, retitle the window or hide what follows.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal control characters shown as ``?``."""
+    return _CONTROL.sub("?", text)
+
+
+class SafeConsole(Console):
+    """A rich Console that never writes a control character it did not make itself.
+
+    Names, answers and errors come from files and servers. Rich strips only a few controls
+    (bell, backspace, ...); ESC passes. Here every text segment is cleaned just before styles are
+    rendered, so rich's own cursor moves (progress bars) stay and nothing else controls the
+    terminal.
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        cleaned = (segment if segment.control else Segment(printable(segment.text), segment.style)
+                   for segment in buffer)  # fmt: skip
+        return super()._render_buffer(cleaned)
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+    """The console every command prints to (control characters in text made visible)."""
+    return SafeConsole(stderr=stderr, highlight=False)
 
 
 @contextmanager

@@ -43,13 +43,19 @@ def _read_config_text(path: Path) -> str:
         raise ConfigError(path, [where + exc.problem]) from None
 
 
-def _refuse_aliases(path: Path, text: str) -> None:
-    """Reject anchors and aliases before anything is built from them.
+MAX_DEPTH = 64  # our deepest config nests 5; a hostile one of 20,000 levels stops here
+
+
+def _refuse_aliases_and_depth(path: Path, text: str) -> None:
+    """Reject anchors, aliases and deep nesting before anything is built from them.
 
     Nested aliases expand exponentially once resolved (a 356-byte "billion laughs" file grows past
-    gigabytes) and an alias may refer to itself. No shipped config needs them, so the event stream
-    is scanned, which is linear in the file's size, and the first alias is named.
+    gigabytes) and an alias may refer to itself; no shipped config needs them. Composing a node
+    tree recurses once per level, so 20,000 nested lists would end in a RecursionError. The event
+    stream is scanned instead, linear in the file's size and without recursion, and the first
+    alias or the first level past :data:`MAX_DEPTH` is named.
     """
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             raise ConfigError(
@@ -59,6 +65,14 @@ def _refuse_aliases(path: Path, text: str) -> None:
                     "allowed in configs; write the values out"
                 ],
             )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(
+                    path, [f"line {event.start_mark.line + 1}: nested over {MAX_DEPTH} levels deep"]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
@@ -69,7 +83,7 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     """
     text = _read_config_text(path)
     try:
-        _refuse_aliases(path, text)
+        _refuse_aliases_and_depth(path, text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

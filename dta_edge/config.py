@@ -114,7 +114,8 @@ def refuse_inline_secrets(data: Any, path: Path | str, lines: dict[KeyPath, int]
         dotted = ".".join(str(p) for p in loc)
         problems.append(
             f"{f'line {line}: ' if line is not None else ''}{dotted}: a credential is written in "
-            "the config; put it in an environment variable and name it with api_key_env: NAME"
+            "the config (a key or token, or one inside a URL); put it in an environment "
+            "variable and name it with api_key_env: NAME"
         )
     if problems:
         raise ConfigError(path, problems)

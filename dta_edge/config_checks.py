@@ -42,28 +42,42 @@ def _backend_options(backend: str, options: dict[str, Any], where: str) -> Itera
 
 def _model(kind: str, model: str, where: str) -> Iterator[str]:
     """Check a model reference by what its backend opens (its class's ``model_kind``)."""
-    from dta_edge.models.references import EMBEDDED
+    from dta_edge.models.references import EMBEDDED, embedded_target
     from dta_edge.shipped import shipped_folder
 
     if model.startswith(EMBEDDED):
-        target = model.removeprefix(EMBEDDED).removeprefix("@")
-        if target and not (shipped_folder("export") / f"{target}.yaml").is_file():
+        if model == EMBEDDED:
+            return
+        try:
+            target = embedded_target(model)
+        except ConfigError as exc:
+            yield f"{where}.model: {exc.problems[0] if exc.problems else exc}"
+            return
+        if not (shipped_folder("export") / f"{target}.yaml").is_file():
             yield f"{where}.model: {model}: no shipped export target '{target}'"
         return
     if kind == "served":
         return  # a name a server serves
+    from dta_edge.model_checks import folder_problems, gguf_problems
+
     path = Path(model)
     if kind == "gguf":
         if not path.is_file():
             yield f"{where}.model: {model}: no such GGUF file"
+            return
+        yield from (f"{where}.model: {problem}" for problem in gguf_problems(path))
         return
     if kind == "onnx":
         if not (path / "genai_config.json").is_file():
             yield f"{where}.model: {model}: not an ONNX Runtime GenAI folder (no genai_config.json)"
+            return
+        yield from (f"{where}.model: {p}" for p in folder_problems(path, onnx=True))
         return
     if path.exists():
         if path.is_dir() and not (path / "config.json").is_file():
             yield f"{where}.model: {model}: not a transformers model folder (no config.json)"
+        elif path.is_dir():
+            yield from (f"{where}.model: {problem}" for problem in folder_problems(path))
         return
     if not _HUB_ID.match(model):
         yield f"{where}.model: {model}: no such folder (nor a hub id such as Qwen/Qwen3-8B)"
@@ -129,6 +143,15 @@ def _suite(suite: Any, path: Path) -> Iterator[str]:
         yield from _model_spec(system, f"systems[{index}]")
 
 
+def _meter_options(profile: Any) -> Iterator[str]:
+    from dta_edge.meters.registry import meter_options
+
+    try:
+        meter_options(profile.meter_chain[0], profile.meter_options, profile)
+    except ConfigError as exc:
+        yield from (f"meter_options.{problem}" for problem in exc.problems)
+
+
 def _references(config: BaseModel, path: Path) -> Iterator[str]:
     kind = getattr(config, "kind", None)
     if kind == "curation-recipe":
@@ -137,6 +160,8 @@ def _references(config: BaseModel, path: Path) -> Iterator[str]:
         yield from _suite(config, path)
     elif kind == "train-recipe":
         yield from _model("folder", config.base_model, "base_model")  # type: ignore[attr-defined]
+    elif kind == "profile":
+        yield from _meter_options(config)
     elif kind == "export-target":
         yield from _file(config.profile, "profiles", "profile", relative_to=path.parent)  # type: ignore[attr-defined]
 

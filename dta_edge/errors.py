@@ -53,3 +53,11 @@ class ParityUnavailable(DtaError):
 
     The export itself is complete; the manifest records why its parity is missing.
     """
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C, so run.json says "interrupted", not "running"."""
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        super().__init__(f"terminated by signal {signal_number}")

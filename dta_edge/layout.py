@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # every stage
 RUN = "run.json"  # resolved config, versions, git revision, hardware, times, status
+LOCK = ".dta.lock"  # held (flock) by the one process writing into the folder; holds its PID
 PROBLEMS = "problems.jsonl"  # the problems a stage worked on
 RETRIED_SUFFIX = ".retried.jsonl"  # failed requests set aside when a rerun asks them again
 

@@ -41,7 +41,9 @@ class Problem(FrozenModel):
     family: str | None = Field(default=None, description="Generator family, when generated.")
     difficulty: Difficulty | None = None
     question: str
-    answer: float | None = Field(description="Numeric answer; None for a symbolic one.")
+    answer: float | None = Field(
+        description="Numeric answer (finite); None for a symbolic one.", allow_inf_nan=False
+    )
     answer_text: str = Field(
         description="The answer as written (symbolic answers are scored here)."
     )

@@ -26,6 +26,7 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.layout import RUN
+from dta_edge.run_folder import check_ours, exclusive, move_aside
 from dta_edge.secrets import redact_argv
 from dta_edge.storage import atomic_write_json, read_json
 
@@ -76,7 +77,7 @@ class RunInfo(FrozenModel):
     hardware: Hardware
     started_at: str
     ended_at: str | None = None
-    status: Literal["running", "finished", "failed"] = "running"
+    status: Literal["running", "finished", "failed", "interrupted"] = "running"
     resumed: bool = False
     error: str | None = None
 
@@ -231,19 +232,6 @@ def _family(stage: str) -> str:
     return stage.split(".", 1)[0]
 
 
-def _move_aside(out: Path) -> Path:
-    """Rename a run folder out of the way (never deleted: it may hold hours of requests)."""
-    out = out.resolve()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    target = out.with_name(f"{out.name}.replaced-{stamp}")
-    counter = 1
-    while target.exists():
-        target = out.with_name(f"{out.name}.replaced-{stamp}-{counter}")
-        counter += 1
-    out.rename(target)
-    return target
-
-
 def prepare_run_folder(
     out_dir: Path | str, stage: str, config: dict[str, Any], *, overwrite: bool = False
 ) -> tuple[bool, Path | None]:
@@ -251,25 +239,24 @@ def prepare_run_folder(
 
     A folder whose run.json records another stage or another config is refused (exit 2, naming
     what differs), so a rerun never mixes two runs' records; with ``overwrite`` the old folder is
-    moved aside whole first, never half kept.
+    moved aside whole first, never half kept. A folder holding files no run of ours wrote is
+    refused whatever ``overwrite`` says (see :func:`dta_edge.run_folder.check_ours`).
 
     Returns:
         (resuming, where the old run was moved or None).
 
     Raises:
-        DataError: the folder holds a different run and ``overwrite`` is off, or ``out_dir`` is
-            an existing file.
+        DataError: the folder holds a different run and ``overwrite`` is off, holds files that
+            are not ours, or ``out_dir`` is an existing file.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: is an existing file; --out takes a folder")
+    if check_ours(out, overwrite=overwrite):
+        return False, move_aside(out)
     path = out / RUN
-    if not out.exists() or not any(out.iterdir()):
+    if not path.exists():
         return False, None
     if overwrite:
-        return False, _move_aside(out)
-    if not path.exists():
-        return True, None  # outputs written before run.json existed, or by hand: resume them
+        return False, move_aside(out)
     try:
         old = RunInfo.model_validate_json(json.dumps(read_json(path)))
     except (DataError, ValueError) as exc:
@@ -292,6 +279,24 @@ def prepare_run_folder(
     return True, None
 
 
+def _claim(out: Path, stage: str, config: dict[str, Any], overwrite: bool, guard: bool) -> bool:
+    """Check (and, with ``overwrite``, clear) the folder before its lock; True when resuming."""
+    if guard:
+        return prepare_run_folder(out, stage, config, overwrite=overwrite)[0]
+    if check_ours(out, overwrite=overwrite):
+        move_aside(out)
+    return (out / RUN).exists()
+
+
+def _write_status(path: Path, info: RunInfo, **update: Any) -> None:
+    """Rewrite run.json; a full or read-only disk must not hide the error that ended the run."""
+    try:
+        atomic_write_json(path, info.model_copy(update=update).model_dump(mode="json"))
+    except OSError:
+        if update.get("status") == "finished":
+            raise
+
+
 @contextmanager
 def run_record(
     out_dir: Path | str,
@@ -300,8 +305,13 @@ def run_record(
     *,
     overwrite: bool = False,
     guard: bool = True,
+    check: Callable[[], None] | None = None,
 ) -> Iterator[RunInfo]:
-    """Write ``out_dir/run.json`` around a stage: "running" now, "finished" or "failed" after.
+    """Own ``out_dir`` for a stage: its lock, and run.json "running" now, its outcome after.
+
+    The folder is checked to be ours (see :func:`dta_edge.run_folder.check_ours`), locked
+    against a second process (exit 2 naming the first's PID), and checked again under the lock.
+    Outcome: "finished", "failed" (with the error), or "interrupted" (Ctrl-C or SIGTERM).
 
     Args:
         out_dir: the run folder.
@@ -311,36 +321,37 @@ def run_record(
             (see :func:`prepare_run_folder`).
         guard: refuse a folder of another config (off for stages whose outputs are whole files
             written anew each time, such as a report, or guarded otherwise, such as an export).
+        check: the stage's own guard, run under the lock before run.json is rewritten (the
+            export's manifest check), so a refusal leaves the last run's record as it was.
     """
     out = Path(out_dir)
     path = out / RUN
-    if guard:
-        resumed, _ = prepare_run_folder(out, stage, config, overwrite=overwrite)
-    else:
-        resumed = path.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    info = RunInfo(
-        command=tuple(redact_argv(sys.argv)),
-        stage=stage,
-        config=config,
-        python=sys.version.split()[0],
-        packages=package_versions(),
-        git_revision=git_revision(),
-        hardware=detect_hardware(),
-        started_at=_now(),
-        resumed=resumed,
-    )
-    atomic_write_json(path, info.model_dump(mode="json"))
-    try:
-        yield info
-    except BaseException as exc:
-        failed = info.model_copy(
-            update={"ended_at": _now(), "status": "failed", "error": repr(exc)}
+    _claim(out, stage, config, overwrite, guard)
+    with exclusive(out):
+        resumed = _claim(out, stage, config, False, guard)  # again: another may have just started
+        if check is not None:
+            check()
+        info = RunInfo(
+            command=tuple(redact_argv(sys.argv)),
+            stage=stage,
+            config=config,
+            python=sys.version.split()[0],
+            packages=package_versions(),
+            git_revision=git_revision(),
+            hardware=detect_hardware(),
+            started_at=_now(),
+            resumed=resumed,
         )
-        atomic_write_json(path, failed.model_dump(mode="json"))
-        raise
-    done = info.model_copy(update={"ended_at": _now(), "status": "finished"})
-    atomic_write_json(path, done.model_dump(mode="json"))
+        atomic_write_json(path, info.model_dump(mode="json"))
+        try:
+            yield info
+        except KeyboardInterrupt as exc:  # Ctrl-C, and SIGTERM (errors.Terminated)
+            _write_status(path, info, ended_at=_now(), status="interrupted", error=repr(exc))
+            raise
+        except BaseException as exc:
+            _write_status(path, info, ended_at=_now(), status="failed", error=repr(exc)[:2000])
+            raise
+        _write_status(path, info, ended_at=_now(), status="finished")
 
 
 def finished_run(folder: Path) -> RunInfo | None:
@@ -363,8 +374,23 @@ def run_seconds(info: RunInfo) -> float:
     return (datetime.fromisoformat(info.ended_at) - started).total_seconds()
 
 
+def _digest(value: Any) -> str:
+    """A short sha256 of a value's JSON form: what tells two data sets of one size apart."""
+    import hashlib
+
+    dumped = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    if isinstance(value, list | tuple):
+        dumped = [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in value]
+    text = json.dumps(dumped, default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _describe(value: Any) -> Any:
-    """A stage argument as run.json records it: plain values as they are, objects by name."""
+    """A stage argument as run.json records it: plain values as they are, objects by name.
+
+    Data (a long list, a large record such as a run's answers) is recorded by its size and a
+    digest, so a rerun on other data is told apart from a resume on the same.
+    """
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Path):
@@ -372,34 +398,39 @@ def _describe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _describe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if len(value) > 10:  # data, not settings: how much of it, not all of it
-            return {"items": len(value), "first": _describe(value[0])}
+        if len(value) > 10:  # data, not settings: how much of it and a digest, not all of it
+            return {"items": len(value), "first": _describe(value[0]), "sha256": _digest(value)}
         return [_describe(v) for v in value]
     named = getattr(value, "name", None) or getattr(value, "system", None)
     if hasattr(value, "model_dump"):
         dumped = value.model_dump(mode="json")
         if len(json.dumps(dumped, default=str)) <= 2000:
             return dumped
+        return {"name": named or type(value).__name__, "sha256": _digest(value)}
     return named or type(value).__name__
 
 
-def recorded(stage: str, out_arg: str = "out_dir") -> Callable[[F], F]:
-    """Decorate a stage function so that it writes run.json in its output folder.
+def recorded(stage: str, out_arg: str = "out_dir", *, guard: bool = True) -> Callable[[F], F]:
+    """Decorate a stage function so that it owns its output folder and writes run.json there.
 
     The config recorded is the function's arguments (callbacks and objects by name); the folder
-    is the argument named ``out_arg``. Used by stages whose outputs are whole files written anew
-    (analyses, the report), so no guard against another config is needed.
+    is the argument named ``out_arg``. The decorated function takes one more keyword,
+    ``overwrite``: move a folder of another config aside instead of refusing it. With ``guard``
+    (analyses, which resume and whose verdicts must not mix with another judge's) a folder
+    holding a run of other arguments is refused; the report, rebuilt whole from its inputs each
+    time, passes ``guard=False``.
     """
 
     def wrap(function: F) -> F:
         signature = inspect.signature(function)
 
         @functools.wraps(function)
-        def run(*args: Any, **kwargs: Any) -> Any:
+        def run(*args: Any, overwrite: bool = False, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             config = {name: _describe(value) for name, value in bound.arguments.items()
                       if not callable(value) or hasattr(value, "model_dump")}  # fmt: skip
-            with run_record(Path(bound.arguments[out_arg]), stage, config, guard=False):
+            with run_record(Path(bound.arguments[out_arg]), stage, config, guard=guard,
+                            overwrite=overwrite):  # fmt: skip
                 return function(*args, **kwargs)
 
         return run  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 REDACTED = "***"
 
@@ -32,7 +33,35 @@ _IN_TEXT = (
     ),
     re.compile(r"(?P<name>\bBearer\s+)(?P<value>[^\s\"',;}]+)", re.IGNORECASE),
     re.compile(r"(?P<name>)(?P<value>\b(?:sk|hf)[-_][A-Za-z0-9_\-]{8,})"),
+    # a URL's user info (https://user:key@host) and credential query parameters (?key=...)
+    re.compile(r"(?P<name>://[^/\s:@]*:)(?P<value>[^@\s/]+)(?=@)"),
+    re.compile(
+        r"(?P<name>[?&](?i:key|api[-_]?key|token|access[-_]?token|auth|sig|signature)=)"
+        r"(?P<value>[^&\s#\"']+)"
+    ),
 )
+# Query parameters that carry a credential in a URL (Google's ?key=, Azure's ?sig=, ...).
+_URL_SECRET_PARAMS = frozenset({
+    "key", "api_key", "api-key", "apikey", "token", "access_token", "auth", "auth_token",
+    "authorization", "password", "passwd", "secret", "client_secret", "sig", "signature",
+    "x-api-key", "code",
+})  # fmt: skip
+
+
+def url_credentials(value: str) -> str | None:
+    """What credential a URL carries (``user:key@host``, ``?key=``), or None for a clean one."""
+    if "://" not in value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    if parts.username or parts.password or "@" in parts.netloc:
+        return "user info (user:key@host)"
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in _URL_SECRET_PARAMS:
+            return f"the query parameter '{name}'"
+    return None
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -70,5 +99,34 @@ def find_inline_secrets(
     elif isinstance(data, list):
         for index, value in enumerate(data):
             yield from find_inline_secrets(value, (*where, index))
-    elif isinstance(data, str) and _SECRET_VALUE.match(data):
+    elif isinstance(data, str) and (_SECRET_VALUE.match(data) or url_credentials(data)):
         yield where
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL: what a credential is bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def check_endpoint_url(url: str) -> str:
+    """``url`` if it is an http(s) endpoint without credentials in it, else a ValueError.
+
+    The message never repeats the URL: it may hold the key it is refused for.
+    """
+    why = url_credentials(url)
+    if why is not None:
+        raise ValueError(
+            f"the URL holds a credential ({why}); put the key in an environment variable and "
+            "name it with api_key_env"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected http://host[:port]/path or https://..., got {url!r}")
+    return url

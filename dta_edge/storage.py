@@ -7,8 +7,11 @@ stage writes each missing record exactly once.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from dta_edge.errors import DataError, RecordError
 from dta_edge.layout import retried_name
-from dta_edge.textfile import read_user_text
+from dta_edge.textfile import open_regular, read_user_text
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -34,11 +37,25 @@ def _umask() -> int:
     return 0o022  # no procfs: the usual default
 
 
+def named_os_error(exc: OSError, path: Path | str) -> OSError:
+    """``exc`` with the file it happened to (a write to an open file names none)."""
+    if exc.filename is not None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+
+
 def atomic_write_text(path: Path | str, text: str) -> None:
-    """Write a whole file so that readers see the old or the new content, never half."""
+    """Write a whole file so that readers see the old or the new content, never half.
+
+    A full disk, a read-only folder or a file-size limit leaves the old file (or none) under the
+    final name and raises the OSError with the file named.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise named_os_error(exc, path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -46,6 +63,9 @@ def atomic_write_text(path: Path | str, text: str) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -77,6 +97,9 @@ def read_json(path: Path | str, *, expect: type | tuple[type, ...] = dict) -> An
             is not ``expect``; a truncated file from an interrupted copy says so.
     """
     text = read_text_file(path)
+    deepest = nesting_depth(text)
+    if deepest > MAX_JSON_DEPTH:
+        raise DataError(f"{path}: nested {deepest} levels deep; at most {MAX_JSON_DEPTH} are read")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -94,7 +117,32 @@ def read_json(path: Path | str, *, expect: type | tuple[type, ...] = dict) -> An
     return data
 
 
+MAX_JSON_DEPTH = 64  # our records nest 4 deep; a hostile line of 100,000 levels stops here
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def nesting_depth(text: str, stop: int = MAX_JSON_DEPTH) -> int:
+    """How deep JSON brackets nest in ``text`` (strings skipped), counted up to ``stop + 1``.
+
+    Linear and recursion-free, so it runs before a parser that recurses per level.
+    """
+    if "[" not in text and "{" not in text:
+        return 0
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if match.group(0) in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop:
+                break
+    return deepest
+
+
 def _parse_line(path: Path, number: int, line: str, model: type[R]) -> R:
+    deepest = nesting_depth(line)
+    if deepest > MAX_JSON_DEPTH:
+        raise RecordError(path, number, f"nested over {MAX_JSON_DEPTH} levels deep")
     try:
         return model.model_validate_json(line)
     except ValidationError as exc:
@@ -122,7 +170,7 @@ def iter_jsonl(
     path = Path(path)
     if path.is_dir():
         raise RecordError(path, 0, "is a folder; give a JSONL file")
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -153,9 +201,30 @@ def read_jsonl(path: Path | str, model: type[R], *, tolerate_torn_tail: bool = F
     return list(iter_jsonl(path, model, tolerate_torn_tail=tolerate_torn_tail))
 
 
+def _open_own(path: Path, flags: int) -> int:
+    """Open a file of our run folder without following a symbolic link; regular files only.
+
+    Raises:
+        DataError: the name is a symbolic link or not a regular file (never written through).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(
+                f"{path}: is a symbolic link; dta appends only to files it made, never through "
+                "a link"
+            ) from None
+        raise named_os_error(exc, path) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DataError(f"{path}: not a regular file; dta appends only to files it made")
+    return fd
+
+
 def _cut_torn_tail(path: Path) -> int:
     """Truncate a trailing partial line; return how many bytes were removed."""
-    with path.open("rb+") as handle:
+    with os.fdopen(_open_own(path, os.O_RDWR), "rb+") as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
         if size == 0:
@@ -223,13 +292,14 @@ class JsonlWriter(Generic[R]):
 
     def __enter__(self) -> JsonlWriter[R]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
+        if self.path.exists() or self.path.is_symlink():
             self.torn_bytes = _cut_torn_tail(self.path)
             records = list(iter_jsonl(self.path, self.model))
             if self.retry is not None:
                 records = self._set_aside_retries(records, self.retry)
             self.done.update(_key_of(record) for record in records)
-        self._handle = self.path.open("a", encoding="utf-8", newline="\n")
+        fd = _open_own(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        self._handle = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
         return self
 
     def _set_aside_retries(self, records: list[R], retry: Callable[[R], bool]) -> list[R]:
@@ -238,7 +308,8 @@ class JsonlWriter(Generic[R]):
         if not again:
             return records
         aside = self.path.with_name(retried_name(self.path.name))
-        with aside.open("a", encoding="utf-8", newline="\n") as handle:
+        fd = _open_own(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8", newline="\n") as handle:
             handle.writelines(record.model_dump_json() + "\n" for record in again)
         kept = [record for record in records if not retry(record)]
         write_jsonl(self.path, kept)
@@ -247,8 +318,12 @@ class JsonlWriter(Generic[R]):
 
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            try:
+                handle.close()
+            except OSError as exc:
+                if exc_info[0] is None:  # else the error already on its way says it
+                    raise named_os_error(exc, self.path) from None
 
     def write(self, record: R) -> bool:
         """Append ``record`` unless its key is already written; return whether it was appended."""
@@ -257,10 +332,13 @@ class JsonlWriter(Generic[R]):
         key = _key_of(record)
         if key in self.done:
             return False
-        self._handle.write(record.model_dump_json() + "\n")
-        self._handle.flush()
-        if self.fsync:
-            os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(record.model_dump_json() + "\n")
+            self._handle.flush()
+            if self.fsync:
+                os.fsync(self._handle.fileno())
+        except OSError as exc:  # a full disk: the torn line is cut when the run resumes
+            raise named_os_error(exc, self.path) from None
         self.done.add(key)
         return True
 

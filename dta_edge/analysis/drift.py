@@ -37,7 +37,7 @@ def pooled_states(
     """
     import torch
 
-    chat = ChatTemplate(lm.tokenizer.chat_template)
+    chat = ChatTemplate(lm.tokenizer.chat_template, f"the chat template of {lm.name}")
     texts = [student_prompt(chat, p) for p in prompts]
     encoded = [lm.tokenizer.encode(t, add_special_tokens=False) for t in texts]
     pad = lm.tokenizer.pad_token_id or 0

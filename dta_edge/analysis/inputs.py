@@ -47,8 +47,8 @@ def load_model(
         DataError: the folder is neither a model nor an adapter, or the adapter's base is missing.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from dta_edge.models.hf_load import load_adapter, load_causal_lm, load_tokenizer
     from dta_edge.models.references import resolve_model
 
     device = pick_device(device)
@@ -56,22 +56,20 @@ def load_model(
     path = Path(resolve_model(reference))
     adapter_config = path / "adapter_config.json"
     if adapter_config.exists():
-        from peft import PeftModel
-
         named = json.loads(adapter_config.read_text()).get("base_model_name_or_path")
         base_ref = named if named and Path(named).exists() else base
         if base_ref is None:
             raise DataError(f"{adapter_config}: base model {named!r} not found; pass --base")
         base_ref = resolve_model(base_ref)
-        model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
-        model = PeftModel.from_pretrained(model, path).merge_and_unload()
+        model = load_causal_lm(base_ref, dtype=dtype)
+        model = load_adapter(model, path).merge_and_unload()
         tokenizer_dir = path if (path / "tokenizer.json").exists() else Path(base_ref)
     elif path.is_dir() and not (path / "config.json").exists():
         raise DataError(f"{path}: no config.json or adapter_config.json; not a model folder")
     else:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+        model = load_causal_lm(str(path), dtype=dtype)
         tokenizer_dir = path
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    tokenizer = load_tokenizer(str(tokenizer_dir))
     if not tokenizer.chat_template:
         raise DataError(f"{tokenizer_dir}: the tokenizer has no chat template")
     return LoadedModel(name, model.to(device).eval(), tokenizer, device)
@@ -113,26 +111,27 @@ def read_pairs(path: Path, limit: int | None = None, need_solution: bool = True)
     Raises:
         DataError: a missing file, a bad line, a record without question or solution.
     """
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    from dta_edge.storage import MAX_JSON_DEPTH, nesting_depth, read_text_file
+
     pairs: list[Pair] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected an object")
-            pair = _pair(row, where)
-            if need_solution and not pair[1].strip():
-                raise DataError(f"{where}: field 'solution' is missing or empty")
-            pairs.append(pair)
-            if limit and len(pairs) >= limit:
-                break
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        if nesting_depth(line) > MAX_JSON_DEPTH:
+            raise DataError(f"{where}: nested over {MAX_JSON_DEPTH} levels deep")
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected an object")
+        pair = _pair(row, where)
+        if need_solution and not pair[1].strip():
+            raise DataError(f"{where}: field 'solution' is missing or empty")
+        pairs.append(pair)
+        if limit and len(pairs) >= limit:
+            break
     if not pairs:
         raise DataError(f"{path}: no records")
     return pairs

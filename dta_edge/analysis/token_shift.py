@@ -27,6 +27,7 @@ from dta_edge.config import FrozenModel
 from dta_edge.layout import TOKEN_SHIFT, TOKEN_SHIFT_CLOUD
 from dta_edge.models.chat import ChatTemplate, student_prompt
 from dta_edge.runs import recorded
+from dta_edge.safe_paths import inside
 from dta_edge.storage import atomic_write_json
 
 # LaTeX commands, words (with inner apostrophes/hyphens), numbers, then any other single symbol.
@@ -104,7 +105,8 @@ class TokenizedPair(FrozenModel):
 def tokenize_pairs(tokenizer, pairs: Sequence[Pair]) -> list[TokenizedPair]:
     """Prompt and solution tokenised apart, as SFT and the curation NLL do."""
     out = []
-    chat = ChatTemplate(tokenizer.chat_template)
+    origin = f"the chat template of {getattr(tokenizer, 'name_or_path', 'the base model')}"
+    chat = ChatTemplate(tokenizer.chat_template, origin)
     for user, solution in pairs:
         prompt = tokenizer.encode(student_prompt(chat, user), add_special_tokens=False)
         encoded = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
@@ -226,7 +228,9 @@ def analyze_token_shift(
     for lm in tuned:
         shifts = word_shifts(items, scored[base.name], scored[lm.name], lexicon)
         mean = float(np.mean(np.concatenate(scored[lm.name])))
-        png = out_dir / TOKEN_SHIFT_CLOUD.format(model=lm.name)
+        png = inside(
+            out_dir, TOKEN_SHIFT_CLOUD.format(model=lm.name), source=f"model name {lm.name!r}"
+        )
         drawn = _word_cloud(shifts, png)
         result["models"][lm.name] = {
             "mean_logprob_base": base_mean, "mean_logprob_tuned": mean,

@@ -142,7 +142,8 @@ class PromptBackend(ABC):
         """The chat template, compiled on first use and kept by this backend."""
         compiled = getattr(self, "_compiled_template", None)
         if compiled is None:
-            compiled = ChatTemplate(self.chat_template())
+            origin = getattr(self, "template_origin", f"the {self.name} backend's chat template")
+            compiled = ChatTemplate(self.chat_template(), origin)
             self._compiled_template = compiled
         return compiled
 

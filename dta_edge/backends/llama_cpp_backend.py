@@ -63,6 +63,7 @@ class LlamaCppGenerator(PromptBackend):
         return super().generate(request)
 
     def __init__(self, model: str, options: Options) -> None:
+        self.template_origin = f"the chat template of {model}"
         from dta_edge.backends.device_truth import require_llama_gpu
         from dta_edge.models.gguf_file import load_gguf
 
@@ -90,7 +91,7 @@ class LlamaCppGenerator(PromptBackend):
 
     @override
     def chat_template(self) -> str:
-        return self.llm.metadata["tokenizer.chat_template"]
+        return self.llm.metadata.get("tokenizer.chat_template", "")
 
     @override
     def complete(

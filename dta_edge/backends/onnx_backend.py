@@ -28,6 +28,7 @@ class OnnxGenerator(PromptBackend):
         """Backend options, as a suite's `options:` mapping gives them."""
 
     def __init__(self, model: str, options: Options) -> None:
+        self.template_origin = f"the chat template of {model}"
         import onnxruntime_genai as og
         from tokenizers import Tokenizer
 

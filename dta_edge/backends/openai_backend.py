@@ -13,21 +13,18 @@ Standard library HTTP only: no client package to pin against vLLM's.
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import os
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from typing_extensions import override
 
 from dta_edge.backends.base import (
@@ -39,8 +36,12 @@ from dta_edge.backends.base import (
     split_reasoning,
     truncate_at_stop,
 )
+from dta_edge.backends.http_transport import HttpStatus, Limits, TransportError, Watchdog, post
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ConfigError, DtaError
+from dta_edge.secrets import check_endpoint_url
+
+EndpointUrl = Annotated[str, AfterValidator(check_endpoint_url)]
 
 
 class ServerError(DtaError):
@@ -67,8 +68,9 @@ class OpenAIGenerator(PromptBackend):
     class Options(FrozenModel):
         """Backend options, as a suite's `options:` mapping gives them."""
 
-        base_url: str | tuple[str, ...] = Field(
-            description="e.g. http://127.0.0.1:8000/v1; several spread requests round-robin."
+        base_url: EndpointUrl | tuple[EndpointUrl, ...] = Field(
+            description="e.g. http://127.0.0.1:8000/v1; several spread requests round-robin. "
+            "No key in it (user:key@, ?key=): name the key's variable in api_key_env."
         )
         api: Literal["chat", "completions"] = "chat"
         api_key_env: str | None = Field(
@@ -81,7 +83,21 @@ class OpenAIGenerator(PromptBackend):
         concurrency: int = Field(
             default=1, ge=1, description="Requests in flight per endpoint (and samples at once)."
         )
-        timeout_s: float = Field(default=600.0, gt=0, description="Per attempt, socket level.")
+        timeout_s: float = Field(
+            default=600.0, gt=0, description="One socket read (and the connect), per attempt."
+        )
+        request_timeout_s: float = Field(
+            default=3600.0, gt=0,
+            description="The whole request, per attempt: a server that keeps the answer "
+            "coming past it (a never-ending stream, a byte at a time) is cut off and the "
+            "request recorded as failed.",
+        )  # fmt: skip
+        max_response_mib: float = Field(
+            default=64.0, gt=0, description="Largest answer read, streamed or not."
+        )
+        max_line_kib: float = Field(
+            default=1024.0, gt=0, description="Longest line of an event stream."
+        )
         retries: int = Field(default=4, ge=0, description="On 429, 5xx, timeouts, cut streams.")
         backoff_s: float = Field(default=0.5, ge=0, description="First retry delay; doubles.")
         backoff_max_s: float = Field(default=30.0, ge=0)
@@ -103,6 +119,12 @@ class OpenAIGenerator(PromptBackend):
         self._pick = threading.Lock()
         self._slots = {url: threading.BoundedSemaphore(options.concurrency) for url in urls}
         self._random = random.Random()  # jitter only; never seeds anything else
+        self._watchdog = Watchdog()  # one thread, cutting off requests at their deadline
+        self._limits = Limits(
+            read_timeout_s=options.timeout_s, deadline_s=options.request_timeout_s,
+            max_body_bytes=int(options.max_response_mib * 2**20),
+            max_line_bytes=int(options.max_line_kib * 1024),
+        )  # fmt: skip
         self._template: str | None = None
         self._key: str | None = None
         if options.api_key_env:
@@ -118,6 +140,7 @@ class OpenAIGenerator(PromptBackend):
             if not options.chat_template:
                 raise ConfigError("openai options", ["api completions needs chat_template"])
             self._template = _read_template(Path(options.chat_template))
+            self.template_origin = f"the chat template {options.chat_template}"
 
     @override
     def chat_template(self) -> str:
@@ -220,29 +243,37 @@ class OpenAIGenerator(PromptBackend):
         raise AssertionError("unreachable")
 
     def _send(self, url: str, payload: bytes, headers: dict, started: float) -> dict:
-        call = urllib.request.Request(url, payload, headers, method="POST")
         try:
-            response = urllib.request.urlopen(call, timeout=self.options.timeout_s)
-        except urllib.error.HTTPError as exc:
+            reply = post(url, payload, headers, self._limits, self._watchdog)
+        except HttpStatus as exc:
             # Error bodies may echo the request, headers included: never store the key.
-            detail = self._redact(exc.read().decode("utf-8", errors="replace"))[:300]
+            detail = self._redact(exc.body.decode("utf-8", errors="replace"))[:300]
             if exc.code in RETRY_STATUS:
-                after = exc.headers.get("Retry-After") if exc.headers else None
+                after = exc.retry_after
                 wait = float(after) if after and after.replace(".", "", 1).isdigit() else None
                 raise _Retryable(f"HTTP {exc.code}: {detail}", wait) from None
             raise ServerError(f"{url}: HTTP {exc.code}: {detail}") from None
-        except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
-            raise _Retryable(self._redact(f"{type(exc).__name__}: {exc}")) from None
+        except TransportError as exc:
+            if exc.retryable:
+                raise _Retryable(self._redact(str(exc))) from None
+            raise ServerError(f"{url}: {self._redact(str(exc))}") from None
         try:
-            with response:
-                if not self.options.stream:
-                    return _parse_whole(json.loads(response.read()))
-                return _parse_stream(_sse_events(response), started)
-        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-            raise _Retryable(f"connection broke mid-response ({type(exc).__name__})") from None
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            if not self.options.stream:
+                return _parse_whole(json.loads(reply.body()))
+            return _parse_stream(_sse_events(reply.lines()), started)
+        except TransportError as exc:
+            if exc.retryable:
+                raise _Retryable(str(exc)) from None
+            raise ServerError(f"{url}: {exc}") from None
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             message = self._redact(f"malformed response ({type(exc).__name__}: {exc})")
             raise _Retryable(message[:300]) from None
+        finally:
+            reply.close()
+
+    def close(self) -> None:
+        """End the deadline watchdog's thread."""
+        self._watchdog.close()
 
     def _redact(self, text: str) -> str:
         from dta_edge.secrets import redact
@@ -283,9 +314,9 @@ def _read_template(path: Path) -> str:
     return json.loads(text)["chat_template"] if path.suffix == ".json" else text
 
 
-def _sse_events(response) -> Iterator[dict]:
+def _sse_events(lines: Iterator[bytes]) -> Iterator[dict]:
     """JSON payloads of a server-sent event stream, until ``[DONE]``; a stream without it is cut."""
-    for raw in response:
+    for raw in lines:
         line = raw.decode("utf-8").strip()
         if not line.startswith("data:"):
             continue
@@ -296,6 +327,13 @@ def _sse_events(response) -> Iterator[dict]:
     raise _Retryable("stream ended before [DONE]")
 
 
+def _no_text(tool_calls: bool) -> _Retryable:
+    """An answer without text: a failure to ask again, never an empty success."""
+    if tool_calls:
+        return _Retryable("the server answered with a tool call, not text")
+    return _Retryable("the answer has no content (content: null)")
+
+
 def _parse_stream(events: Iterator[dict], started: float) -> dict:
     text, reasoning = [], []
     chunks = 0
@@ -304,12 +342,17 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
     finish = "stop"
     stop_reason = None
     choices_seen = 0
+    has_content = tool_calls = False
     for event in events:
         usage = event.get("usage") or usage
         for choice in event.get("choices") or []:
             choices_seen += 1
             delta = choice.get("delta") or {}
-            piece = delta.get("content") or choice.get("text") or ""
+            content = delta.get("content") if "delta" in choice else choice.get("text")
+            if isinstance(content, str):
+                has_content = True
+            tool_calls = tool_calls or bool(delta.get("tool_calls") or delta.get("function_call"))
+            piece = content if isinstance(content, str) else ""
             thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
             if piece or thought:
                 chunks += 1
@@ -322,6 +365,10 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
     if not choices_seen:
         # Only usage, or nothing: a broken reply, not an empty answer; retried, then an error.
         raise ValueError("the stream held no choices")
+    if tool_calls and not "".join(text).strip():
+        raise _no_text(True)
+    if not has_content and not "".join(reasoning):
+        raise _no_text(False)
     return {
         "text": "".join(text),
         "reasoning": "".join(reasoning),
@@ -337,9 +384,16 @@ def _parse_whole(payload: dict) -> dict:
     choice = payload["choices"][0]
     message = choice.get("message") or {}
     usage = payload.get("usage") or {}
+    content = message.get("content") if "message" in choice else choice.get("text")
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    tool_calls = bool(message.get("tool_calls") or message.get("function_call"))
+    if tool_calls and not (content or "").strip():
+        raise _no_text(True)
+    if not isinstance(content, str) and not reasoning:
+        raise _no_text(False)
     return {
-        "text": message.get("content") or choice.get("text") or "",
-        "reasoning": message.get("reasoning_content") or message.get("reasoning") or "",
+        "text": content if isinstance(content, str) else "",
+        "reasoning": reasoning,
         "prompt_tokens": usage.get("prompt_tokens"),
         "output_tokens": usage.get("completion_tokens", 0),
         "ttft_s": None,

@@ -58,8 +58,10 @@ class TransformersGenerator(PromptBackend):
             return {"device": profile.device, "threads": profile.threads}
 
     def __init__(self, model: str, options: Options) -> None:
+        self.template_origin = f"the chat template of {model}"
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
         if options.threads:
             torch.set_num_threads(options.threads)
@@ -77,8 +79,8 @@ class TransformersGenerator(PromptBackend):
             raise ModelError(f"{model}: not a transformers model folder (no config.json)")
         self.device = device
         self.placement = {"device": device}
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
+        self.tokenizer = load_tokenizer(model)
+        self.model = load_causal_lm(model, dtype=getattr(torch, dtype))
         self.model.to(device).eval()
         self.end_ids = end_of_turn_ids(self.tokenizer, self.model.generation_config)
 

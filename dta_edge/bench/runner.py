@@ -21,13 +21,13 @@ from dta_edge.bench.suite import BenchSuite, SystemSpec
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.layout import PROBLEMS, RESULTS, SUMMARY
 from dta_edge.meters.base import EnergyReading, Meter
-from dta_edge.meters.registry import create_meter
+from dta_edge.meters.registry import create_meter, meter_options
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.plugins import with_profile_defaults
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem, sample_key
-from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl, write_jsonl
+from dta_edge.storage import JsonlWriter, atomic_write_json, read_json, read_jsonl, write_jsonl
 from dta_edge.tasks.scoring import score_text
 from dta_edge.tasks.sources import load_problem_source
 
@@ -46,6 +46,7 @@ def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None =
         ConfigError: none of them opens; every meter's reason is listed.
     """
     reasons = []
+    meter_options(profile.meter_chain[0], profile.meter_options, profile)  # bad options: stop
     for index, name in enumerate(profile.meter_chain):
         options = profile.meter_options if index == 0 else None
         try:
@@ -242,6 +243,8 @@ def _run_problem(bench: _Bench, suite, system: SystemSpec, generator, problem, m
                 generations, reading = bench.window(
                     lambda rs=requests: [g for r in rs for g in generator.generate(r)]
                 )
+        except ConfigError:
+            raise  # a broken chat template or option: every request would fail alike
         except DtaError as exc:
             bench.failed(system, problem, batch, f"{type(exc).__name__}: {exc}")
             continue
@@ -282,6 +285,17 @@ def _size_mib(model: str) -> float | None:
     return None
 
 
+def _previous_load_seconds(path: Path) -> dict[str, float | None]:
+    """Model load times from the last summary.json; a damaged one is rebuilt, not fatal."""
+    if not path.exists():
+        return {}
+    try:
+        systems = read_json(path).get("systems", [])
+        return {s["system"]: s.get("load_s") for s in systems if isinstance(s, dict)}
+    except (DtaError, KeyError, TypeError, AttributeError):
+        return {}  # everything else in it is recomputed from results.jsonl
+
+
 def write_summary(
     suite: BenchSuite,
     profile: DeviceProfile,
@@ -299,14 +313,7 @@ def write_summary(
     over the profile's device.
     """
     results = read_jsonl(out_dir / RESULTS, BenchResult)
-    previous = {}
-    if (out_dir / SUMMARY).exists():
-        import json
-
-        previous = {
-            s["system"]: s.get("load_s")
-            for s in json.loads((out_dir / SUMMARY).read_text())["systems"]
-        }
+    previous = _previous_load_seconds(out_dir / SUMMARY)
     summaries = []
     for system in suite.systems:
         mine = [r for r in results if r.system == system.name]

@@ -5,6 +5,8 @@ Every user error (bad config, bad record, bad data) exits with code 2 and a one-
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
 
 import typer
@@ -24,7 +26,7 @@ from dta_edge.cli.profile import profile_app
 from dta_edge.cli.report import report_command
 from dta_edge.cli.score import score_app
 from dta_edge.cli.train import train_command
-from dta_edge.errors import DtaError
+from dta_edge.errors import DtaError, Terminated
 
 app = typer.Typer(
     help="dta-edge: adapt an LLM to telecom mathematics with Data Trajectory Alignment, "
@@ -58,10 +60,30 @@ def version() -> None:
             console.print(f"  {name} {found}")
 
 
+# What the OS said, and what the user can do about it (the records written so far are kept).
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free space and rerun (finished records are kept)",
+    errno.EDQUOT: "the disk quota is used up; free space and rerun (finished records are kept)",
+    errno.EFBIG: "the file grew past the size limit (ulimit -f); raise it and rerun",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EACCES: "permission denied; choose a folder you may write, or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a folder you may write",
+    errno.EIO: "an I/O error from the disk",
+    errno.EMFILE: "too many open files (ulimit -n)",
+}
+
+
 def main() -> None:
     """Entry point of the `dta` console script."""
+    received: list[int] = []
+
+    def terminate(signal_number: int, _frame: object) -> None:
+        received.append(signal_number)
+        raise Terminated(signal_number)  # unwinds like Ctrl-C: run.json says "interrupted"
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
-        app()
+        _run_app(received)
     except DtaError as exc:
         _fail(str(exc))
     except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
@@ -71,8 +93,28 @@ def main() -> None:
             f"{exc.filename}: {exc.strerror}; a file stands where a folder is expected, or the "
             "reverse (check --out and the paths given)"
         )
-    except (FileNotFoundError, PermissionError) as exc:
+    except FileNotFoundError as exc:
         _fail(f"{exc.filename}: {exc.strerror}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = _OS_HINTS.get(exc.errno or 0, exc.strerror or str(exc))
+        _fail(f"{where}{exc.strerror or type(exc).__name__}: {hint}")
+    except RecursionError:
+        _fail("an input is nested too deeply to read (a config, JSON line or template)")
+    except KeyboardInterrupt as exc:
+        code = 128 + exc.signal_number if isinstance(exc, Terminated) else 130
+        make_console(stderr=True).print("interrupted: rerun the same command to resume")
+        sys.exit(code)
+
+
+def _run_app(received: list[int]) -> None:
+    """Run the app; a run ended by SIGTERM exits 128 + 15, as an unhandled SIGTERM would."""
+    try:
+        app()
+    except SystemExit:
+        if received:  # click turned the interrupt into its own exit code
+            sys.exit(128 + received[0])
+        raise
 
 
 def _fail(message: str) -> None:

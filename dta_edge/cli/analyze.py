@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, console
 
 analyze_app = typer.Typer(help="Analyses behind the method's claims (JSON + PNG per analysis).")
 
@@ -23,13 +23,14 @@ def loss(
     threshold: Annotated[
         float | None, typer.Option(help="Loss to reach; default: the highest of the minima.")
     ] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Overlay training and held-out loss; minimum, its step, and steps to a threshold."""
     from dta_edge.analysis.loss_curves import write_loss_analysis
     from dta_edge.cli._common import parse_key_values
 
     pairs = {k: Path(v) for k, v in parse_key_values(runs, "NAME=TRAIN_DIR argument").items()}
-    path = write_loss_analysis(pairs, out_path, threshold)
+    path = write_loss_analysis(pairs, out_path, threshold, overwrite=overwrite)
     import json
 
     result = json.loads(path.read_text())
@@ -80,6 +81,7 @@ def token_shift(
     top: Annotated[int, typer.Option(min=1, help="Gainers and losers to list.")] = 25,
     batch_size: Batch = 8,
     device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Which words of reference solutions fine-tuning made more likely (teacher forcing)."""
     import json
@@ -98,7 +100,7 @@ def token_shift(
     with progress_bar(console, "token shift", len(pairs)) as advance:
         path = analyze_token_shift(
             base_lm, tuned_lms, pairs, words, out_path, top=top, batch_size=batch_size,
-            on_progress=lambda name, done, total: advance(done, name, total),
+            on_progress=lambda name, done, total: advance(done, name, total), overwrite=overwrite,
         )  # fmt: skip
     result = json.loads(path.read_text())
     for name, model in result["models"].items():
@@ -132,6 +134,7 @@ def drift(
     base: Annotated[str | None, typer.Option(help="Base for adapter folders.")] = None,
     batch_size: Batch = 8,
     device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Hidden-state drift of tuned models from the base, per benchmark (PCA on the base)."""
     import json
@@ -148,7 +151,7 @@ def drift(
     with progress_bar(console, "drift", len(loaded) * len(benchmarks)) as advance:
         path = analyze_drift(
             loaded, benchmarks, out_path, layer=layer, batch_size=batch_size,
-            on_progress=lambda name, done, total: advance(done, name, total),
+            on_progress=lambda name, done, total: advance(done, name, total), overwrite=overwrite,
         )  # fmt: skip
     result = json.loads(path.read_text())
     for row in result["drift"]:
@@ -193,6 +196,7 @@ def pairwise(
     thinking: Annotated[bool, typer.Option(help="Let the judge think first.")] = False,
     max_tokens: Annotated[int, typer.Option(min=16, help="Judge reply budget.")] = 256,
     workers: Annotated[int, typer.Option(min=1, help="Requests in flight (servers).")] = 1,
+    overwrite: Overwrite = False,
 ) -> None:
     """Head-to-head: a judge compares two runs' answers, both orders, ties allowed."""
     from dta_edge.analysis.pairwise import pairwise_problems, read_answers, run_pairwise
@@ -209,7 +213,7 @@ def pairwise(
         path = run_pairwise(
             generator, f"{judge}:{Path(judge_model).name}", problems, run_a, run_b, out_path,
             reference=reference, max_tokens=max_tokens, thinking=thinking, workers=workers,
-            on_progress=lambda name, done, total: advance(done, name, total),
+            on_progress=lambda name, done, total: advance(done, name, total), overwrite=overwrite,
         )  # fmt: skip
     _print_pairwise(path, run_a.system, run_b.system)
 

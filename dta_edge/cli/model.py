@@ -25,18 +25,24 @@ def model_tiny(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Build cache (default: the user cache dir).")
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="If --out holds a model, move it aside and copy anew."),
+    ] = False,
 ) -> None:
-    """Build (or take from cache) the embedded tiny Qwen3 and copy it to --out."""
+    """Build (or take from cache) the embedded tiny Qwen3 and copy it to --out (a new folder)."""
     from dta_edge.models.tiny import export_tiny_model, tiny_model
     from dta_edge.models.tiny_config import TinyModelConfig
+    from dta_edge.run_folder import check_new_folder
 
     recipe = overrides(TinyModelConfig, config, seed=seed, steps=steps)
+    check_new_folder(out_path, overwrite=overwrite, marker="config.json")  # before the build
     with progress_bar(console, "pre-training tiny Qwen3", recipe.steps) as advance:
         build = tiny_model(
             recipe, cache_dir=cache_dir, on_step=lambda s, _t, loss: advance(s, f"loss {loss:.3f}")
         )
         advance(recipe.steps, "cached" if build.cached else "")
-    export_tiny_model(build, out_path)
+    export_tiny_model(build, out_path, overwrite=overwrite)
     info = build.info
     console.print(
         f"tiny model ({info['parameters']:,} parameters, vocab {info['vocab_size']}) "

@@ -38,7 +38,7 @@ def report_command(
     )
     paths = write_report(data, deltas, notes, out_path, title)
     for delta in deltas:
-        console.print(f"  {delta.system}: {escape(delta.text)}")
+        console.print(f"  {escape(delta.system)}: {escape(delta.text)}")
     for note in notes:
         console.print(f"  [yellow]{escape(note)}[/yellow]")
     console.print(

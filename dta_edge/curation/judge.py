@@ -19,6 +19,7 @@ from dta_edge.curation.phase2 import student_spec
 from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, JudgeSpec
 from dta_edge.curation.steps import progress_ticker, run_bounded
+from dta_edge.errors import ConfigError
 from dta_edge.layout import ALIGNED, JUDGED
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import AlignedCandidate, ChatMessage, JudgeVerdict, Problem
@@ -214,6 +215,8 @@ def run_judge(
         def one(item: AlignedCandidate):
             try:
                 return judge.judge(by_id[item.problem_id], item.rewrite or ""), False
+            except ConfigError:
+                raise  # a broken template or option: every request would fail alike
             except Exception as exc:  # noqa: BLE001 - recorded, retried on a rerun
                 failure = f"judge request failed: {type(exc).__name__}: {exc}"[:300]
                 return (None, None, failure), True

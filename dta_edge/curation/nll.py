@@ -30,20 +30,22 @@ class TransformersNll:
 
     def __init__(self, model_dir: str, device: str = "auto", batch_size: int = 8) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
         self.device = device
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+        self.origin = f"the chat template of {model_dir}"
+        self.tokenizer = load_tokenizer(model_dir)
+        self.model = load_causal_lm(model_dir, dtype=dtype).to(device).eval()
 
     def _ids(self, pair: Pair) -> tuple[list[int], list[int]]:
         encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
         if getattr(self, "_template", None) is None:
-            self._template = ChatTemplate(self.tokenizer.chat_template)
+            self._template = ChatTemplate(self.tokenizer.chat_template, self.origin)
         prompt = encode(student_prompt(self._template, pair[0]))
         return prompt, encode(pair[1] + IM_END)
 
@@ -64,7 +66,9 @@ class LlamaCppNll:
         from dta_edge.models.gguf_file import load_gguf
 
         self.llm = load_gguf(Path(gguf), logits_all=True, n_ctx=0, n_threads=n_threads)
-        self.template = ChatTemplate(self.llm.metadata["tokenizer.chat_template"])
+        self.template = ChatTemplate(
+            self.llm.metadata.get("tokenizer.chat_template"), f"the chat template of {gguf}"
+        )
 
     def nll_per_token(self, pairs: Sequence[Pair]) -> list[float]:
         """Evaluate prompt + solution; log-softmax over the solution positions."""

@@ -84,6 +84,8 @@ def _ask(
     started = time.perf_counter()
     try:
         answers = generator.generate(request)
+    except ConfigError:
+        raise  # a broken chat template or option: every request would fail alike
     except Exception as exc:  # noqa: BLE001 - a failed request is recorded, never fatal
         return [
             Candidate(problem_id=problem.id, teacher=teacher.name, sample_index=i, text="",

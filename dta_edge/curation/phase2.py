@@ -24,6 +24,7 @@ from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec
 from dta_edge.curation.reference_teacher import restyle
 from dta_edge.curation.steps import progress_ticker, run_bounded
+from dta_edge.errors import ConfigError
 from dta_edge.layout import ALIGNED, CANDIDATES, EXEMPLARS
 from dta_edge.models.chat import user_prompt
 from dta_edge.models.references import ModelResolver, resolve_model
@@ -143,6 +144,8 @@ def run_phase2(
             )
             try:
                 return [g.text for g in rewriter.generate(request)], None
+            except ConfigError:
+                raise  # a broken template or option: every request would fail alike
             except Exception as exc:  # noqa: BLE001 - recorded as the rejection reason
                 return [], f"rewriter failed: {type(exc).__name__}: {exc}"[:300]
 

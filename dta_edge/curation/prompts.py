@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dta_edge.errors import ConfigError
+from dta_edge.errors import ConfigError, DataError
 
 
 class PromptTemplate:
@@ -21,30 +21,30 @@ class PromptTemplate:
         Raises:
             ConfigError: the file is missing or is not a valid template.
         """
-        from jinja2 import StrictUndefined, TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        from jinja2 import StrictUndefined
 
+        from dta_edge.models.template_sandbox import SandboxedTemplate
         from dta_edge.shipped import resolve_file
+        from dta_edge.storage import read_text_file
 
         self.path = Path(path)
         file = resolve_file(path, "curation", suffix=".jinja")
-        environment = ImmutableSandboxedEnvironment(
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        try:
+            source = read_text_file(file)
+        except DataError as exc:
+            raise ConfigError(file, [str(exc)]) from None
+        self._template = SandboxedTemplate(
+            source, str(file), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=False,
         )  # fmt: skip
-        try:
-            self._template = environment.from_string(file.read_text(encoding="utf-8"))
-        except TemplateError as exc:
-            raise ConfigError(path, [f"template: {exc}"]) from None
 
     def render(self, **values: Any) -> str:
-        """The prompt for ``values``; a variable the template uses but is not given is an error."""
-        from jinja2 import TemplateError
+        """The prompt for ``values``; a variable the template uses but is not given is an error.
 
-        try:
-            return self._template.render(**values).strip()
-        except TemplateError as exc:
-            raise ConfigError(self.path, [f"template: {exc}"]) from None
+        Raises:
+            TemplateFault: (a ConfigError) naming the prompt file.
+        """
+        return self._template.render(**values).strip()
 
 
 def render(path: str | Path, **values: Any) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dta_edge.errors import ConfigError
 from dta_edge.models.references import ModelResolver, resolve_model
+from dta_edge.safe_paths import plain_name
 
 
 def export_embedded(model_dir: Path, target_name: str, targets_dir: Path | None = None) -> Path:
@@ -21,6 +22,7 @@ def export_embedded(model_dir: Path, target_name: str, targets_dir: Path | None 
     from dta_edge.layout import MANIFEST
     from dta_edge.shipped import shipped_folder
 
+    plain_name(target_name, source=f"embedded:tiny@{target_name}")  # it becomes a file name
     target_file = (targets_dir or shipped_folder("export")) / f"{target_name}.yaml"
     if not target_file.exists():
         raise ConfigError(f"embedded:tiny@{target_name}", [f"no export target {target_file}"])

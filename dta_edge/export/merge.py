@@ -53,13 +53,13 @@ def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
         ExportError: the adapter is missing, or for another base (shape or module mismatch).
     """
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+
+    from dta_edge.models.hf_load import load_adapter, load_causal_lm
 
     check_adapter_matches(model_dir, adapter_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    base = load_causal_lm(model_dir, dtype=torch.float32)
     try:
-        merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+        merged = load_adapter(base, adapter_dir).merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ExportError(f"{adapter_dir}: cannot apply adapter to {model_dir}: {exc}") from None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -83,13 +83,12 @@ def merge_parity(
 ) -> float:
     """Max absolute logit difference, merged model vs base + adapter, fp32, over ``texts``."""
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from dta_edge.export.parity import max_logit_diff
+    from dta_edge.models.hf_load import load_adapter, load_causal_lm, load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    with_adapter = PeftModel.from_pretrained(base, adapter_dir).eval()
-    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
+    tokenizer = load_tokenizer(model_dir)
+    base = load_causal_lm(model_dir, dtype=torch.float32)
+    with_adapter = load_adapter(base, adapter_dir).eval()
+    merged = load_causal_lm(merged_dir, dtype=torch.float32).eval()
     return max_logit_diff(with_adapter, merged, tokenizer, texts)

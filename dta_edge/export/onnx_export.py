@@ -131,10 +131,11 @@ def onnx_logits(onnx_dir: Path, ids: Sequence[int]):  # -> numpy [seq, vocab]
 def onnx_top1_agreement(onnx_dir: Path, model_dir: Path, texts: Sequence[str]) -> float:
     """Share of teacher-forced positions where the ONNX argmax equals transformers' fp32 one."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
     agree = total = 0
     for text in texts:
         ids = tokenizer.encode(text, add_special_tokens=False)

@@ -102,9 +102,9 @@ def int4_dequant_max_logit_diff(onnx_dir: Path, model_dir: Path, texts: Sequence
 
     import onnx
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from dta_edge.export.onnx_export import onnx_logits
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
     onnx_model = onnx.load(str(onnx_dir / "model.onnx"))
     config = json.loads((model_dir / "config.json").read_text())
@@ -113,8 +113,8 @@ def int4_dequant_max_logit_diff(onnx_dir: Path, model_dir: Path, texts: Sequence
         for attribute in node.attribute:
             if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
                 attribute.i = 1
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
     with torch.no_grad():
         parameters = dict(model.named_parameters())
         # Tied embeddings share one tensor, listed once, under the input embedding's name.

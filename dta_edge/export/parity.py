@@ -27,9 +27,9 @@ def tokenization_parity(
     gguf_path: Path, model_dir: Path, texts: Sequence[str], modes: Sequence[bool] = (False, True)
 ) -> list[list[str]]:
     """Mismatching texts per mode (without, with special tokens), loading each tokenizer once."""
-    from transformers import AutoTokenizer
+    from dta_edge.models.hf_load import load_tokenizer
 
-    hf = AutoTokenizer.from_pretrained(model_dir)
+    hf = load_tokenizer(model_dir)
     llm = load_gguf(gguf_path, vocab_only=True)
     return [
         [
@@ -47,10 +47,11 @@ def hf_greedy_tokens(
 ) -> list[list[int]]:
     """Greedy continuation token ids from transformers in fp32 (EOS stops it only if asked)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
     outputs = []
     for prompt in prompts:
         ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
@@ -94,13 +95,14 @@ def greedy_divergences(
     a real conversion error.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
     differing = [i for i, (a, b) in enumerate(zip(produced, expected, strict=True)) if a != b]
     if not differing:
         return []
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
     found = []
     for index in differing:
         mine, theirs = produced[index], expected[index]
@@ -128,11 +130,11 @@ def gguf_top1_agreement(
     checkpoint would not fit in memory in float32 (export/streamed_reference).
     """
     import numpy as np
-    from transformers import AutoTokenizer
 
     from dta_edge.export.streamed_reference import reference_argmax
+    from dta_edge.models.hf_load import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     id_lists = [tokenizer.encode(text)[:max_positions] for text in texts]
     reference = reference_argmax(model_dir, id_lists)
     llm = load_gguf(path, logits_all=True, n_ctx=max(len(ids) for ids in id_lists) + 8)
@@ -161,9 +163,10 @@ def max_logit_diff(model_a, model_b, tokenizer, texts: Sequence[str]) -> float:
 def hf_max_logit_diff(source_dir: Path, exported_dir: Path, texts: Sequence[str]) -> float:
     """Max absolute fp32 logit difference between two transformers folders over ``texts``."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source_dir)
-    source = AutoModelForCausalLM.from_pretrained(source_dir, dtype=torch.float32).eval()
-    exported = AutoModelForCausalLM.from_pretrained(exported_dir, dtype=torch.float32).eval()
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(source_dir)
+    source = load_causal_lm(source_dir, dtype=torch.float32).eval()
+    exported = load_causal_lm(exported_dir, dtype=torch.float32).eval()
     return max_logit_diff(source, exported, tokenizer, texts)

@@ -14,15 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from dta_edge.config import FrozenModel
-from dta_edge.errors import ExportError, ParityUnavailable
+from dta_edge.errors import DtaError, ExportError, ParityUnavailable
 from dta_edge.export.step_cost import StepCost, measured
 from dta_edge.export.targets import ExportTarget, ParityMode
 from dta_edge.layout import EXPORTED_FOLDER, MANIFEST, MERGED
 from dta_edge.runs import package_versions, run_record
-from dta_edge.storage import atomic_write_json
+from dta_edge.safe_paths import RelativeName, inside, remove_inside
+from dta_edge.storage import atomic_write_json, read_text_file
 
 TOOLS = (
     "dta-edge", "gguf", "llama_cpp_python", "onnxruntime", "onnxruntime-genai", "onnx_ir",
@@ -37,7 +38,7 @@ QUICK_ABOVE_WEIGHTS = 10**9  # --parity auto is quick above this many weights (1
 class ExportedFile(FrozenModel):
     """One file of an export."""
 
-    path: str
+    path: RelativeName = Field(description="Relative to the export folder; never leaves it.")
     bytes: int
     sha256: str
 
@@ -116,17 +117,15 @@ def _write_gguf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs)
 
 def _write_hf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
     import torch
-    from transformers import AutoModelForCausalLM
 
     from dta_edge.export.merge import TOKENIZER_FILES
+    from dta_edge.models.hf_load import load_causal_lm
 
     final = out_dir / EXPORTED_FOLDER
     staging = out_dir / f".{EXPORTED_FOLDER}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     with measured(costs, "write"):
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=getattr(torch, target.quantization)
-        )
+        model = load_causal_lm(source, dtype=getattr(torch, target.quantization))
         model.save_pretrained(staging)
     for name in TOKENIZER_FILES:
         if (source / name).exists():
@@ -210,13 +209,14 @@ def export_model(
     """
     if not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
-    _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)
     if parity is not None:
         target = target.model_copy(update={"parity": parity})
     config = {"target": target.model_dump(mode="json"), "model": str(model_dir),
               "adapter": str(adapter_dir) if adapter_dir else None}  # fmt: skip
-    # the manifest guards this folder (above); run.json records who exported, where and when
-    with run_record(out_dir, "export", config, guard=False):
+    # the manifest guards this folder (cleared under the lock, before run.json is rewritten);
+    # run.json records who exported, where and when
+    clear = lambda: _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)  # noqa: E731
+    with run_record(out_dir, "export", config, guard=False, overwrite=overwrite, check=clear):
         return _export(target, model_dir, out_dir, adapter_dir, on_stage)
 
 
@@ -300,24 +300,51 @@ def _exported_files(final: Path, out_dir: Path) -> tuple[ExportedFile, ...]:
     )
 
 
+def read_manifest(out_dir: Path) -> ExportManifest:
+    """The manifest of a finished export, every file name in it proven to stay in ``out_dir``.
+
+    Raises:
+        ExportError: no manifest, or one that does not validate (naming the file and field).
+    """
+    path = out_dir / MANIFEST
+    if not path.exists():
+        raise ExportError(f"{path}: missing; not a finished export folder")
+    try:
+        return ExportManifest.model_validate_json(read_text_file(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "<top level>"
+        raise ExportError(f"{path}: field {field}: {first['msg']}") from None
+    except DtaError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _exported_top(out_dir: Path, manifest: ExportManifest, index: int = 0) -> Path:
+    """The top-level entry of the export holding file ``index`` (the GGUF, or the folder)."""
+    top = Path(manifest.files[index].path).parts[0]
+    return inside(out_dir, top, source=f"{out_dir / MANIFEST} files[{index}].path")
+
+
 def _clear_previous_export(
     out_dir: Path, target: ExportTarget, model_dir: Path, adapter_dir: Path | None, overwrite: bool
 ) -> None:
-    """Remove the last export's manifest and files (refusing another model's unless overwrite)."""
+    """Remove the last export's manifest and files (refusing another model's unless overwrite).
+
+    Only names the manifest lists, each proven to stay inside ``out_dir``, are removed; a
+    manifest naming anything else is refused before anything is removed.
+    """
     path = out_dir / MANIFEST
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir}: is an existing file; --out takes a folder")
     if not path.exists():
         return
     try:
-        old = ExportManifest.model_validate_json(path.read_bytes())
-    except ValueError:
+        old = read_manifest(out_dir)
+    except ExportError as exc:
         if not overwrite:
             raise ExportError(
-                f"{path}: unreadable manifest of an earlier export; pass --overwrite to replace "
-                "that export"
+                f"{exc}; an unreadable manifest of an earlier export: pass --overwrite to "
+                "replace that export"
             ) from None
-        path.unlink()
+        path.unlink()  # its file list cannot be trusted: nothing it names is removed
         return
     differences = [
         f"{name}: {before} before, {now} now"
@@ -334,22 +361,15 @@ def _clear_previous_export(
             f"{out_dir}: holds an export of another model ({'; '.join(differences)}); pass "
             "--overwrite to replace it, or choose another --out"
         )
+    tops = [_exported_top(out_dir, old, index) for index in range(len(old.files))]
     path.unlink()  # from here on the folder holds no finished export
-    for item in old.files:
-        top = out_dir / Path(item.path).parts[0]
-        if top.is_dir():
-            shutil.rmtree(top)
-        else:
-            top.unlink(missing_ok=True)
+    for top in dict.fromkeys(tops):
+        remove_inside(out_dir, top.name, source=str(path))
 
 
 def exported_model(out_dir: Path) -> Path:
     """The model a finished export folder holds (the GGUF file, or the ONNX / HF folder)."""
-    path = out_dir / MANIFEST
-    if not path.exists():
-        raise ExportError(f"{path}: missing; not a finished export folder")
-    manifest = ExportManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    return out_dir / Path(manifest.files[0].path).parts[0]
+    return _exported_top(out_dir, read_manifest(out_dir))
 
 
 class VerifyResult(FrozenModel):
@@ -368,16 +388,10 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     Raises:
         ExportError: no manifest, or a manifest that does not validate.
     """
-    path = out_dir / MANIFEST
-    if not path.exists():
-        raise ExportError(f"{path}: missing; not a finished export folder")
-    try:
-        manifest = ExportManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ExportError(f"{path}: invalid manifest ({exc})") from None
+    manifest = read_manifest(out_dir)
     file_problems: list[str] = []
-    for item in manifest.files:
-        file = out_dir / item.path
+    for index, item in enumerate(manifest.files):
+        file = inside(out_dir, item.path, source=f"{out_dir / MANIFEST} files[{index}].path")
         if not file.exists():
             file_problems.append(f"{file}: missing")
         elif file.stat().st_size != item.bytes or sha256_of(file) != item.sha256:
@@ -389,7 +403,7 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     if not file_problems and manifest.parity_mode != "off":
         merged = out_dir / MERGED
         model = merged if manifest.adapter else source
-        final = out_dir / Path(manifest.files[0].path).parts[0]
+        final = _exported_top(out_dir, manifest)
         try:
             now = _measure(manifest.target, manifest.parity_mode, final, model)
         except ParityUnavailable as exc:

@@ -87,12 +87,13 @@ def _argmax_over_output(weights: dict, hidden, tied: bool):  # -> int64 tensor [
 def streamed_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
     """Per text, transformers' float32 argmax at every position, computed layer by layer."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.masking_utils import create_causal_mask
 
-    config = AutoConfig.from_pretrained(model_dir)
+    from dta_edge.models.hf_load import causal_lm_from_config, load_config
+
+    config = load_config(model_dir)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = causal_lm_from_config(config, dtype=torch.float32)
     inner = model.model
     weights = _weights(model_dir)
     rotary = type(inner.rotary_emb)(config=config)
@@ -124,9 +125,10 @@ def reference_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list
     if float32_bytes(model_dir) > _physical_memory() // 4:
         return streamed_argmax(model_dir, id_lists)
     import torch
-    from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    from dta_edge.models.hf_load import load_causal_lm
+
+    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
     with torch.no_grad():
         return [model(torch.tensor([list(ids)])).logits[0].argmax(-1).tolist()
                 for ids in id_lists]  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dta_edge.config import FrozenModel
+from dta_edge.safe_paths import PlainName
 
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
 ParityMode = Literal["auto", "quick", "full", "off"]
@@ -19,7 +20,7 @@ class ExportTarget(FrozenModel):
     """One shipped export recipe (export/<name>.yaml)."""
 
     kind: Literal["export-target"] = "export-target"
-    name: str = Field(description="Target name, also the default output file stem.")
+    name: PlainName = Field(description="Target name, also the exported file's stem.")
     description: str = ""
     format: Literal["gguf", "hf", "onnx"] = Field(
         description="gguf: one llama.cpp file; hf: a safetensors folder (vLLM, transformers); "

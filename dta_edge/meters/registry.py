@@ -28,6 +28,17 @@ METERS: dict[str, str] = {
 MeterName = Annotated[str, AfterValidator(name_check(METERS, "meter"))]
 
 
+def meter_options(name: str, options: dict[str, Any] | None = None, profile: Any = None) -> Any:
+    """A meter's options, validated against its own Options model (no hardware touched).
+
+    Raises:
+        ConfigError: an unknown meter, or an unknown or invalid option (a profile naming a
+            program for tegrastats to run, say).
+    """
+    cls = plugin_class(METERS, "meter", name)
+    return plugin_options(cls, "meter", name, with_profile_defaults(cls, profile, options))
+
+
 def create_meter(name: str, options: dict[str, Any] | None = None, profile: Any = None) -> Meter:
     """A meter from the registry, its options validated against its own Options model.
 

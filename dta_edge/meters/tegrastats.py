@@ -6,12 +6,16 @@ module's input is VDD_IN (Orin Nano, Xavier NX) or POM_5V_IN (Nano, TX2); boards
 input rail (AGX Orin: VDD_GPU_SOC, VDD_CPU_CV, VIN_SYS_5V0; AGX Xavier: GPU, CPU, SOC, CV, VDDRQ,
 SYS5V) report the sum of their rails as the total, and the reading's method says which. The
 process is started once with the interval, read on a thread, and ended by its PID on close;
-a window's energy is the trapezoid integral of the samples inside it.
+a window's energy is the trapezoid integral of the samples inside it. The program is the
+`tegrastats` on PATH (or JetPack's install path), given only ``--interval``: a profile sets the
+interval, never the program.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -24,7 +28,28 @@ from dta_edge.errors import ConfigError
 from dta_edge.meters.base import EnergyReading
 
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
+# Where JetPack installs it, after PATH. The program is never named by a profile: a YAML file
+# that could name a program could run anything.
+INSTALLED = ("/usr/bin/tegrastats", "/usr/sbin/tegrastats", "/usr/local/bin/tegrastats")
 _RAIL = re.compile(r"(?<![\w@])([A-Z][A-Z0-9_]*) (\d+)(?:mW)?/(\d+)(?:mW)?(?=\s|$)")
+
+
+def find_tegrastats() -> str:
+    """The `tegrastats` program: on PATH, else where JetPack installs it.
+
+    Raises:
+        ConfigError: not found (this is not a Jetson, or JetPack's tools are missing).
+    """
+    found = shutil.which("tegrastats")
+    if found:
+        return found
+    for path in INSTALLED:
+        if os.access(path, os.X_OK):
+            return path
+    raise ConfigError(
+        "meter tegrastats",
+        [f"cannot start tegrastats: not on PATH nor in {', '.join(INSTALLED)} (is this a Jetson?)"],
+    )
 
 
 def parse_rails(line: str) -> dict[str, float]:
@@ -73,14 +98,11 @@ class TegrastatsMeter:
     class Options(FrozenModel):
         """Meter options, as a profile's `meter_options:` gives them."""
 
-        command: tuple[str, ...] = Field(
-            default=("tegrastats",), description="The tegrastats binary (and any arguments)."
-        )
         interval_ms: int = Field(default=100, ge=10, description="Its sampling interval.")
         startup_s: float = Field(default=5.0, gt=0, description="Wait this long for a line.")
 
     def __init__(self, options: Options) -> None:
-        command = [*options.command, "--interval", str(options.interval_ms)]
+        command = [find_tegrastats(), "--interval", str(options.interval_ms)]
         try:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip

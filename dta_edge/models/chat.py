@@ -48,18 +48,28 @@ def render_completion(solution: str, *, reasoning: str | None) -> str:
 
 
 class ChatTemplate:
-    """A chat template compiled once (sandboxed Jinja, as transformers renders it).
+    """A chat template compiled once (sandboxed Jinja, as transformers renders it, in a budget).
 
     Compiling costs milliseconds, so whoever renders many prompts (a backend, a scorer, training)
-    keeps one of these; nothing is cached at module level.
+    keeps one of these; nothing is cached at module level. The template comes from a model we
+    did not write: it is tried on a short conversation when compiled, so a template that hangs,
+    raises or reaches for unsafe attributes is refused (naming ``origin``) before any work.
     """
 
-    def __init__(self, source: str) -> None:
-        """Compile ``source``, the Jinja text of a tokenizer's chat template."""
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    def __init__(self, source: str | None, origin: str = "the chat template") -> None:
+        """Compile ``source``, the Jinja text of a tokenizer's chat template.
 
-        environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        self._template = environment.from_string(source)
+        Raises:
+            TemplateFault: no template, a syntax error, or a trial render that fails.
+        """
+        from dta_edge.models.template_sandbox import SandboxedTemplate, TemplateFault
+
+        if not isinstance(source, str) or not source.strip():
+            raise TemplateFault(origin, ["no chat template (the tokenizer or GGUF holds none)"])
+        self.origin = origin
+        self._template = SandboxedTemplate(source, origin, trim_blocks=True, lstrip_blocks=True)
+        for thinking in (False, True):
+            self.render([ChatMessage(role="user", content="1 + 1?")], thinking=thinking)
 
     def render(self, messages: Sequence[ChatMessage], *, thinking: bool) -> str:
         """The conversation with the generation prompt opened, thinking on or off."""

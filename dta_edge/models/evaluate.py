@@ -41,14 +41,15 @@ def greedy_answers(
         The decoded completions, special tokens removed, in problem order.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = load_causal_lm(model_dir, dtype=torch.float32)
     model.eval()
     outputs: list[str] = []
-    chat = ChatTemplate(tokenizer.chat_template)
+    chat = ChatTemplate(tokenizer.chat_template, f"the chat template of {model_dir}")
     for start in range(0, len(problems), batch_size):
         chunk = problems[start : start + batch_size]
         prompts = [student_prompt(chat, user_prompt(p.question), thinking=thinking) for p in chunk]

@@ -13,13 +13,18 @@ from pathlib import Path
 from dta_edge.errors import ExportError
 
 
-def check_gguf(path: Path) -> None:
-    """Parse a GGUF file's header, metadata and tensor table; raise ExportError if it is broken."""
+def check_gguf(path: Path, *, tensors: bool = True) -> None:
+    """Parse a GGUF file's header, metadata and tensor table; raise ExportError if it is broken.
+
+    ``tensors`` off accepts a vocabulary-only file (no weights), as llama.cpp's vocab_only does.
+    """
     from dta_edge.models.gguf_header import read_gguf_header
 
     if not path.is_file():
         raise ExportError(f"{path}: no such GGUF file")
     header = read_gguf_header(path, keep=frozenset())
+    if tensors and not header.tensors:
+        raise ExportError(f"{path}: a GGUF without tensors holds no model")
     try:
         end = max((t.offset + t.nbytes for t in header.tensors), default=0)
     except (ValueError, KeyError) as exc:  # an unknown ggml type
@@ -32,9 +37,20 @@ def check_gguf(path: Path) -> None:
 
 
 def load_gguf(path: Path, **kwargs):  # -> llama_cpp.Llama
-    """Open a GGUF with llama.cpp on the CPU, quietly, after checking the file is sound."""
+    """Open a GGUF with llama.cpp on the CPU, quietly, after checking the file is sound.
+
+    Raises:
+        ExportError: the header check failed, or llama.cpp refused the file (its own reason is
+            in its log; the message names the file).
+    """
     import llama_cpp
 
-    check_gguf(path)
+    check_gguf(path, tensors=not kwargs.get("vocab_only", False))
     settings = {"n_ctx": 1024, "n_threads": 2, "verbose": False, **kwargs}
-    return llama_cpp.Llama(model_path=str(path), **settings)
+    try:
+        return llama_cpp.Llama(model_path=str(path), **settings)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ExportError(
+            f"{path}: llama.cpp cannot load this GGUF ({exc}); check it with `dta config "
+            "validate` or re-export it"
+        ) from None

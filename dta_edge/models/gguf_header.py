@@ -8,19 +8,22 @@ the values asked for and skips the rest, so checking a file costs well under a s
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dta_edge.errors import ExportError
+from dta_edge.errors import DtaError, ExportError
 
 # GGUF value types -> struct format (strings and arrays are handled apart).
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
 _STRING, _ARRAY = 8, 9
 _DEFAULT_ALIGNMENT = 32
+_MAX_NESTING = 4  # arrays of arrays; llama.cpp writes none
+_MAX_ALIGNMENT = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -54,50 +57,83 @@ class GGUFHeader:
 
 
 class _Reader:
-    def __init__(self, handle: BinaryIO, path: Path):
-        self.handle, self.path = handle, path
+    """Sequential reads that never ask for more than the file still holds.
+
+    A count or a length read from the file is checked against the bytes left before anything
+    is allocated or skipped, so a 60-byte file claiming 2**63 strings fails at once.
+    """
+
+    def __init__(self, handle: BinaryIO, path: Path, size: int):
+        self.handle, self.path, self.size = handle, path, size
+
+    def corrupt(self, what: str) -> ExportError:
+        return ExportError(f"{self.path}: corrupt GGUF ({what})")
+
+    def left(self) -> int:
+        return self.size - self.handle.tell()
 
     def take(self, size: int) -> bytes:
-        data = self.handle.read(size)
-        if len(data) != size:
+        if size > self.left():
             raise ExportError(f"{self.path}: truncated GGUF (metadata ends early)")
-        return data
+        return self.handle.read(size)
+
+    def skip(self, size: int) -> None:
+        if size > self.left():
+            raise ExportError(f"{self.path}: truncated GGUF (metadata ends early)")
+        self.handle.seek(size, 1)
 
     def scalar(self, kind: int):
         fmt = _SCALARS.get(kind)
         if fmt is None:
-            raise ExportError(f"{self.path}: corrupt GGUF (unknown value type {kind})")
+            raise self.corrupt(f"unknown value type {kind}")
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
+    def count(self, at_least: int, what: str) -> int:
+        """A count read from the file, no larger than the items of ``at_least`` bytes left."""
+        count = self.scalar(10)
+        if count * at_least > self.left():
+            raise self.corrupt(f"{count} {what} cannot fit in the {self.left()} bytes left")
+        return count
+
     def string(self, keep: bool = True) -> str | None:
-        length = self.scalar(10)
-        if length > 1 << 30:
-            raise ExportError(f"{self.path}: corrupt GGUF (string of {length} bytes)")
+        length = self.count(1, "string bytes")
         if not keep:
-            self.handle.seek(length, 1)
+            self.skip(length)
             return None
         return self.take(length).decode("utf-8", errors="replace")
 
-    def value(self, kind: int, keep: bool):
+    def value(self, kind: int, keep: bool, depth: int = 0):
         if kind == _STRING:
             return self.string(keep)
         if kind != _ARRAY:
             return self.scalar(kind)
-        item_kind, count = self.scalar(4), self.scalar(10)
-        if item_kind == _STRING:
-            items = [self.string(keep) for _ in range(count)]
-            return items if keep else None
-        if item_kind == _ARRAY:
-            items = [self.value(_ARRAY, keep) for _ in range(count)]
+        if depth >= _MAX_NESTING:
+            raise self.corrupt(f"arrays nested over {_MAX_NESTING} deep")
+        item_kind = self.scalar(4)
+        if item_kind in (_STRING, _ARRAY):
+            count = self.count(8, "array items")  # each begins with an 8-byte length or type
+            items = [self.value(item_kind, keep, depth + 1) for _ in range(count)]
             return items if keep else None
         fmt = _SCALARS.get(item_kind)
         if fmt is None:
-            raise ExportError(f"{self.path}: corrupt GGUF (unknown array type {item_kind})")
+            raise self.corrupt(f"unknown array type {item_kind}")
         size = struct.calcsize(fmt)
+        count = self.count(size, "array items")
         if not keep:
-            self.handle.seek(size * count, 1)
+            self.skip(size * count)
             return None
         return list(struct.unpack(f"<{count}{fmt[1]}", self.take(size * count)))
+
+
+def _alignment(reader: _Reader, value: object) -> int:
+    """``general.alignment``: a power of two (0, NaN, a string or a huge value is corrupt)."""
+    if value is None:
+        return _DEFAULT_ALIGNMENT
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise reader.corrupt(f"general.alignment is {value!r}, not a positive integer")
+    if value & (value - 1) or value > _MAX_ALIGNMENT:
+        raise reader.corrupt(f"general.alignment is {value}, not a power of two up to 2**24")
+    return value
 
 
 def read_gguf_header(
@@ -112,15 +148,22 @@ def read_gguf_header(
     Raises:
         ExportError: not a GGUF file, an unsupported version, or a truncated or corrupt header.
     """
-    with path.open("rb") as handle:
-        reader = _Reader(handle, path)
+    from dta_edge.textfile import open_regular
+
+    try:
+        handle = open_regular(path)
+    except DtaError as exc:
+        raise ExportError(str(exc)) from None
+    with handle:
+        reader = _Reader(handle, path, os.fstat(handle.fileno()).st_size)
         magic = handle.read(4)
         if magic != b"GGUF":
             raise ExportError(f"{path}: not a GGUF file (magic {magic!r})")
         version = reader.scalar(4)
         if version not in (2, 3):
             raise ExportError(f"{path}: GGUF version {version} is not supported (2 or 3)")
-        n_tensors, n_kv = reader.scalar(10), reader.scalar(10)
+        n_tensors = reader.count(8 + 4 + 8 + 4 + 8, "tensors")  # name, dims, one dim, type, offset
+        n_kv = reader.count(8 + 4, "metadata keys")
         metadata: dict[str, object] = {}
         for _ in range(n_kv):
             key = reader.string() or ""
@@ -134,12 +177,15 @@ def read_gguf_header(
         for _ in range(n_tensors):
             name = reader.string() or ""
             dims = reader.scalar(4)
-            if dims > 8:
-                raise ExportError(f"{path}: corrupt GGUF (tensor '{name}' has {dims} dimensions)")
+            if not 1 <= dims <= 8:
+                raise reader.corrupt(f"tensor '{name}' has {dims} dimensions")
             shape = tuple(reader.scalar(10) for _ in range(dims))
             infos.append((name, reader.scalar(4), shape, reader.scalar(10)))
-        alignment = int(metadata.get("general.alignment", _DEFAULT_ALIGNMENT))  # type: ignore[arg-type]
+        alignment = _alignment(reader, metadata.get("general.alignment"))
         start = -(-handle.tell() // alignment) * alignment
+        misaligned = next((name for name, _, _, offset in infos if offset % alignment), None)
+        if misaligned is not None:
+            raise reader.corrupt(f"tensor '{misaligned}' is not aligned to {alignment} bytes")
     tensors = tuple(TensorInfo(name, kind, shape, start + offset)
                     for name, kind, shape, offset in infos)  # fmt: skip
     return GGUFHeader(version, metadata, tensors)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.errors import ConfigError
+from dta_edge.safe_paths import check_plain_name
 
 EMBEDDED = "embedded:tiny"
 
@@ -18,6 +19,21 @@ EMBEDDED = "embedded:tiny"
 ModelResolver = Callable[[str], str]
 # (tiny model folder, target name) -> the exported model (GGUF file or folder)
 Exporter = Callable[[Path, str], Path]
+
+
+def embedded_target(reference: str) -> str:
+    """The target of ``embedded:tiny@NAME``, checked as a plain name (it becomes a file name).
+
+    Raises:
+        ConfigError: not ``embedded:tiny@NAME``, or NAME is not a plain name.
+    """
+    target = reference.removeprefix(EMBEDDED)
+    if not target.startswith("@"):
+        raise ConfigError(reference, [f"expected {EMBEDDED} or {EMBEDDED}@<export target>"])
+    try:
+        return check_plain_name(target[1:])
+    except ValueError as exc:
+        raise ConfigError(reference, [f"export target: {exc}"]) from None
 
 
 def resolve_model(reference: str, export: Exporter | None = None) -> str:
@@ -35,7 +51,7 @@ def resolve_model(reference: str, export: Exporter | None = None) -> str:
     build = tiny_model()
     if reference == EMBEDDED:
         return str(build.path)
-    target_name = reference.removeprefix(EMBEDDED + "@")
+    target_name = embedded_target(reference)
     if export is None:
         raise ConfigError(
             reference,

@@ -312,10 +312,20 @@ def tiny_model(
     return TinyBuild(final, False, info)
 
 
-def export_tiny_model(build: TinyBuild, out_dir: Path) -> Path:
-    """Copy a built model to ``out_dir`` (what `dta model tiny --out` delivers)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(build.path, out_dir, dirs_exist_ok=True)
+def export_tiny_model(build: TinyBuild, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """Copy a built model to ``out_dir`` (what `dta model tiny --out` delivers).
+
+    A folder that already holds files is refused (old and new files would mix into a model
+    neither build made); with ``overwrite`` a model folder is moved aside whole first.
+    """
+    from dta_edge.run_folder import check_new_folder, move_aside
+
+    if check_new_folder(out_dir, overwrite=overwrite, marker="config.json"):
+        move_aside(out_dir)
+    elif out_dir.is_dir():
+        out_dir.rmdir()  # empty: copytree makes it anew
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(build.path, out_dir)
     return out_dir
 
 
@@ -333,10 +343,11 @@ def train_further(
     LoRA fine-tune of the same model is judged. Returns the loss of every step.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir, dtype=torch.float32)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         losses = _train(

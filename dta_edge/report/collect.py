@@ -182,7 +182,9 @@ def _loss_curve(path: Path) -> LossCurve:
 def _bench_run(summary_path: Path, found: dict) -> None:
     """One bench folder: its systems, latencies per problem and up to 3 sample answers each."""
     payload = read_json(summary_path)
-    found["systems"] += [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
+    systems = [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
+    _refuse_ambiguous(systems, summary_path.parent, found["system_runs"])
+    found["systems"] += systems
     results_path = summary_path.parent / RESULTS
     if not results_path.exists():
         return
@@ -195,6 +197,22 @@ def _bench_run(summary_path: Path, found: dict) -> None:
         mine = samples.get(result.system, ())
         if len(mine) < 3 and result.error is None:
             samples[result.system] = (*mine, (result.problem_id, result.text))
+
+
+def _refuse_ambiguous(systems: Sequence[SystemSummary], run: Path, seen: dict[str, Path]) -> None:
+    """One name, one system: a name two bench runs share would merge their rows and deltas.
+
+    Raises:
+        DataError: naming the system and both runs (rename one, or report the runs apart).
+    """
+    for system in systems:
+        first = seen.setdefault(system.system, run)
+        if first != run:
+            raise DataError(
+                f"system '{system.system}' is in two bench runs ({first} and {run}); a report "
+                "compares systems by name, so their rows and headline deltas would mix. Report "
+                "the runs apart, or rename the system in one suite"
+            )
 
 
 def _read_folder(root: Path, found: dict, sources: list[str]) -> None:
@@ -233,7 +251,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     found: dict = {
         "systems": [], "reported": [], "losses": [], "exports": [], "pairwise": [],
         "latencies": {}, "samples": {}, "funnels": {}, "scores": {}, "votes": {},
-        "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {},
+        "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {}, "system_runs": {},
     }  # fmt: skip
     sources: list[str] = []
     for root in run_dirs:

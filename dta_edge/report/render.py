@@ -12,6 +12,7 @@ from dta_edge.layout import DISTILLED, REPORT_HTML, REPORT_MD, RESULTS_CSV, SFT
 from dta_edge.report import plots
 from dta_edge.report.collect import ReportData
 from dta_edge.report.deltas import Delta
+from dta_edge.report.escape import csv_cell, md
 from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_text
 
@@ -79,7 +80,7 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
     return [(caption, svg) for caption, svg in made if svg]
 
 
-@recorded("report")
+@recorded("report", guard=False)
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
     title: str = "dta-edge report", scope: str | None = None,
@@ -115,16 +116,16 @@ def write_report(
 
 
 def _markdown(c: dict) -> str:
-    lines = [f"# {c['title']}", "", f"Generated {c['generated']}.", ""]
+    lines = [f"# {md(c['title'])}", "", f"Generated {c['generated']}.", ""]
     if c["scope"]:
-        lines += [f"> {c['scope']}", ""]
+        lines += [f"> {md(c['scope'])}", ""]
     elif c["tiny"]:
         lines += ["> Tiny-model numbers show the pipeline runs, not the method's effect.", ""]
     lines += ["## Headline", ""]
-    lines += [f"- **{system}**: {text}" for system, text in c["headlines"]] or [
+    lines += [f"- **{md(system)}**: {md(text)}" for system, text in c["headlines"]] or [
         "- no baseline chosen"
     ]
-    lines += [f"- note: {n}" for n in c["notes"]] + [""]
+    lines += [f"- note: {md(n)}" for n in c["notes"]] + [""]
     if c["systems"]:
         lines += ["## Systems (measured)", "",
                   "| system | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s | TTFT s "
@@ -134,15 +135,15 @@ def _markdown(c: dict) -> str:
         for s in c["systems"]:
             low, high = s.pass_at_1_ci95
             cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
-            meter = s.meter + (" (estimated)" if s.energy_estimated else "")
+            meter = md(s.meter) + (" (estimated)" if s.energy_estimated else "")
             roof = ("–" if s.bandwidth_share is None else
                     f"{s.decode_bandwidth_gbs:.3g} ({s.bandwidth_share * 100:.1f}%)")  # fmt: skip
             lines.append(
-                f"| {s.system} | {s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
+                f"| {md(s.system)} | {s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
                 f"{cons} | {fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
                 f"{fmt(s.ttft_median_s)} | {fmt(s.decode_tokens_per_s_median, '.1f')} | "
                 f"{fmt(s.output_tokens_per_problem, '.1f')} | {fmt(s.joules_per_output_token)} | "
-                f"{fmt(s.joules_per_correct)} | {roof} | {s.quantization or '–'} | {meter} |"
+                f"{fmt(s.joules_per_correct)} | {roof} | {md(s.quantization or '–')} | {meter} |"
             )
         lines.append("")
     if c["reported"]:
@@ -150,22 +151,23 @@ def _markdown(c: dict) -> str:
                   "| system | pass@1 % | cons@k % | source |", "|---|---|---|---|"]  # fmt: skip
         for r in c["reported"]:
             cons = "–" if r.cons_at_k is None else f"{r.cons_at_k:.2f} (k={r.k})"
-            lines.append(f"| {r.name} | {fmt(r.pass_at_1, '.2f')} | {cons} | {r.source} |")
+            lines.append(f"| {md(r.name)} | {fmt(r.pass_at_1, '.2f')} | {cons} | {md(r.source)} |")
         lines.append("")
     for name, funnel in c["funnels"].items():
-        lines += [f"## Curation funnel ({name})", ""]
+        lines += [f"## Curation funnel ({md(name)})", ""]
         lines += [f"- {stage.strip()}: {count}" for stage, count in funnel_rows(funnel)] + [""]
     if c["exports"]:
         lines += ["## Exports", ""]
         for e in c["exports"]:
             parity = ", ".join(f"{k} {v:.5g}" for k, v in e.parity.items()) or "not measured"
-            lines.append(f"- {e.name}: {e.format} {e.quantization}, "
+            lines.append(f"- {md(e.name)}: {md(e.format)} {md(e.quantization)}, "
                          f"{e.bytes / 2**20:.2f} MiB; {parity}")  # fmt: skip
         lines.append("")
     lines += _analysis_markdown(c)
     env = c["environment"]
-    lines += ["## Environment", "", f"- git revision: {env.get('git_revision') or '–'}",
-              f"- python: {env.get('python') or '–'}", f"- hardware: {env.get('hardware') or '–'}",
+    lines += ["## Environment", "", f"- git revision: {md(env.get('git_revision') or '–')}",
+              f"- python: {md(env.get('python') or '–')}",
+              f"- hardware: {md(env.get('hardware') or '–')}",
               "", "Plots are in report.html."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -175,23 +177,24 @@ def _analysis_markdown(c: dict) -> list[str]:
     lines: list[str] = []
     shift = c["token_shift"]
     for name, model in shift.get("models", {}).items():
-        lines += [f"## Token shift: {name} vs {shift['base']}", ""]
+        lines += [f"## Token shift: {md(name)} vs {md(shift['base'])}", ""]
         for row in model["classes"]:
             share = row["share_of_positive_gain"]
             percent = fmt(None if share is None else share * 100, ".1f")
-            lines.append(f"- {row['class']}: {row['tokens']} tokens, gain {row['gain']:+.3f}, "
+            lines.append(f"- {md(row['class'])}: {row['tokens']} tokens, gain {row['gain']:+.3f}, "
                          f"{percent}% of positive gain")  # fmt: skip
-        top = ", ".join(f"`{w['word']}` {w['gain']:+.2f}" for w in model["top_gainers"][:8])
+        top = ", ".join(f"{md(w['word'])} {w['gain']:+.2f}" for w in model["top_gainers"][:8])
         lines += [f"- top gainers: {top}", ""]
     if c["drift"]:
-        lines += [f"## Latent drift from {c['drift']['base']}", ""]
-        lines += [f"- {r['benchmark']}, layer {r['layer']}, {r['model']}: centroid L2 "
+        lines += [f"## Latent drift from {md(c['drift']['base'])}", ""]
+        lines += [f"- {md(r['benchmark'])}, layer {r['layer']}, {md(r['model'])}: centroid L2 "
                   f"{r['centroid_l2']:.4g}, cosine distance {r['centroid_cosine_distance']:.3g}"
                   for r in c["drift"]["drift"]] + [""]  # fmt: skip
     for p in c["pairwise"]:
-        lines += [f"## Pairwise: {p['a']} vs {p['b']} (judge {p['judge']}, both orders)", ""]
-        for label, key in ((f"{p['a']} wins", "a_wins"), ("ties", "ties"),
-                           (f"{p['b']} wins", "b_wins")):  # fmt: skip
+        lines += [f"## Pairwise: {md(p['a'])} vs {md(p['b'])} (judge {md(p['judge'])}, "
+                  "both orders)", ""]  # fmt: skip
+        for label, key in ((f"{md(p['a'])} wins", "a_wins"), ("ties", "ties"),
+                           (f"{md(p['b'])} wins", "b_wins")):  # fmt: skip
             low, high = p[key]["ci95"]
             lines.append(f"- {label}: {p[key]['count']}/{p['problems_judged']} "
                          f"[{low:.3f}, {high:.3f}]")  # fmt: skip
@@ -209,10 +212,10 @@ def _write_csv(path: Path, data: ReportData) -> None:
         row = {k: getattr(s, k, None) for k in CSV_FIELDS if hasattr(s, k)}
         row.update(label=s.label, pass_at_1_ci95_low=s.pass_at_1_ci95[0],
                    pass_at_1_ci95_high=s.pass_at_1_ci95[1])  # fmt: skip
-        writer.writerow(row)
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     for r in data.reported:
         writer.writerow({
-            "label": "reported", "system": r.name, "thinking": r.thinking, "k": r.k,
+            "label": "reported", "system": csv_cell(r.name), "thinking": r.thinking, "k": r.k,
             "pass_at_1": None if r.pass_at_1 is None else r.pass_at_1 / 100,
             "cons_at_k": None if r.cons_at_k is None else r.cons_at_k / 100,
         })  # fmt: skip

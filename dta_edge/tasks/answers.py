@@ -11,7 +11,13 @@ import math
 import re
 from dataclasses import dataclass
 
+from dta_edge.tasks.arithmetic import evaluate, has_operation
+
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_WINDOW = 32 * 1024  # characters at the end of an output where its answer is looked for
+MAX_ANSWER_DIGITS = 400  # a longer run of digits is no answer (no float holds it anyway)
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_ANSWER_DIGITS + 1}}}")
+_PLAIN_ARITHMETIC = re.compile(r"[\d\s.,+\-*/x^()!eE]+")
 
 # Prefixes read only in front of a base unit ("ms", "kbps", "cm"): a letter alone is never one,
 # except the two bare multipliers people write for thousands and millions ("30k", "2M").
@@ -100,15 +106,21 @@ def split_thinking(text: str) -> tuple[str, str]:
 
 
 def _last_boxed(text: str) -> str | None:
-    r"""Content of the last ``\boxed{...}`` or ``\fbox{...}``, braces balanced."""
-    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
-    for start in reversed(starts):
-        depth = 1
-        for position in range(start, len(text)):
-            char = text[position]
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            if depth == 0:
-                return text[start:position].strip()
+    r"""Content of the last ``\boxed{...}`` or ``\fbox{...}``, braces balanced.
+
+    One pass pairs every brace (a stack), so thousands of unclosed boxes cost linear time.
+    """
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for match in re.finditer(r"[{}]", text):
+        if match.group(0) == "{":
+            opened.append(match.start())
+        elif opened:
+            closing[opened.pop()] = match.start()
+    for box in reversed(list(re.finditer(r"\\(?:boxed|fbox)\s*\{", text))):
+        end = closing.get(box.end() - 1)
+        if end is not None:
+            return text[box.end() : end].strip()
     return None
 
 
@@ -135,13 +147,23 @@ def _cue_answer(rest: str) -> str | None:
     return body if parse_quantity(body) is not None else None
 
 
+def answer_window(text: str) -> str:
+    """The answer part of an output (thinking removed), cut to its last characters.
+
+    The final answer lives there (:data:`ANSWER_WINDOW` characters), and the cut keeps
+    extraction linear and bounded on a runaway output of megabytes.
+    """
+    _, answer_text = split_thinking(text)
+    return answer_text[-ANSWER_WINDOW:]
+
+
 def explicit_answer(text: str) -> str | None:
     r"""The answer only if the model marked it (``\boxed{}`` or an "Answer:" cue), else None.
 
     This is what "well formed" means for a model's output: the final answer is declared, not
     guessed from the last number in the text.
     """
-    _, answer_text = split_thinking(text)
+    answer_text = answer_window(text)
     boxed = _last_boxed(answer_text)
     if boxed:
         return boxed
@@ -161,8 +183,7 @@ def extract_answer(text: str) -> str | None:
     declared = explicit_answer(text)
     if declared is not None:
         return declared
-    _, answer_text = split_thinking(text)
-    plain = _normalise(strip_standard_names(answer_text))
+    plain = _normalise(strip_standard_names(answer_window(text)))
     numbers = [m for m in _QUANTITY.finditer(plain)]
     return numbers[-1].group(0).strip().rstrip(".") if numbers else None
 
@@ -213,6 +234,11 @@ def _number(mantissa: str, exponent: str | None = None) -> float | None:
     return value
 
 
+def too_long(answer: str) -> bool:
+    """An answer span past any number or expression a problem has (a runaway, or hostile)."""
+    return len(answer) > 2000 or bool(_LONG_DIGITS.search(answer))
+
+
 def parse_quantity(text: str | None) -> Quantity | None:
     """Read the first number in ``text`` with its exponent, fraction, percent sign and unit.
 
@@ -229,14 +255,22 @@ def read_quantity(text: str | None) -> tuple[Quantity | None, bool]:
     """
     if text is None:
         return None, False
+    if _LONG_DIGITS.search(text):
+        return None, True
     s = _normalise(text)
     s = re.split(r"=|≈|\\approx", s)[-1].strip()  # "P_r = -83 dBm" -> "-83 dBm"
     power = _POWER_OF_TEN.match(s)
-    if power:
+    if power and not has_operation(s[power.end() :]):
         value = _number("1", power.group("exp"))
         if value is None:
             return None, True
         return Quantity(value, _unit_after(s[power.end() :])), False
+    if has_operation(s):  # "7 - 4", "3 x 10", "5!": the value, never the first number
+        evaluated = evaluate(s)
+        if evaluated is not None:
+            return Quantity(evaluated[0], evaluated[1]), False
+        if _PLAIN_ARITHMETIC.fullmatch(s):
+            return None, False  # arithmetic without a finite value (1/0, 10^5000)
     match = _QUANTITY.search(s)
     if match is None:
         return None, False

@@ -18,7 +18,7 @@ from pydantic import Field
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
 from dta_edge.records import Problem
-from dta_edge.storage import iter_jsonl, read_json, read_text_file
+from dta_edge.storage import MAX_JSON_DEPTH, iter_jsonl, nesting_depth, read_json, read_text_file
 from dta_edge.tasks.answers import _last_boxed, parse_quantity
 
 Row = dict[str, Any]
@@ -85,6 +85,8 @@ def _rows_jsonl(path: Path) -> Iterator[tuple[str, Row]]:
     for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         if not line.strip():
             continue
+        if nesting_depth(line) > MAX_JSON_DEPTH:
+            raise DataError(f"{path}:{number}: nested over {MAX_JSON_DEPTH} levels deep")
         try:
             yield f"{path}:{number}", json.loads(line)
         except json.JSONDecodeError as exc:
@@ -130,6 +132,8 @@ def read_rows(path: Path, split: str = "test") -> Iterator[tuple[str, Row]]:
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
         return _rows_dataset_dir(path, split)
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a FIFO or a device?); give a file")
     readers = {
         ".json": _rows_json,
         ".jsonl": _rows_jsonl,
@@ -150,6 +154,9 @@ def read_hub_rows(name: str, split: str = "test") -> Iterator[tuple[str, Row]]:
 
     for index, row in enumerate(load_dataset(name, split=split)):
         yield f"{name}[{split}]: row {index}", dict(row)
+
+
+_NOT_FINITE = frozenset({"nan", "inf", "infinity", "\\infty", "∞"})
 
 
 def _flat(value: Any, first: bool) -> Any:
@@ -193,6 +200,8 @@ def row_to_problem(row: Row, where: str, index: int, fields: FieldMap) -> Proble
     answer_text = _answer(
         _field(row, fields.answer, where), fields.answer_format, where, fields.answer
     )
+    if answer_text.strip().lstrip("+-").lower() in _NOT_FINITE:
+        raise DataError(f"{where}: field '{fields.answer}' is {answer_text!r}, not a finite answer")
     quantity = parse_quantity(answer_text) if fields.answer_format != "text" else None
     numeric = quantity.value if quantity is not None else None
     if numeric is None and fields.require_numeric:

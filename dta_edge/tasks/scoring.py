@@ -16,7 +16,7 @@ from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import Problem, ScoredCompletion
-from dta_edge.tasks.answers import candidate_values, extract_answer, read_quantity
+from dta_edge.tasks.answers import candidate_values, extract_answer, read_quantity, too_long
 
 # Only an exact-zero reference uses an absolute bound: every other comparison is relative, so a
 # noise power of 4e-14 W or a bit error rate of 1e-12 is never matched by 0 or by twice itself.
@@ -84,6 +84,8 @@ def score_text(
     extracted = extract_answer(text)
     if extracted is None:
         return None, None, False, "no answer found"
+    if too_long(extracted):
+        return extracted[:200], None, False, "the answer is too long to be a number or expression"
     if problem.answer is None:
         ok = _symbolic_equal(extracted, problem.answer_text)
         return extracted, None, ok, "symbolically equal" if ok else "symbolically different"

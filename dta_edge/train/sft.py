@@ -177,11 +177,12 @@ def _share_trained_now(final_step: int, resume: str | None) -> float:
 def _load_base(recipe: TrainRecipe, model_dir, bf16: bool, full: bool):
     """The base model in the recipe's precision, or frozen in 4-bit NF4 for QLoRA."""
     import torch
-    from transformers import AutoModelForCausalLM
+
+    from dta_edge.models.hf_load import load_causal_lm
 
     dtype = torch.bfloat16 if bf16 else torch.float32
     if recipe.quantization == "none":
-        return AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        return load_causal_lm(model_dir, dtype=dtype)
     if full:
         raise DataError(f"recipe {recipe.name}: quantization 4bit is QLoRA; it cannot be "
                         "combined with a full fine-tune (--full)")  # fmt: skip
@@ -197,7 +198,7 @@ def _load_base(recipe: TrainRecipe, model_dir, bf16: bool, full: bool):
     quantized = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                    bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=torch.bfloat16)  # fmt: skip
-    model = AutoModelForCausalLM.from_pretrained(
+    model = load_causal_lm(
         model_dir, quantization_config=quantized, dtype=torch.bfloat16,
         device_map={"": int(os.environ.get("LOCAL_RANK", "0"))},  # this rank's GPU
     )  # fmt: skip
@@ -242,14 +243,15 @@ def _train(
 ) -> TrainSummary | None:
     import torch
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
+    from dta_edge.models.hf_load import load_tokenizer
+
     say = log or (lambda _message: None)
     model_dir = resolve(recipe.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     rows, train_rows, eval_rows = _examples(recipe, data, tokenizer.chat_template)
     device, bf16, checkpointing = _devices(recipe)
     out_dir.mkdir(parents=True, exist_ok=True)

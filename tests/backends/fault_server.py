@@ -1,4 +1,5 @@
-"""A loopback HTTP server that misbehaves on cue: 500, 429, slow, malformed JSON, cut streams.
+"""A loopback HTTP server that misbehaves on cue: 500, 429, slow, malformed JSON, cut streams,
+endless or trickling streams, huge bodies and lines, empty answers, redirects.
 
 Each POST takes the next behaviour from a script; when the script runs out it answers well.
 Bounded: it serves on 127.0.0.1 only and the tests stop it.
@@ -23,6 +24,8 @@ class FaultServer:
         self.script = list(script)
         self.replies = list(replies or [])  # texts the "ok" answers give, in order
         self.slow_s = slow_s
+        self.size = 3 * 2**20  # bytes of a huge body or line
+        self.redirect_to = ""  # where "redirect" sends the client (another origin, say)
         self.requests = 0
         self.headers: list[dict] = []
         self.bodies: list[dict] = []
@@ -145,3 +148,83 @@ class FaultServer:
         self._event(handler, {"choices": [], "usage": {"prompt_tokens": 7,
                                                        "completion_tokens": 3}})  # fmt: skip
         self._event(handler, "[DONE]")
+
+    def _forever(self, handler, body) -> None:
+        """A stream that never ends: a chunk every 10 ms until the client hangs up."""
+        self._start_stream(handler)
+        try:
+            while True:
+                self._event(handler, {"choices": [{"delta": {"content": "x"}}]})
+                time.sleep(0.01)
+        except OSError:
+            return
+
+    def _trickle(self, handler, body) -> None:
+        """One byte every slow_s seconds: never silent long enough for a read timeout."""
+        self._start_stream(handler)
+        try:
+            for byte in b'data: {"choices": [{"delta": {"content": "slow"}}]}\n\n' * 100:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(self.slow_s)
+        except OSError:
+            return
+
+    def _huge_body(self, handler, body) -> None:
+        """A non-streamed answer of ``size`` bytes (valid JSON, if read whole)."""
+        text = "x" * self.size
+        payload = json.dumps({"choices": [{"message": {"content": text}}]}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(payload)
+        except OSError:
+            return
+
+    def _long_line(self, handler, body) -> None:
+        """A stream whose first line is ``size`` bytes with no newline."""
+        self._start_stream(handler)
+        try:
+            handler.wfile.write(b"data: " + b"x" * self.size)
+            handler.wfile.flush()
+        except OSError:
+            return
+
+    def _null_content(self, handler, body) -> None:
+        """``content: null`` (and no reasoning): an empty answer, not a success."""
+        message = {"role": "assistant", "content": None}
+        self._answer(handler, body, message, {"content": None})
+
+    def _tool_call(self, handler, body) -> None:
+        """A tool call instead of text."""
+        call = [{"index": 0, "id": "c1", "type": "function",
+                 "function": {"name": "calculator", "arguments": "{}"}}]  # fmt: skip
+        self._answer(handler, body, {"role": "assistant", "content": None, "tool_calls": call},
+                     {"tool_calls": call})  # fmt: skip
+
+    def _answer(self, handler, body, message: dict, delta: dict) -> None:
+        if not body.get("stream"):
+            payload = json.dumps({"choices": [{"message": message, "finish_reason": "stop"}]})
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload.encode())
+            return
+        self._start_stream(handler)
+        self._event(handler, {"choices": [{"delta": delta, "finish_reason": "stop"}]})
+        self._event(handler, "[DONE]")
+
+    def _redirect(self, handler, body) -> None:
+        """302 to ``redirect_to`` (a full URL; another origin in the secrets test)."""
+        handler.send_response(302)
+        handler.send_header("Location", self.redirect_to)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def _moved(self, handler, body) -> None:
+        """307 to the same path under /moved/ on this server (same origin)."""
+        handler.send_response(307)
+        handler.send_header("Location", "/moved" + handler.path)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from dta_edge.errors import ConfigError
 from dta_edge.meters.registry import create_meter
-from dta_edge.meters.tegrastats import integrate, parse_rails, total_watts
+from dta_edge.meters.tegrastats import INSTALLED, integrate, parse_rails, total_watts
 
 from ..conftest import REPO
 
@@ -51,9 +53,18 @@ def test_integrate_interpolates_at_the_window_edges():
     assert integrate([], 0.0, 1.0) == 0.0
 
 
-def test_meter_on_a_running_stand_in(tmp_path):
-    command = [sys.executable, str(FAKE), str(LINES / "orin-nano.txt")]
-    meter = create_meter("tegrastats", {"command": command, "interval_ms": 20})
+def stand_in(folder: Path, body: str) -> Path:
+    """A `tegrastats` program in ``folder`` (put first on PATH by the test) running ``body``."""
+    program = folder / "tegrastats"
+    program.write_text(f"#!/bin/sh\nexec {body} \"$@\"\n")
+    program.chmod(0o755)
+    return folder
+
+
+def test_meter_on_a_running_stand_in(tmp_path, monkeypatch):
+    bin_dir = stand_in(tmp_path, f"{sys.executable} {FAKE} {LINES / 'orin-nano.txt'}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    meter = create_meter("tegrastats", {"interval_ms": 20})
     try:
         pid = meter.process.pid
         meter.start()
@@ -68,9 +79,19 @@ def test_meter_on_a_running_stand_in(tmp_path):
     assert 4.717 * reading.seconds * 0.9 <= reading.joules <= 9.864 * reading.seconds * 1.1
 
 
-def test_no_tegrastats_is_a_meter_that_cannot_open(tmp_path):
-    with pytest.raises(ConfigError, match="cannot start"):
-        create_meter("tegrastats", {"command": [str(tmp_path / "no-such-binary")]})
-    silent = [sys.executable, "-c", "import time; time.sleep(30)"]
+def test_no_tegrastats_is_a_meter_that_cannot_open(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    if not any(os.access(path, os.X_OK) for path in INSTALLED):
+        with pytest.raises(ConfigError, match="cannot start"):
+            create_meter("tegrastats", {})
+    stand_in(tmp_path, "sleep 30")
     with pytest.raises(ConfigError, match="printed no power rails"):
-        create_meter("tegrastats", {"command": silent, "startup_s": 0.3})
+        create_meter("tegrastats", {"startup_s": 0.3})
+
+
+def test_a_profile_cannot_name_the_program(tmp_path):
+    """`meter_options.command: [sh, -c, ...]` once ran anything; the option no longer exists."""
+    marker = tmp_path / "ran"
+    with pytest.raises(ConfigError, match="command"):
+        create_meter("tegrastats", {"command": ["sh", "-c", f"touch {marker}"]})
+    assert not marker.exists()
