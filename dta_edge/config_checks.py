@@ -103,6 +103,20 @@ def _file(value: str, folder: str, where: str, suffix: str = ".yaml", relative_t
         yield f"{where}: {value} does not exist"
 
 
+def _prompt(value: str, where: str) -> Iterator[str]:
+    """A prompt file that exists and compiles (syntax; no include, import or extends)."""
+    from dta_edge.curation.prompts import PromptTemplate
+
+    found = list(_file(value, "curation", where, ".jinja"))
+    if found:
+        yield from found
+        return
+    try:
+        PromptTemplate(value)
+    except ConfigError as exc:
+        yield f"{where}: {exc}"
+
+
 def _problem_source(source: Any, config_path: Path, where: str) -> Iterator[str]:
     from dta_edge.tasks.loaders import PRESETS
     from dta_edge.tasks.sources import resolve_problem_file
@@ -125,16 +139,16 @@ def _curation(recipe: Any, path: Path) -> Iterator[str]:
     for index, teacher in enumerate(recipe.teachers):
         if teacher.kind == "model" and teacher.model is not None:
             yield from _model_spec(teacher.model, f"teachers[{index}].model")
-            yield from _file(teacher.prompt, "curation", f"teachers[{index}].prompt", ".jinja")
+            yield from _prompt(teacher.prompt, f"teachers[{index}].prompt")
     if recipe.rewriter.kind == "model":
         if recipe.rewriter.model is not None:
             yield from _model_spec(recipe.rewriter.model, "rewriter.model")
-        yield from _file(recipe.rewriter.prompt, "curation", "rewriter.prompt", ".jinja")
+        yield from _prompt(recipe.rewriter.prompt, "rewriter.prompt")
     if recipe.judge.enabled and recipe.judge.kind == "model":
         if recipe.judge.model is not None:
             yield from _model_spec(recipe.judge.model, "judge.model")
-        yield from _file(recipe.judge.prompt, "curation", "judge.prompt", ".jinja")
-        yield from _file(recipe.judge.reflect_prompt, "curation", "judge.reflect_prompt", ".jinja")
+        yield from _prompt(recipe.judge.prompt, "judge.prompt")
+        yield from _prompt(recipe.judge.reflect_prompt, "judge.reflect_prompt")
 
 
 def _suite(suite: Any, path: Path) -> Iterator[str]:

@@ -183,13 +183,13 @@ def _export_targets() -> list[tuple[str, str]]:
 
 
 def _export(out: Path, trained: Path, settings: DemoSettings, say: Say) -> None:
-    from dta_edge.export.runner import ExportManifest
+    from dta_edge.export.runner import read_manifest
 
     sources = _sources(settings, trained)
     for variant, target_name in _export_targets():
         folder = out / f"{variant}-{target_name}"
         _exported(sources[variant], folder, target_name)
-        manifest = ExportManifest.model_validate_json((folder / L.MANIFEST).read_text())
+        manifest = read_manifest(folder)
         parity = manifest.parity.get("top1_agreement", float("nan"))
         say(f"export {variant} {target_name}: top-1 agreement {parity:.4f}")
 

@@ -31,12 +31,13 @@ def model_tiny(
     ] = False,
 ) -> None:
     """Build (or take from cache) the embedded tiny Qwen3 and copy it to --out (a new folder)."""
-    from dta_edge.models.tiny import export_tiny_model, tiny_model
+    from dta_edge.models.tiny import export_tiny_model, holds_build, tiny_model
     from dta_edge.models.tiny_config import TinyModelConfig
     from dta_edge.run_folder import check_new_folder
 
     recipe = overrides(TinyModelConfig, config, seed=seed, steps=steps)
-    check_new_folder(out_path, overwrite=overwrite, marker="config.json")  # before the build
+    if not holds_build(out_path, recipe.cache_key()):  # refused before minutes of building
+        check_new_folder(out_path, overwrite=overwrite, marker="config.json")
     with progress_bar(console, "pre-training tiny Qwen3", recipe.steps) as advance:
         build = tiny_model(
             recipe, cache_dir=cache_dir, on_step=lambda s, _t, loss: advance(s, f"loss {loss:.3f}")

@@ -38,14 +38,16 @@ class TransformersNll:
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
         self.device = device
         self.batch_size = batch_size
-        self.origin = f"the chat template of {model_dir}"
         self.tokenizer = load_tokenizer(model_dir)
         self.model = load_causal_lm(model_dir, dtype=dtype).to(device).eval()
 
     def _ids(self, pair: Pair) -> tuple[list[int], list[int]]:
         encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
         if getattr(self, "_template", None) is None:
-            self._template = ChatTemplate(self.tokenizer.chat_template, self.origin)
+            origin = (
+                f"the chat template of {getattr(self.tokenizer, 'name_or_path', 'the student')}"
+            )
+            self._template = ChatTemplate(self.tokenizer.chat_template, origin)
         prompt = encode(student_prompt(self._template, pair[0]))
         return prompt, encode(pair[1] + IM_END)
 

@@ -61,39 +61,31 @@ def _loaded(kind: str, reference: str | Path, load: Any) -> Any:
         raise ModelError(f"{reference}: cannot load the {kind}: {first}"[:500]) from None
 
 
-def load_config(reference: str | Path) -> Any:
-    """The model's transformers config."""
-    from transformers import AutoConfig
+def _auto(kind: str, class_name: str, reference: str | Path, **options: Any) -> Any:
+    """``transformers.<class_name>.from_pretrained`` with remote code off, after the checks."""
+    import transformers
 
     refuse_remote_code(reference)
+    auto = getattr(transformers, class_name)
     return _loaded(
-        "config", reference,
-        lambda: AutoConfig.from_pretrained(str(reference), trust_remote_code=False),
+        kind, reference,
+        lambda: auto.from_pretrained(str(reference), trust_remote_code=False, **options),
     )  # fmt: skip
+
+
+def load_config(reference: str | Path) -> Any:
+    """The model's transformers config."""
+    return _auto("config", "AutoConfig", reference)
 
 
 def load_tokenizer(reference: str | Path) -> Any:
     """The model's tokenizer."""
-    from transformers import AutoTokenizer
-
-    refuse_remote_code(reference)
-    return _loaded(
-        "tokenizer", reference,
-        lambda: AutoTokenizer.from_pretrained(str(reference), trust_remote_code=False),
-    )  # fmt: skip
+    return _auto("tokenizer", "AutoTokenizer", reference)
 
 
 def load_causal_lm(reference: str | Path, **options: Any) -> Any:
     """The causal LM (``dtype``, ``device_map`` and other loading options passed through)."""
-    from transformers import AutoModelForCausalLM
-
-    refuse_remote_code(reference)
-    return _loaded(
-        "model", reference,
-        lambda: AutoModelForCausalLM.from_pretrained(
-            str(reference), trust_remote_code=False, use_safetensors=True, **options
-        ),
-    )  # fmt: skip
+    return _auto("model", "AutoModelForCausalLM", reference, use_safetensors=True, **options)
 
 
 def causal_lm_from_config(config: Any, **options: Any) -> Any:

@@ -312,14 +312,29 @@ def tiny_model(
     return TinyBuild(final, False, info)
 
 
+def holds_build(out_dir: Path, cache_key: str) -> bool:
+    """Whether ``out_dir`` already holds a copy of the build with ``cache_key``, whole."""
+    info = out_dir / BUILD_INFO
+    try:
+        return json.loads(info.read_text(encoding="utf-8")).get("cache_key") == cache_key
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def export_tiny_model(build: TinyBuild, out_dir: Path, *, overwrite: bool = False) -> Path:
     """Copy a built model to ``out_dir`` (what `dta model tiny --out` delivers).
 
-    A folder that already holds files is refused (old and new files would mix into a model
+    A folder that already holds this very build (same files, same build record) is left as it
+    is. Any other folder that holds files is refused (old and new files would mix into a model
     neither build made); with ``overwrite`` a model folder is moved aside whole first.
     """
     from dta_edge.run_folder import check_new_folder, move_aside
 
+    same = {p.name: p.stat().st_size for p in build.path.iterdir()}
+    if out_dir.is_dir() and holds_build(out_dir, build.info["cache_key"]):
+        copied = {p.name: p.stat().st_size for p in out_dir.iterdir()}
+        if copied == same and not overwrite:
+            return out_dir
     if check_new_folder(out_dir, overwrite=overwrite, marker="config.json"):
         move_aside(out_dir)
     elif out_dir.is_dir():

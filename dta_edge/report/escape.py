@@ -13,7 +13,8 @@ import html
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MARKDOWN = re.compile(r"([\\`*_\[\]|])")
+# underscores are left alone: inside a word (q8_0) they are never emphasis in CommonMark
+_MARKDOWN = re.compile(r"([\\`*\[\]|])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

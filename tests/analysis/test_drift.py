@@ -73,5 +73,6 @@ def test_cli_two_benchmarks(tiny_model_dir, lora_adapter, held_out, tmp_path):
     assert {r["model"] for r in payload["drift"]} == {"lora"}
     assert (out / "drift.png").exists()
     bad = run_dta("analyze", "drift", "--models", f"base={tiny_model_dir},x={tiny_model_dir}",
-                  "--data", str(held_out), "--layer", "9", "--out", str(out))  # fmt: skip
+                  "--data", str(held_out), "--layer", "9",
+                  "--out", str(tmp_path / "bad"))  # fmt: skip
     assert bad.returncode == 2 and "--layer 9" in bad.stderr

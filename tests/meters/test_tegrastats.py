@@ -56,7 +56,7 @@ def test_integrate_interpolates_at_the_window_edges():
 def stand_in(folder: Path, body: str) -> Path:
     """A `tegrastats` program in ``folder`` (put first on PATH by the test) running ``body``."""
     program = folder / "tegrastats"
-    program.write_text(f"#!/bin/sh\nexec {body} \"$@\"\n")
+    program.write_text(f'#!/bin/sh\nexec {body} "$@"\n')
     program.chmod(0o755)
     return folder
 

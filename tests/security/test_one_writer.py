@@ -83,8 +83,10 @@ def test_a_held_lock_refuses_at_once_naming_the_pid(tmp_path, args):
         from dta_edge.records import Completion, Problem
         from dta_edge.storage import write_jsonl
 
-        write_jsonl(tmp_path / "p.jsonl", [Problem(id="a", source="t", category="c",
-                                                   question="q", answer=1.0, answer_text="1")])
+        write_jsonl(
+            tmp_path / "p.jsonl",
+            [Problem(id="a", source="t", category="c", question="q", answer=1.0, answer_text="1")],
+        )
         write_jsonl(tmp_path / "c.jsonl", [Completion(request_id="a", text="1")])
         args = [*args, "--problems", str(tmp_path / "p.jsonl"),
                 "--completions", str(tmp_path / "c.jsonl")]  # fmt: skip

@@ -98,8 +98,9 @@ def test_a_profile_cannot_name_the_meter_program(tmp_path):
     profile = tmp_path / "p.yaml"
     shipped = (REPO / "profiles" / "jetson-orin-nano.yaml").read_text()
     profile.write_text(
-        shipped.replace("energy_meter: jetson", "energy_meter: tegrastats")
-        .replace("meter_fallback: [tegrastats]", "meter_fallback: [cpu-time]")
+        shipped.replace("energy_meter: jetson", "energy_meter: tegrastats").replace(
+            "meter_fallback: [tegrastats]", "meter_fallback: [cpu-time]"
+        )
         + f"meter_options: {{command: [sh, -c, 'touch {marker}']}}\n"
     )
     validated = run_dta("config", "validate", str(profile))
@@ -151,4 +152,4 @@ def test_every_model_load_goes_through_one_guarded_place():
     ]
     assert offenders == []
     source = (package / "models" / "hf_load.py").read_text(encoding="utf-8")
-    assert source.count("trust_remote_code=False") >= 4
+    assert source.count("trust_remote_code=False") >= 2  # from_pretrained and from_config
