@@ -216,9 +216,14 @@ def _open_own(path: Path, flags: int) -> int:
                 "a link"
             ) from None
         raise named_os_error(exc, path) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise DataError(f"{path}: not a regular file; dta appends only to files it made")
+    if info.st_nlink > 1:  # a hard link: the same file has a name outside the run folder
+        os.close(fd)
+        raise DataError(f"{path}: has {info.st_nlink} names (hard links); dta appends only to "
+                        "files it made")  # fmt: skip
     return fd
 
 

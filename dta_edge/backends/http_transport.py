@@ -196,15 +196,39 @@ def _over_deadline(limits: Limits) -> TransportError:
     )  # fmt: skip
 
 
+def _proxy_for(url: str) -> tuple[str, int] | None:
+    """The HTTP(S) proxy the environment names for ``url`` (as urllib would use), or None."""
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    if not proxy or proxy_bypass(parts.hostname or ""):
+        return None
+    found = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return (found.hostname, found.port or 80) if found.hostname else None
+
+
 def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """A connection for ``url`` (through the environment's proxy, if any) and the request target.
+
+    Through a proxy, https is tunnelled (CONNECT) and http asks for the absolute URL; either way
+    the origin checks above apply to the URL, never to the proxy.
+    """
     parts = urlsplit(url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
+    proxy = _proxy_for(url)
     if parts.scheme == "https":
         context = ssl.create_default_context()
-        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
-                                           context=context), target  # fmt: skip
+        if proxy is None:
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                               context=context), target  # fmt: skip
+        connection = http.client.HTTPSConnection(*proxy, timeout=timeout, context=context)
+        connection.set_tunnel(parts.hostname, parts.port or 443)
+        return connection, target
+    if proxy is not None:
+        return http.client.HTTPConnection(*proxy, timeout=timeout), url
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), target
 
 

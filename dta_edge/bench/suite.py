@@ -85,12 +85,18 @@ class ReportedResults(FrozenModel):
     systems: tuple[ReportedSystem, ...] = Field(min_length=1)
 
 
-def write_reported(reported: ReportedResults, out_dir: Path) -> Path:
-    """reported.json in ``out_dir``: the quoted rows, labelled, for the report to show apart."""
+def write_reported(reported: ReportedResults, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """reported.json in ``out_dir``: the quoted rows, labelled, for the report to show apart.
+
+    The folder is owned like a bench run's (run.json, its lock; a folder of another suite is
+    refused unless ``overwrite`` moves it aside).
+    """
     from dta_edge.layout import REPORTED
+    from dta_edge.runs import run_record
     from dta_edge.storage import atomic_write_json
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / REPORTED
-    atomic_write_json(path, {"label": "reported", **reported.model_dump(mode="json")})
+    config = {"reported": reported.model_dump(mode="json")}
+    with run_record(out_dir, "bench.reported", config, overwrite=overwrite):
+        path = out_dir / REPORTED
+        atomic_write_json(path, {"label": "reported", **reported.model_dump(mode="json")})
     return path

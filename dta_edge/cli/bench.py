@@ -76,7 +76,7 @@ def bench(
     suite = resolve_file(suite, "bench")
     spec = load_config(suite)
     if isinstance(spec, ReportedResults):
-        path = write_reported(spec, out_path)
+        path = write_reported(spec, out_path, overwrite=overwrite)
         console.print(f"{len(spec.systems)} reported rows (not measured) -> [bold]{path}[/bold]")
         return
     if not isinstance(spec, BenchSuite):

@@ -29,6 +29,7 @@ class FaultServer:
         self.requests = 0
         self.headers: list[dict] = []
         self.bodies: list[dict] = []
+        self.paths: list[str] = []
         lock = threading.Lock()
         owner = self
 
@@ -41,6 +42,7 @@ class FaultServer:
                 with lock:
                     owner.requests += 1
                     owner.headers.append(dict(self.headers))
+                    owner.paths.append(self.path)
                     owner.bodies.append(body)
                     action = owner.script.pop(0) if owner.script else "ok"
                 getattr(owner, f"_{action}")(self, body)

@@ -9,6 +9,7 @@ is opened for writing.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,18 @@ def test_a_symlinked_file_in_a_run_folder_is_never_written_through(tmp_path):
     (out / "scores.jsonl").unlink()
     (out / "scores.jsonl").symlink_to(notes)
     assert_refused(run_dta(*args, "--out", str(out)), "symbolic link")
+    assert notes.read_bytes() == b"line one\nline two without newline"
+
+
+def test_a_hard_linked_file_in_a_run_folder_is_never_written(tmp_path):
+    args = _score_inputs(tmp_path)
+    out = tmp_path / "out"
+    assert run_dta(*args, "--out", str(out)).returncode == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"line one\nline two without newline")
+    (out / "scores.jsonl").unlink()
+    os.link(notes, out / "scores.jsonl")
+    assert_refused(run_dta(*args, "--out", str(out)), "hard links")
     assert notes.read_bytes() == b"line one\nline two without newline"
 
 

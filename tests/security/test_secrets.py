@@ -59,6 +59,18 @@ def test_a_redirect_within_the_origin_is_followed_with_the_key(two_servers, monk
     assert home.headers[1]["Authorization"] == f"Bearer {KEY}"
 
 
+def test_an_http_proxy_from_the_environment_is_used(two_servers, monkeypatch):
+    """As urllib did: http_proxy carries plain-http requests (the absolute URL asked)."""
+    proxy, _ = two_servers
+    monkeypatch.setenv("http_proxy", proxy.base_url.removesuffix("/v1"))
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    options = {"base_url": "http://teacher.example:8000/v1", **FAST}
+    answer = create_generator("openai", "m", options).generate(REQUEST)[0]
+    assert answer.text.endswith("\\boxed{42}.")
+    assert proxy.paths == ["http://teacher.example:8000/v1/chat/completions"]
+
+
 @pytest.mark.parametrize(
     "url",
     [
