@@ -58,7 +58,7 @@ def build_onnx(source: Path, out_dir: Path, precision: str, provider: str = "cpu
     command = [
         sys.executable, "-m", "onnxruntime_genai.models.builder",
         "-i", str(source), "-o", str(staging), "-p", precision, "-e", provider,
-        "-c", str(staging / ".cache"),
+        "-c", str(staging / ".cache"), "--extra_options", "hf_remote=false",
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not (staging / "model.onnx").exists():

@@ -209,6 +209,11 @@ def export_model(
     """
     if not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir}: not a transformers model folder (no config.json)")
+    from dta_edge.models.hf_load import refuse_remote_code
+
+    refuse_remote_code(model_dir)  # no folder code, no pickle weights, whatever the format
+    if adapter_dir is not None:
+        refuse_remote_code(adapter_dir)
     if parity is not None:
         target = target.model_copy(update={"parity": parity})
     config = {"target": target.model_dump(mode="json"), "model": str(model_dir),

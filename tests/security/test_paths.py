@@ -86,8 +86,17 @@ def test_a_symlink_in_an_export_folder_is_refused_and_never_followed(tmp_path, v
     assert (victim / "x").read_text() == "precious\n"
 
 
-@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "/etc/passwd", "x\\..\\y"])
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "/etc/passwd", "x\\..\\y", "REACHABLE"])
 def test_an_embedded_target_is_a_plain_name(tmp_path, name):
+    if name == "REACHABLE":  # a target file that exists, reached from the shipped folder
+        import os
+
+        from dta_edge.shipped import shipped_folder
+
+        (tmp_path / "evil.yaml").write_text(
+            (REPO / "export" / "cpu-gguf-q8_0.yaml").read_text().replace(
+                "name: cpu-gguf-q8_0", "name: evil"))  # fmt: skip
+        name = os.path.relpath(tmp_path / "evil", shipped_folder("export"))
     suite = tmp_path / "suite.yaml"
     suite.write_text(
         "kind: bench-suite\nname: s\nproblems: {generate: {n: 2}}\nsystems:\n"

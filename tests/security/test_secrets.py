@@ -100,9 +100,10 @@ def test_credentials_in_a_base_url_are_refused_unshown(tmp_path, url):
 def test_a_command_line_credential_never_reaches_run_json(tmp_path):
     from dta_edge.secrets import redact_argv
 
-    argv = ["dta", "analyze", "pairwise", f"--judge-option=base_url=http://u:{KEY}@h/v1",
-            f"http://h/v1?key={KEY}"]  # fmt: skip
-    assert KEY not in " ".join(redact_argv(argv))
+    plain = "Xq7plainSecretValue42"  # no known prefix: only its place in the URL gives it away
+    argv = ["dta", "analyze", "pairwise", f"--judge-option=base_url=http://u:{plain}@h/v1",
+            f"http://h/v1?key={plain}", f"https://h/v1?x=1&token={plain}"]  # fmt: skip
+    assert plain not in " ".join(redact_argv(argv))
 
 
 def test_a_profile_cannot_name_the_meter_program(tmp_path):
@@ -134,11 +135,21 @@ def _custom_code_folder(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("command", ["check", "train"])
+@pytest.mark.parametrize("command", ["check", "train", "export", "bench"])
 def test_a_folder_with_its_own_code_is_refused_never_prompted(tmp_path, command):
     folder = _custom_code_folder(tmp_path / "evil")
     if command == "check":
         args = ["model", "check", str(folder), "--out", str(tmp_path / "out"), "--n", "2"]
+    elif command == "export":
+        args = ["export", "--target", "cpu-onnx-int8", "--model", str(folder),
+                "--out", str(tmp_path / "out")]  # fmt: skip
+    elif command == "bench":
+        suite = tmp_path / "suite.yaml"
+        suite.write_text(
+            "kind: bench-suite\nname: s\nproblems: {generate: {n: 2}}\nsystems:\n"
+            f"  - {{name: a, backend: transformers, model: '{folder}'}}\n"
+        )
+        args = ["bench", "--suite", str(suite), "--out", str(tmp_path / "out")]
     else:
         data = tmp_path / "sft.jsonl"
         data.write_text('{"id": "a", "messages": [{"role": "user", "content": "q"}, '
