@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dta_edge.errors import ExportError
+from dta_edge.errors import DtaError, ExportError
 from dta_edge.models.bf16 import bf16_to_float32
+from dta_edge.safe_paths import inside
 
 _NUMPY = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16}
 
@@ -104,10 +105,14 @@ def weight_files(model_dir: Path) -> list[Path]:
             names = sorted(set(weight_map.values()))
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             raise ExportError(f"{index}: not a safetensors index ({exc!r})") from None
-        missing = [name for name in names if not (model_dir / name).is_file()]
+        try:  # names read from a file: plain names inside the model folder, nothing else
+            paths = [inside(model_dir, str(name), source=f"{index} weight_map") for name in names]
+        except DtaError as exc:
+            raise ExportError(str(exc)) from None
+        missing = [path.name for path in paths if not path.is_file()]
         if missing:
             raise ExportError(f"{index}: lists shards that are missing: {', '.join(missing)}")
-        return [model_dir / name for name in names]
+        return paths
     shards = sorted(model_dir.glob("*.safetensors"))
     if not shards:
         raise ExportError(f"{model_dir}: no .safetensors weights found")

@@ -196,3 +196,17 @@ def test_model_tiny_onto_an_existing_folder(tmp_path, tiny_model_dir):
     (notes / "todo.txt").write_text("x")
     assert_refused(run_dta("model", "tiny", "--out", str(notes), "--overwrite"), "no config.json")
     assert (notes / "todo.txt").exists()
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd", "a/../../b"])
+def test_a_safetensors_index_names_shards_inside_its_folder(tmp_path, shard):
+    from dta_edge.errors import ExportError
+    from dta_edge.models.safetensors_stream import weight_files
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "outside.safetensors").write_bytes(b"\0" * 16)
+    index = {"weight_map": {"model.embed_tokens.weight": shard}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(ExportError, match="weight_map"):
+        weight_files(folder)
