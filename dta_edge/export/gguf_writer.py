@@ -19,13 +19,8 @@ import numpy as np
 from dta_edge.errors import ExportError
 from dta_edge.export.gguf_vocab import read_vocab
 from dta_edge.models.bf16 import float32_to_bf16
-from dta_edge.models.safetensors_stream import (
-    TensorEntry,
-    iter_index,
-    read_float32,
-    read_raw,
-    weight_files,
-)
+from dta_edge.models.safetensors_stream import TensorEntry
+from dta_edge.models.weights import Weights, as_weights
 
 # HF architecture -> (gguf architecture name, whether q/k need llama.cpp's rope permutation).
 ARCHITECTURES: dict[str, tuple[str, bool]] = {
@@ -44,15 +39,7 @@ class TensorPlan:
 
     entry: TensorEntry
     gguf_name: str
-    shard: Path
     out_type: OutType  # matrices take the export's type; norms and 1-D tensors stay f32
-
-
-def _load_config(model_dir: Path) -> dict:
-    path = model_dir / "config.json"
-    if not path.exists():
-        raise ExportError(f"{path}: missing; not a transformers model folder")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def architecture_of(config: dict, model_dir: Path) -> tuple[str, bool]:
@@ -68,7 +55,7 @@ def architecture_of(config: dict, model_dir: Path) -> tuple[str, bool]:
 
 
 def plan_tensors(
-    model_dir: Path, arch: str, n_layers: int, tied: bool, out_type: OutType
+    weights: Weights, arch: str, n_layers: int, tied: bool, out_type: OutType
 ) -> list[TensorPlan]:
     """Map every checkpoint tensor to its GGUF name and type, reading only headers."""
     import gguf
@@ -76,26 +63,26 @@ def plan_tensors(
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     plans: list[TensorPlan] = []
-    for shard, entry in iter_index(weight_files(model_dir)):
+    for entry in weights.entries():
         if (tied and entry.name == "lm_head.weight") or entry.name.endswith("rotary_emb.inv_freq"):
             continue
         gguf_name = names.get_name(entry.name, try_suffixes=(".weight", ".bias"))
         if gguf_name is None:
-            raise ExportError(f"{shard}: tensor '{entry.name}' has no GGUF name for {arch}")
-        plans.append(
-            TensorPlan(entry, gguf_name, shard, out_type if len(entry.shape) == 2 else "f32")
-        )
+            raise ExportError(
+                f"{weights.folder}: tensor '{entry.name}' has no GGUF name for {arch}"
+            )
+        plans.append(TensorPlan(entry, gguf_name, out_type if len(entry.shape) == 2 else "f32"))
     return plans
 
 
-def lossless_type(model_dir: Path) -> OutType:
+def lossless_type(source: Path | Weights) -> OutType:
     """The smallest GGUF float type that holds every matrix of the checkpoint exactly.
 
     A bf16 download stays bf16 (half the size of f32, no rounding), f16 stays f16, anything else
     is f32. The quantizer reads this file, so quantizing from it equals quantizing from the
     checkpoint itself, without a float32 copy twice the checkpoint's size on disk.
     """
-    dtypes = {entry.dtype for _, entry in iter_index(weight_files(model_dir))
+    dtypes = {entry.dtype for entry in as_weights(source).entries()
               if len(entry.shape) == 2}  # fmt: skip
     if dtypes == {"BF16"}:
         return "bf16"
@@ -112,15 +99,17 @@ def _permute_for_rope(weight, n_head: int):  # numpy array in, numpy array out
     )
 
 
-def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> numpy array
+def _tensor_array(
+    plan: TensorPlan, weights: Weights, arch_permute: bool, config: dict
+):  # -> numpy array
     """Read one tensor, apply the rope permutation if needed, cast to its GGUF type.
 
     A bf16 tensor written as bf16 is copied as raw 16-bit words, never widened.
     """
     if plan.out_type == "bf16" and plan.entry.dtype == "BF16":
-        array = read_raw(plan.shard, plan.entry)
+        array = weights.raw(plan.entry.name)
     else:
-        array = read_float32(plan.shard, plan.entry)
+        array = weights.float32(plan.entry.name)
     name = plan.entry.name
     if arch_permute and name.endswith(("q_proj.weight", "k_proj.weight")):
         heads = config["num_attention_heads"]
@@ -132,11 +121,12 @@ def _tensor_array(plan: TensorPlan, arch_permute: bool, config: dict):  # -> num
     return np.ascontiguousarray(array.astype(_TYPES[plan.out_type][2], copy=False))
 
 
-def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Path:
+def write_gguf(source: Path | Weights, out_path: Path, out_type: OutType = "f16") -> Path:
     """Convert a transformers folder (qwen3, qwen2, llama) into one GGUF file.
 
     Args:
-        model_dir: config.json, safetensors weights and tokenizer files.
+        source: a folder with config.json, safetensors weights and tokenizer files, or weights
+            read through another source (a base with its adapter merged in, tensor by tensor).
         out_path: the .gguf file to create (replaced atomically if it exists).
         out_type: "f32", "f16" or "bf16" for matrices (norms and 1-D tensors stay f32, as
             llama.cpp does).
@@ -149,12 +139,14 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
     """
     import gguf
 
-    config = _load_config(model_dir)
+    weights = as_weights(source)
+    model_dir = weights.folder
+    config = weights.config()
     arch, permute = architecture_of(config, model_dir)
     n_layers = config["num_hidden_layers"]
     tied = bool(config.get("tie_word_embeddings", False))
     vocab = read_vocab(model_dir, config["vocab_size"])
-    plans = plan_tensors(model_dir, arch, n_layers, tied, out_type)
+    plans = plan_tensors(weights, arch, n_layers, tied, out_type)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.partial")
     writer = gguf.GGUFWriter(tmp, arch)
@@ -170,7 +162,7 @@ def write_gguf(model_dir: Path, out_path: Path, out_type: OutType = "f16") -> Pa
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         for plan in plans:
-            writer.write_tensor_data(_tensor_array(plan, permute, config))
+            writer.write_tensor_data(_tensor_array(plan, weights, permute, config))
         writer.close()
         os.replace(tmp, out_path)
     except BaseException:

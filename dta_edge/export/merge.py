@@ -1,94 +1,168 @@
-"""Merge a LoRA adapter into its base model and measure that the merge changed nothing.
+"""Merge a LoRA adapter into its base, and measure that the merge changed nothing.
 
-The merged folder is a plain transformers checkpoint (safetensors, tokenizer, chat template), so
-GGUF, ONNX and vLLM consume it like any other model.
+Both run at any size. The merge is streamed (``export.lora_merge``): one tensor in memory,
+written in the base's own dtype. The check runs base + adapter through peft's own LoRA layers,
+unmerged, beside the merged weights, one decoder layer at a time. The two paths share the
+embedding rows and meet again at the output head, where both sets of logits are computed in row
+slices and compared. Two whole float32 models are never held at once.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from dta_edge.errors import ExportError
+from dta_edge.export.checkpoint_writer import FOLDER_FILES, write_checkpoint
+from dta_edge.export.lora_merge import Adapter, MergedWeights, merged_weights
+from dta_edge.export.streamed_reference import load_module
+from dta_edge.models.weights import CheckpointWeights, Weights
 
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "chat_template.jinja",
-    "special_tokens_map.json",
-    "generation_config.json",
-)
+TOKENIZER_FILES = FOLDER_FILES  # the files a converted folder carries beside its weights
+_HEAD_ROWS = 16384  # output-head rows widened to float32 at a time
 
 
 def check_adapter_matches(model_dir: Path, adapter_dir: Path) -> None:
-    """Refuse an adapter trained for another base, before any weights are loaded."""
-    config_path = adapter_dir / "adapter_config.json"
-    if not config_path.exists():
-        raise ExportError(f"{config_path}: missing; not a peft adapter folder")
-    adapter = json.loads(config_path.read_text(encoding="utf-8"))
-    base_config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    targets = set(adapter.get("target_modules") or [])
-    from safetensors import safe_open
+    """Refuse an adapter trained for another base, reading headers only (no weights).
 
-    modules: set[str] = set()  # "model.layers.0.self_attn.q_proj.weight" -> "q_proj"
-    for shard in sorted(model_dir.glob("*.safetensors")):
-        with safe_open(shard, framework="pt") as handle:
-            names = handle.keys()  # noqa: SIM118 - safe_open is not a dict
-            modules.update(name.rsplit(".", 2)[-2] for name in names if "." in name)
-    missing = sorted(targets - modules)
-    if missing:
-        raise ExportError(
-            f"{config_path}: target modules {missing} do not exist in {model_dir} "
-            f"({base_config.get('architectures')}); is the adapter for a different base?"
-        )
+    Raises:
+        ExportError: not a mergeable LoRA adapter, or its tensors do not fit this base.
+    """
+    merged_weights(model_dir, adapter_dir)
 
 
 def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
-    """Merge ``adapter_dir`` into ``model_dir`` (fp32) and save to ``out_dir`` atomically.
+    """Write base + adapter, merged, as a transformers folder in the base's dtype (streamed).
 
     Raises:
-        ExportError: the adapter is missing, or for another base (shape or module mismatch).
+        ExportError: the adapter is missing, not LoRA, or for another base.
     """
+    return write_checkpoint(merged_weights(model_dir, adapter_dir), out_dir)
+
+
+def _lora_layer(layer, index: int, adapter: Adapter, lora_config, base: Weights):
+    """Decoder layer ``index`` with the base's weights and peft's own LoRA modules, unmerged."""
+    import torch
+    from peft import inject_adapter_in_model
+
+    holder = torch.nn.Module()  # module names as in the whole model, so peft's patterns match
+    holder.model = torch.nn.Module()
+    holder.model.layers = torch.nn.ModuleDict({str(index): layer})
+    load_module(layer, f"model.layers.{index}.", base)
+    inject_adapter_in_model(lora_config, holder)
+    prefix = f"model.layers.{index}."
+    state = {}
+    for key, entry in adapter.entries.items():
+        name = key.removeprefix("base_model.model.")
+        if name.startswith(prefix) and ".lora_" in name:
+            module, _, side = name.rpartition(".lora_")
+            side = side.removesuffix(".weight")  # A, B, embedding_A, embedding_B
+            state[f"{module}.lora_{side}.default.weight"] = torch.from_numpy(adapter.factor(entry))
+        elif name.startswith(prefix) and ".base_layer." not in name:  # modules_to_save
+            state[name] = torch.from_numpy(adapter.factor(entry))
+    unknown = set(state) - {name for name, _ in holder.named_parameters()}
+    if unknown:
+        raise ExportError(f"{adapter.path}: tensors with no module in layer {index}: "
+                          f"{sorted(unknown)[:3]}")  # fmt: skip
+    holder.load_state_dict(state, strict=False)
+    return layer.eval()
+
+
+def _rows(table, start: int):  # -> float32 tensor
+    import numpy as np
     import torch
 
-    from dta_edge.models.hf_load import load_adapter, load_causal_lm
+    from dta_edge.models.bf16 import bf16_to_float32
 
-    check_adapter_matches(model_dir, adapter_dir)
-    base = load_causal_lm(model_dir, dtype=torch.float32)
-    try:
-        merged = load_adapter(base, adapter_dir).merge_and_unload()
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ExportError(f"{adapter_dir}: cannot apply adapter to {model_dir}: {exc}") from None
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        merged.save_pretrained(staging)
-        for name in TOKENIZER_FILES:
-            if (model_dir / name).exists():
-                shutil.copy2(model_dir / name, staging / name)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+    block = table[start : start + _HEAD_ROWS]
+    block = bf16_to_float32(block) if block.dtype == np.uint16 else block
+    return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
+
+
+def _head_diff(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged) -> float:
+    """Max |logits(base head + LoRA, unmerged) - logits(merged head)|, in row slices."""
+    import torch
+
+    adapter = check.adapter
+    tied = bool(merged.config().get("tie_word_embeddings"))
+    merged_table = merged.raw("model.embed_tokens.weight" if tied else "lm_head.weight")
+    if "lm_head.weight" in adapter.saved:  # modules_to_save: the trained copy
+        base_table = adapter.factor(adapter.saved["lm_head.weight"])
+    else:
+        base_table = check.base.raw(check._base_name("lm_head.weight"))
+    deltas = adapter.deltas.get("lm_head.weight", [])
+    worst = 0.0
+    for start in range(0, merged_table.shape[0], _HEAD_ROWS):
+        ours = hidden_merged @ _rows(merged_table, start).T
+        theirs = hidden_lora @ _rows(base_table, start).T
+        for delta in deltas:
+            a = torch.from_numpy(adapter.factor(delta.a))
+            b = torch.from_numpy(adapter.factor(delta.b))[start : start + _HEAD_ROWS]
+            theirs = theirs + delta.scale * (hidden_lora @ a.T) @ b.T
+        worst = max(worst, float((ours - theirs).abs().max()))
+    return worst
 
 
 def merge_parity(
-    model_dir: Path, adapter_dir: Path, merged_dir: Path, texts: Sequence[str]
+    model_dir: Path,
+    adapter_dir: Path,
+    merged: Weights | Path,
+    texts: Sequence[str],
+    max_positions: int | None = None,
 ) -> float:
-    """Max absolute logit difference, merged model vs base + adapter, fp32, over ``texts``."""
+    """Max absolute logit difference, merged weights vs base + adapter (peft, unmerged), fp32.
+
+    Args:
+        model_dir: the base folder.
+        adapter_dir: the peft adapter.
+        merged: the merged weights, or a folder ``merge_adapter`` wrote.
+        texts: the texts to run.
+        max_positions: cut each text to this many tokens (quick parity).
+    """
     import torch
+    from peft import LoraConfig
+    from transformers.masking_utils import create_causal_mask
 
-    from dta_edge.export.parity import max_logit_diff
-    from dta_edge.models.hf_load import load_adapter, load_causal_lm, load_tokenizer
+    from dta_edge.export.streamed_reference import embed_rows, hf_config
+    from dta_edge.models.hf_load import causal_lm_from_config, load_tokenizer
 
+    check = merged_weights(model_dir, adapter_dir)  # the base and the adapter, apart
+    reference = CheckpointWeights(merged) if isinstance(merged, Path) else merged
     tokenizer = load_tokenizer(model_dir)
-    base = load_causal_lm(model_dir, dtype=torch.float32)
-    with_adapter = load_adapter(base, adapter_dir).eval()
-    merged = load_causal_lm(merged_dir, dtype=torch.float32).eval()
-    return max_logit_diff(with_adapter, merged, tokenizer, texts)
+    id_lists = [tokenizer.encode(text, add_special_tokens=False)[:max_positions] for text in texts]
+    config = hf_config(reference)
+    lora_config = LoraConfig.from_pretrained(str(adapter_dir))
+    with torch.device("meta"):
+        skeleton = causal_lm_from_config(config, dtype=torch.float32).model
+    layer_class = type(skeleton.layers[0])
+    with torch.no_grad():
+        hidden = [embed_rows(reference, ids).unsqueeze(0) for ids in id_lists]
+        positions = [torch.arange(h.shape[1]).unsqueeze(0) for h in hidden]
+        rotary = type(skeleton.rotary_emb)(config=config)
+        context = [
+            {"attention_mask": create_causal_mask(config=config, inputs_embeds=h,
+                                                  attention_mask=None, cache=None, position_ids=p),
+             "position_embeddings": rotary(h, p), "position_ids": p}
+            for h, p in zip(hidden, positions, strict=True)
+        ]  # fmt: skip
+        lora_hidden, merged_hidden = list(hidden), list(hidden)
+        for index in range(config.num_hidden_layers):
+            with torch.device("meta"):
+                lora_layer, merged_layer = layer_class(config, index), layer_class(config, index)
+            lora_layer = _lora_layer(lora_layer, index, check.adapter, lora_config, check.base)
+            load_module(merged_layer, f"model.layers.{index}.", reference)
+            lora_hidden = _run(lora_layer, lora_hidden, context)
+            merged_hidden = _run(merged_layer, merged_hidden, context)
+        norm = skeleton.norm
+        load_module(norm, "model.norm.", reference)
+        worst = 0.0
+        for lora_h, merged_h in zip(lora_hidden, merged_hidden, strict=True):
+            worst = max(worst, _head_diff(check, reference, norm(lora_h)[0], norm(merged_h)[0]))
+    return worst if math.isfinite(worst) else math.inf
+
+
+def _run(layer, hidden: list, context: list[dict]) -> list:
+    """Every text's hidden states through one decoder layer."""
+    outputs = [layer(h, **c) for h, c in zip(hidden, context, strict=True)]
+    return [out[0] if isinstance(out, tuple) else out for out in outputs]

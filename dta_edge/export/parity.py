@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dta_edge.models.gguf_file import load_gguf
+from dta_edge.models.weights import Weights
 
 
 def tokenization_mismatches(
@@ -121,7 +122,7 @@ def greedy_divergences(
 
 
 def gguf_top1_agreement(
-    path: Path, model_dir: Path, texts: Sequence[str], max_positions: int | None = None
+    path: Path, source: Path | Weights, texts: Sequence[str], max_positions: int | None = None
 ) -> float:
     """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one.
 
@@ -134,9 +135,9 @@ def gguf_top1_agreement(
     from dta_edge.export.streamed_reference import reference_argmax
     from dta_edge.models.hf_load import load_tokenizer
 
-    tokenizer = load_tokenizer(model_dir)
+    tokenizer = load_tokenizer(source if isinstance(source, Path) else source.folder)
     id_lists = [tokenizer.encode(text)[:max_positions] for text in texts]
-    reference = reference_argmax(model_dir, id_lists)
+    reference = reference_argmax(source, id_lists)
     llm = load_gguf(path, logits_all=True, n_ctx=max(len(ids) for ids in id_lists) + 8)
     agree = total = 0
     for ids, expected in zip(id_lists, reference, strict=True):
@@ -160,13 +161,17 @@ def max_logit_diff(model_a, model_b, tokenizer, texts: Sequence[str]) -> float:
     return worst
 
 
-def hf_max_logit_diff(source_dir: Path, exported_dir: Path, texts: Sequence[str]) -> float:
-    """Max absolute fp32 logit difference between two transformers folders over ``texts``."""
+def hf_max_logit_diff(
+    source_dir: Path | Weights, exported_dir: Path, texts: Sequence[str]
+) -> float:
+    """Max absolute fp32 logit difference between the source and an exported folder."""
     import torch
 
+    from dta_edge.export.streamed_reference import whole_model
     from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
-    tokenizer = load_tokenizer(source_dir)
-    source = load_causal_lm(source_dir, dtype=torch.float32).eval()
+    folder = source_dir if isinstance(source_dir, Path) else source_dir.folder
+    tokenizer = load_tokenizer(folder)
+    source = whole_model(source_dir)
     exported = load_causal_lm(exported_dir, dtype=torch.float32).eval()
     return max_logit_diff(source, exported, tokenizer, texts)

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import resource
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationError
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DtaError, ExportError, ParityUnavailable
+from dta_edge.export.formats import FORMATS, QUICK_POSITIONS, QUICK_TEXTS, Source, parity_texts
 from dta_edge.export.step_cost import StepCost, measured
 from dta_edge.export.targets import ExportTarget, ParityMode
-from dta_edge.layout import EXPORTED_FOLDER, MANIFEST, MERGED
+from dta_edge.layout import MANIFEST, MERGED
 from dta_edge.runs import package_versions, run_record
 from dta_edge.safe_paths import RelativeName, inside, remove_inside
 from dta_edge.storage import atomic_write_json, read_text_file
@@ -31,7 +31,8 @@ TOOLS = (
 )  # fmt: skip
 Stage = Callable[[str], None]
 Costs = dict[str, StepCost]
-QUICK_TEXTS, QUICK_POSITIONS = 4, 64  # --parity quick: this many texts, cut to this many tokens
+if TYPE_CHECKING:
+    from dta_edge.export.lora_merge import MergedWeights
 QUICK_ABOVE_WEIGHTS = 10**9  # --parity auto is quick above this many weights (1B)
 
 
@@ -61,8 +62,15 @@ class ExportManifest(FrozenModel):
     parity_mode: Literal["quick", "full", "off"] = Field(
         default="full", description="How much parity was measured (see ExportTarget.parity)."
     )
+    merge_tensor_max_abs_diff: dict[str, float] = Field(
+        default_factory=dict,
+        description="With an adapter: per merged tensor, max |stored merge - fp32 reference "
+        "merge| (the reference computed apart, with torch); the base's dtype rounds it.",
+    )
     steps: dict[str, StepCost] = Field(
-        default_factory=dict, description="Time and peak memory of each step (write, ...)."
+        default_factory=dict,
+        description="Time and peak memory of each step (write, quantize, parity; merge is the "
+        "merging time inside write, merge_parity the layer-by-layer check).",
     )
     tools: dict[str, str]
     seconds: float
@@ -83,106 +91,6 @@ def _folder_sha256(folder: Path) -> str:
     for path in sorted(folder.glob("*.safetensors")):
         digest.update(sha256_of(path).encode())
     return digest.hexdigest()
-
-
-def parity_texts(n: int) -> list[str]:
-    """Generated telecom problems and solutions: the text parity is measured on."""
-    from dta_edge.tasks.generator import ProblemsConfig, generate_problems
-
-    return [
-        p.question + "\n" + (p.solution or "")
-        for p in generate_problems(ProblemsConfig(n=n, seed=5))
-    ]
-
-
-def _write_gguf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
-    """Write the GGUF; a quantized one is made from a lossless bf16/f16/f32 copy, then removed."""
-    from dta_edge.export.gguf_quantize import quantize_gguf
-    from dta_edge.export.gguf_writer import lossless_type, write_gguf
-
-    final = out_dir / f"{target.name}.gguf"
-    if target.quantization in ("f32", "f16", "bf16"):
-        with measured(costs, "write"):
-            return write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
-    kind = lossless_type(source)
-    base = out_dir / f".{target.name}-{kind}.gguf"
-    try:
-        with measured(costs, "write"):
-            write_gguf(source, base, kind)
-        with measured(costs, "quantize"):
-            return quantize_gguf(base, final, target.quantization)
-    finally:
-        base.unlink(missing_ok=True)
-
-
-def _write_hf(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
-    import torch
-
-    from dta_edge.export.merge import TOKENIZER_FILES
-    from dta_edge.models.hf_load import load_causal_lm
-
-    final = out_dir / EXPORTED_FOLDER
-    staging = out_dir / f".{EXPORTED_FOLDER}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    with measured(costs, "write"):
-        model = load_causal_lm(source, dtype=getattr(torch, target.quantization))
-        model.save_pretrained(staging)
-    for name in TOKENIZER_FILES:
-        if (source / name).exists():
-            shutil.copy2(source / name, staging / name)
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    return final
-
-
-def _write_onnx(target: ExportTarget, source: Path, out_dir: Path, costs: Costs) -> Path:
-    from dta_edge.export.onnx_export import build_onnx
-
-    with measured(costs, "write"):
-        return build_onnx(source, out_dir / "onnx", target.quantization, target.provider)
-
-
-def _measure_gguf(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
-    from dta_edge.export.parity import gguf_top1_agreement, tokenization_parity
-
-    plain, special = tokenization_parity(final, source, texts)
-    return {
-        "tokenization_identical": 1.0 - len(plain) / len(texts),
-        "tokenization_with_special_tokens_identical": 1.0 - len(special) / len(texts),
-        "top1_agreement": gguf_top1_agreement(
-            final, source, texts, max_positions=QUICK_POSITIONS if quick else None
-        ),
-    }
-
-
-def _measure_hf(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
-    from dta_edge.export.parity import hf_max_logit_diff
-
-    return {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
-
-
-def _measure_onnx(final: Path, source: Path, texts: list[str], quick: bool) -> dict[str, float]:
-    from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
-
-    parity = {
-        "special_ids_match": float(special_ids_match(final, source)),
-        "top1_agreement": onnx_top1_agreement(final, source, texts),
-    }
-    from dta_edge.export.onnx_int4_check import int4_dequant_max_logit_diff, is_int4
-
-    if is_int4(final):
-        parity["int4_dequant_max_abs_logit_diff"] = int4_dequant_max_logit_diff(
-            final, source, texts
-        )
-    return parity
-
-
-# format -> (writer, parity measurement); export and verify share the measurement.
-FORMATS = {
-    "gguf": (_write_gguf, _measure_gguf),
-    "hf": (_write_hf, _measure_hf),
-    "onnx": (_write_onnx, _measure_onnx),
-}
 
 
 def export_model(
@@ -225,7 +133,7 @@ def export_model(
         return _export(target, model_dir, out_dir, adapter_dir, on_stage)
 
 
-def parity_mode(target: ExportTarget, source: Path) -> Literal["quick", "full", "off"]:
+def parity_mode(target: ExportTarget, source: Source) -> Literal["quick", "full", "off"]:
     """The target's parity mode, with auto settled by the checkpoint's number of weights."""
     if target.parity != "auto":
         return target.parity
@@ -234,11 +142,35 @@ def parity_mode(target: ExportTarget, source: Path) -> Literal["quick", "full", 
     return "quick" if float32_bytes(source) // 4 > QUICK_ABOVE_WEIGHTS else "full"
 
 
-def _measure(target: ExportTarget, mode: str, final: Path, source: Path) -> dict[str, float]:
-    """Parity of ``final`` with ``source`` in ``mode`` (the manifest's and verify's numbers)."""
+def _texts(target: ExportTarget, mode: str) -> list[str]:
     quick = mode == "quick"
-    texts = parity_texts(min(target.parity_texts, QUICK_TEXTS) if quick else target.parity_texts)
-    return FORMATS[target.format][1](final, source, texts, quick)
+    return parity_texts(min(target.parity_texts, QUICK_TEXTS) if quick else target.parity_texts)
+
+
+def _measure(target: ExportTarget, mode: str, final: Path, source: Source) -> dict[str, float]:
+    """Parity of ``final`` with ``source`` in ``mode`` (the manifest's and verify's numbers)."""
+    return FORMATS[target.format][1](final, source, _texts(target, mode), mode == "quick")
+
+
+def _merged_source(
+    target: ExportTarget, model_dir: Path, adapter_dir: Path, out_dir: Path, say: Stage
+) -> tuple[Source, MergedWeights]:
+    """Base + adapter as weights merged tensor by tensor (headers checked, nothing read yet).
+
+    GGUF and transformers targets read the merge straight from the view; the ONNX builder needs
+    a folder, so for it the merge is written first (streamed, in the base's dtype).
+    """
+    from dta_edge.export.lora_merge import merged_weights
+
+    merged = merged_weights(model_dir, adapter_dir)
+    for warning in merged.warnings:
+        say(f"note: {warning}")
+    if target.format != "onnx":
+        return merged, merged
+    from dta_edge.export.checkpoint_writer import write_checkpoint
+
+    say("writing the merged checkpoint for the ONNX builder")
+    return write_checkpoint(merged, out_dir / MERGED), merged
 
 
 def _export(
@@ -252,19 +184,26 @@ def _export(
     say = on_stage or (lambda _message: None)
     parity: dict[str, float] = {}
     costs: Costs = {}
-    source = model_dir
+    source: Source = model_dir
+    merged = None
     if adapter_dir is not None:
-        from dta_edge.export.merge import merge_adapter, merge_parity
-
-        say("merging adapter")
-        with measured(costs, "merge"):
-            source = merge_adapter(model_dir, adapter_dir, out_dir / MERGED)
-            texts = parity_texts(target.parity_texts)
-            parity["merge_max_abs_logit_diff"] = merge_parity(model_dir, adapter_dir, source, texts)
+        say("merging adapter (tensor by tensor, in the base's dtype)")
+        source, merged = _merged_source(target, model_dir, adapter_dir, out_dir, say)
     mode = parity_mode(target, source)
     say(f"writing {target.format} ({target.quantization})")
-    write = FORMATS[target.format][0]
-    final = write(target, source, out_dir, costs)
+    final = FORMATS[target.format][0](target, source, out_dir, costs)
+    if merged is not None:
+        costs["merge"] = StepCost(seconds=round(merged.seconds, 2), peak_rss_mib=None,
+                                  peak_anon_mib=None)  # fmt: skip
+        if mode != "off":
+            from dta_edge.export.merge import merge_parity
+
+            say(f"measuring merge parity ({mode}, one decoder layer at a time)")
+            with measured(costs, "merge_parity"):
+                parity["merge_max_abs_logit_diff"] = merge_parity(
+                    model_dir, adapter_dir, merged, _texts(target, mode),
+                    max_positions=QUICK_POSITIONS if mode == "quick" else None,
+                )  # fmt: skip
     unavailable = None
     if mode == "off":
         unavailable = "parity off (--parity off)"
@@ -287,6 +226,7 @@ def _export(
         parity=parity,
         parity_unavailable=unavailable,
         parity_mode=mode,
+        merge_tensor_max_abs_diff=dict(merged.reference_diffs) if merged else {},
         steps=costs,
         tools=package_versions(TOOLS),
         seconds=round(time.perf_counter() - started, 2),
@@ -377,6 +317,17 @@ def exported_model(out_dir: Path) -> Path:
     return _exported_top(out_dir, read_manifest(out_dir))
 
 
+def _verify_source(out_dir: Path, source: Path, adapter: str | None) -> Source:
+    """What an export is compared with again: the base, or base + adapter merged as before."""
+    if adapter is None:
+        return source
+    if (out_dir / MERGED).is_dir():  # the ONNX route wrote the merged folder
+        return out_dir / MERGED
+    from dta_edge.export.lora_merge import merged_weights
+
+    return merged_weights(source, Path(adapter))
+
+
 class VerifyResult(FrozenModel):
     """`dta export verify`: do the files and the parity still match the manifest?"""
 
@@ -406,8 +357,7 @@ def verify_export(out_dir: Path, tolerance: float = 1e-6) -> VerifyResult:
     now: dict[str, float] = {}
     unavailable = None
     if not file_problems and manifest.parity_mode != "off":
-        merged = out_dir / MERGED
-        model = merged if manifest.adapter else source
+        model = _verify_source(out_dir, source, manifest.adapter)
         final = _exported_top(out_dir, manifest)
         try:
             now = _measure(manifest.target, manifest.parity_mode, final, model)

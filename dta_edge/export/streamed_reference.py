@@ -16,33 +16,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dta_edge.models.bf16 import bf16_to_float32
-from dta_edge.models.safetensors_stream import (
-    TensorEntry,
-    iter_index,
-    read_float32,
-    read_raw,
-    weight_files,
-)
+from dta_edge.models.weights import Weights, as_weights
+from dta_edge.models.weights import float32_bytes as weights_float32_bytes
 
 _OUTPUT_ROWS = 16384  # rows of the output matrix widened to float32 at a time
 
 
-def float32_bytes(model_dir: Path) -> int:
+def float32_bytes(source: Path | Weights) -> int:
     """Bytes the checkpoint takes once loaded in float32 (what a whole-model reference needs)."""
-    return sum(math.prod(entry.shape) * 4 for _, entry in iter_index(weight_files(model_dir)))
+    return weights_float32_bytes(as_weights(source))
 
 
-def _weights(model_dir: Path) -> dict[str, tuple[Path, TensorEntry]]:
-    return {entry.name: (shard, entry) for shard, entry in iter_index(weight_files(model_dir))}
-
-
-def _load(module, prefix: str, weights: dict) -> None:
+def load_module(module, prefix: str, weights: Weights) -> None:
     """Materialise ``module`` on the CPU with the float32 weights stored under ``prefix``."""
     import torch
 
     module.to_empty(device="cpu")
     names = [name for name, _ in module.named_parameters()]
-    state = {name: torch.from_numpy(read_float32(*weights[prefix + name]).copy())
+    state = {name: torch.from_numpy(weights.float32(prefix + name).copy())
              for name in names}  # fmt: skip
     module.load_state_dict(state, strict=False, assign=True)
     for name, buffer in module.named_buffers():
@@ -50,31 +41,29 @@ def _load(module, prefix: str, weights: dict) -> None:
             raise RuntimeError(f"{prefix}{name}: buffer left on the meta device")
 
 
-def _embed(weights: dict, ids: list[int]):  # -> float32 tensor [len(ids), hidden]
+def embed_rows(weights: Weights, ids: list[int]):  # -> float32 tensor [len(ids), hidden]
     """Only the embedding rows these ids use, widened from the stored type."""
     import numpy as np
     import torch
 
-    shard, entry = weights["model.embed_tokens.weight"]
-    table = read_raw(shard, entry)
+    table = weights.raw("model.embed_tokens.weight")
     rows = table[np.asarray(ids)]
-    if entry.dtype == "BF16":
+    if table.dtype == np.uint16:  # bf16 words
         rows = bf16_to_float32(rows)
     return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
 
 
-def _argmax_over_output(weights: dict, hidden, tied: bool):  # -> int64 tensor [positions]
+def _argmax_over_output(weights: Weights, hidden, tied: bool):  # -> int64 tensor [positions]
     """Argmax of hidden @ W.T with W read in row slices, never whole in float32."""
     import numpy as np
     import torch
 
-    shard, entry = weights["model.embed_tokens.weight" if tied else "lm_head.weight"]
-    table = read_raw(shard, entry)
+    table = weights.raw("model.embed_tokens.weight" if tied else "lm_head.weight")
     best = torch.full((hidden.shape[0],), -math.inf)
     best_id = torch.zeros(hidden.shape[0], dtype=torch.long)
     for start in range(0, table.shape[0], _OUTPUT_ROWS):
         block = table[start : start + _OUTPUT_ROWS]
-        if entry.dtype == "BF16":
+        if block.dtype == np.uint16:  # bf16 words
             block = bf16_to_float32(block)
         logits = hidden @ torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).T
         values, index = logits.max(dim=-1)
@@ -84,20 +73,29 @@ def _argmax_over_output(weights: dict, hidden, tied: bool):  # -> int64 tensor [
     return best_id
 
 
-def streamed_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+def hf_config(weights: Weights):  # -> transformers config
+    """The transformers config of these weights (the folder's, with the weights' own changes)."""
+    from dta_edge.models.hf_load import load_config
+
+    config = load_config(weights.folder)
+    config.tie_word_embeddings = bool(weights.config().get("tie_word_embeddings", False))
+    return config
+
+
+def streamed_argmax(source: Path | Weights, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
     """Per text, transformers' float32 argmax at every position, computed layer by layer."""
     import torch
     from transformers.masking_utils import create_causal_mask
 
-    from dta_edge.models.hf_load import causal_lm_from_config, load_config
+    from dta_edge.models.hf_load import causal_lm_from_config
 
-    config = load_config(model_dir)
+    weights = as_weights(source)
+    config = hf_config(weights)
     with torch.device("meta"):
         model = causal_lm_from_config(config, dtype=torch.float32)
     inner = model.model
-    weights = _weights(model_dir)
     rotary = type(inner.rotary_emb)(config=config)
-    hidden = [_embed(weights, list(ids)).unsqueeze(0) for ids in id_lists]
+    hidden = [embed_rows(weights, list(ids)).unsqueeze(0) for ids in id_lists]
     positions = [torch.arange(h.shape[1]).unsqueeze(0) for h in hidden]
     with torch.no_grad():
         rope = [rotary(h, p) for h, p in zip(hidden, positions, strict=True)]
@@ -105,30 +103,45 @@ def streamed_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[
                                     cache=None, position_ids=p)
                  for h, p in zip(hidden, positions, strict=True)]  # fmt: skip
         for index, layer in enumerate(inner.layers):
-            _load(layer, f"model.layers.{index}.", weights)
+            load_module(layer, f"model.layers.{index}.", weights)
             steps = zip(hidden, masks, rope, positions, strict=True)
             hidden = [layer(h, attention_mask=m, position_embeddings=r, position_ids=p)
                       for h, m, r, p in steps]  # fmt: skip
             hidden = [h[0] if isinstance(h, tuple) else h for h in hidden]
             layer.to("meta")
-        _load(inner.norm, "model.norm.", weights)
+        load_module(inner.norm, "model.norm.", weights)
         tied = bool(getattr(config, "tie_word_embeddings", False))
         return [_argmax_over_output(weights, inner.norm(h)[0], tied).tolist() for h in hidden]
 
 
-def reference_argmax(model_dir: Path, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+def whole_model(source: Path | Weights):  # -> transformers model, float32, eval mode
+    """The whole model in float32: loaded from its folder, or built from weights read one by one."""
+    import torch
+
+    from dta_edge.models.hf_load import causal_lm_from_config, load_causal_lm
+
+    if isinstance(source, Path):
+        return load_causal_lm(source, dtype=torch.float32).eval()
+    model = causal_lm_from_config(hf_config(source), dtype=torch.float32)
+    state = {entry.name: torch.from_numpy(source.float32(entry.name).copy())
+             for entry in source.entries()}  # fmt: skip
+    model.load_state_dict(state, strict=False)
+    if model.config.tie_word_embeddings:
+        model.tie_weights()
+    return model.eval()
+
+
+def reference_argmax(source: Path | Weights, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
     """Transformers' float32 argmax per position: the whole model when it fits, else streamed.
 
     "Fits" means its float32 weights take under a quarter of physical memory, which leaves room
     for llama.cpp's copy and the activations beside it.
     """
-    if float32_bytes(model_dir) > _physical_memory() // 4:
-        return streamed_argmax(model_dir, id_lists)
+    if float32_bytes(source) > _physical_memory() // 4:
+        return streamed_argmax(source, id_lists)
     import torch
 
-    from dta_edge.models.hf_load import load_causal_lm
-
-    model = load_causal_lm(model_dir, dtype=torch.float32).eval()
+    model = whole_model(source)
     with torch.no_grad():
         return [model(torch.tensor([list(ids)])).logits[0].argmax(-1).tolist()
                 for ids in id_lists]  # fmt: skip
