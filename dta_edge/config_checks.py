@@ -134,8 +134,17 @@ def _problem_source(source: Any, config_path: Path, where: str) -> Iterator[str]
 
 def _curation(recipe: Any, path: Path) -> Iterator[str]:
     yield from _problem_source(recipe.problems, path, "problems")
-    student_kind = "gguf" if recipe.student.scorer == "llama-cpp" else "folder"
+    scorer = recipe.student.scorer
+    student_kind = {"llama-cpp": "gguf", "openai": "served"}.get(scorer, "folder")
     yield from _model(student_kind, recipe.student.model, "student")
+    if scorer == "openai":
+        options = {**recipe.student.scorer_options, "api": "completions"}
+        yield from _backend_options("openai", options, "student.scorer")
+        if "chat_template" not in recipe.student.scorer_options:
+            yield (
+                "student.scorer_options.chat_template: the served scorer renders the "
+                "student's prompt here; name its tokenizer folder or .jinja file"
+            )
     for index, teacher in enumerate(recipe.teachers):
         if teacher.kind == "model" and teacher.model is not None:
             yield from _model_spec(teacher.model, f"teachers[{index}].model")

@@ -28,13 +28,14 @@ def free_port() -> int:
 @contextmanager
 def serve_gguf(
     gguf: Path, *, alias: str = "tiny", n_ctx: int = 1024, n_threads: int | None = None,
-    start_timeout_s: float = 60.0,
+    start_timeout_s: float = 60.0, logits_all: bool = False,
 ) -> Iterator[str]:  # fmt: skip
     """Serve ``gguf`` on a free loopback port; yield the base URL (.../v1).
 
     llama-cpp-python's server answers one request at a time: a second request in flight cuts
     the first short (1-2 tokens come back), and with ``--interrupt_requests False`` queued
-    requests deadlock. Clients of this server keep concurrency at 1.
+    requests deadlock. Clients of this server keep concurrency at 1. ``logits_all`` keeps the
+    logits of every prompt position, which prompt log-probabilities (echo + logprobs) need.
     """
     port = free_port()
     command = [
@@ -43,6 +44,8 @@ def serve_gguf(
     ]  # fmt: skip
     if n_threads:
         command += ["--n_threads", str(n_threads)]
+    if logits_all:
+        command += ["--logits_all", "true"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}/v1"
     try:

@@ -212,11 +212,19 @@ class OpenAIGenerator(PromptBackend):
             reasoning = result["reasoning"].strip()
         return Generation(text=answer, reasoning=reasoning, **_measured(result, started))
 
-    def _request(self, path: str, body: dict, started: float) -> dict:
+    def post_json(self, path: str, body: dict) -> dict:
+        """One non-streamed request (``path`` under base_url), its JSON answer as it came.
+
+        Same endpoints, round robin, retries and bounds as generation: what prompt
+        log-probabilities (the served NLL scorer) and other raw calls go through.
+        """
+        return self._request(path, {**body, "stream": False}, time.perf_counter(), raw=True)
+
+    def _request(self, path: str, body: dict, started: float, *, raw: bool = False) -> dict:
         """POST with retries: exponential backoff with jitter, Retry-After honoured."""
         body = {"model": self.model, "stream": self.options.stream, **body}
         body.update(self.options.extra_body)
-        if self.options.stream:
+        if body["stream"]:
             body["stream_options"] = {"include_usage": True}
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
@@ -229,7 +237,7 @@ class OpenAIGenerator(PromptBackend):
             url = f"{base}/{path}"
             try:
                 with self._slots[base]:
-                    result = self._send(url, payload, headers, started)
+                    result = self._send(url, payload, headers, started, raw=raw)
                 result["attempts"] = attempt + 1
                 return result
             except _Retryable as exc:
@@ -242,7 +250,9 @@ class OpenAIGenerator(PromptBackend):
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _send(self, url: str, payload: bytes, headers: dict, started: float) -> dict:
+    def _send(
+        self, url: str, payload: bytes, headers: dict, started: float, *, raw: bool = False
+    ) -> dict:
         try:
             reply = post(url, payload, headers, self._limits, self._watchdog)
         except HttpStatus as exc:
@@ -258,6 +268,11 @@ class OpenAIGenerator(PromptBackend):
                 raise _Retryable(self._redact(str(exc))) from None
             raise ServerError(f"{url}: {self._redact(str(exc))}") from None
         try:
+            if raw:
+                answer = json.loads(reply.body())
+                if not isinstance(answer, dict):
+                    raise TypeError("the answer is not a JSON object")
+                return answer
             if not self.options.stream:
                 return _parse_whole(json.loads(reply.body()))
             return _parse_stream(_sse_events(reply.lines()), started)

@@ -28,18 +28,36 @@ class NllScorer(Protocol):
 class TransformersNll:
     """Batched teacher-forced scoring with transformers; right padding, solution tokens only."""
 
-    def __init__(self, model_dir: str, device: str = "auto", batch_size: int = 8) -> None:
+    def __init__(
+        self, model_dir: str, device: str = "auto", batch_size: int = 8,
+        device_map: str | None = None,
+    ) -> None:  # fmt: skip
+        """Load the student.
+
+        Args:
+            model_dir: the student's transformers folder (or hub id).
+            device: where the whole model goes ("auto": cuda when present).
+            batch_size: sequences per forward pass.
+            device_map: "auto" spreads the layers over every GPU of this machine (a student
+                larger than one GPU); inputs then go to the device of its embeddings.
+        """
         import torch
 
         from dta_edge.models.hf_load import load_causal_lm, load_tokenizer
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
-        self.device = device
+        dtype = torch.bfloat16 if device == "cuda" or device_map else torch.float32
+        if device_map and not torch.cuda.is_available():
+            dtype = torch.float32
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(model_dir)
-        self.model = load_causal_lm(model_dir, dtype=dtype).to(device).eval()
+        if device_map:
+            self.model = load_causal_lm(model_dir, dtype=dtype, device_map=device_map).eval()
+            self.device = str(self.model.get_input_embeddings().weight.device)
+        else:
+            self.model = load_causal_lm(model_dir, dtype=dtype).to(device).eval()
+            self.device = device
 
     def _ids(self, pair: Pair) -> tuple[list[int], list[int]]:
         encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
@@ -94,8 +112,15 @@ class LlamaCppNll:
         return results
 
 
-def open_scorer(kind: str, model: str, device: str = "auto", batch_size: int = 8) -> NllScorer:
-    """The scorer a recipe names."""
+def open_scorer(
+    kind: str, model: str, device: str = "auto", batch_size: int = 8, *,
+    device_map: str | None = None, options: dict | None = None,
+) -> NllScorer:  # fmt: skip
+    """The scorer a recipe names (``options``: the openai scorer's backend options)."""
     if kind == "llama-cpp":
         return LlamaCppNll(model)
-    return TransformersNll(model, device, batch_size)
+    if kind == "openai":
+        from dta_edge.curation.served_nll import ServedNll
+
+        return ServedNll(model, options or {})
+    return TransformersNll(model, device, batch_size, device_map)

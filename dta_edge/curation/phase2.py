@@ -39,8 +39,11 @@ Progress = Callable[[str, int, int], None]
 def student_spec(recipe: CurationRecipe) -> ModelSpec:
     """The student as a Generator: llama.cpp for a GGUF, transformers otherwise."""
     model = recipe.student.model
-    backend = "llama-cpp" if model.endswith(".gguf") or "@" in model else "transformers"
-    options = {"device": recipe.student.device} if backend == "transformers" else {}
+    if recipe.student.scorer == "openai":  # a served student answers over the same endpoints
+        backend, options = "openai", dict(recipe.student.scorer_options)
+    else:
+        backend = "llama-cpp" if model.endswith(".gguf") or "@" in model else "transformers"
+        options = {"device": recipe.student.device} if backend == "transformers" else {}
     return ModelSpec(
         backend=backend,
         model=model,
@@ -130,6 +133,8 @@ def run_phase2(
             resolve(recipe.student.model),
             recipe.student.device,
             recipe.student.batch_size,
+            device_map=recipe.student.device_map,
+            options=recipe.student.scorer_options,
         )
 
         def rewrite(item: tuple[Problem, Candidate, float]):

@@ -66,11 +66,28 @@ class TeacherSpec(FrozenModel):
 class StudentSpec(FrozenModel):
     """The student: writes style exemplars, rewrites by default, and scores alignment (NLL)."""
 
-    model: str = Field(description="transformers folder, GGUF file, or embedded:tiny.")
-    scorer: Literal["transformers", "llama-cpp"] = Field(
-        default="transformers", description="Runtime of the NLL scorer (llama-cpp for GGUF)."
+    model: str = Field(
+        description="transformers folder, GGUF file, embedded:tiny, or (scorer openai) the name "
+        "a server serves the student under."
+    )
+    scorer: Literal["transformers", "llama-cpp", "openai"] = Field(
+        default="transformers",
+        description="Runtime of the NLL scorer: transformers (a folder; device_map shards it "
+        "over one machine's GPUs), llama-cpp (a GGUF), openai (a served student: prompt "
+        "log-probabilities from an OpenAI-compatible completions endpoint, e.g. vLLM).",
+    )
+    scorer_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="scorer openai: the openai backend's options (base_url, one or several; "
+        "api_key_env; chat_template, the student's tokenizer folder or .jinja; concurrency; "
+        "retries). The student is also asked through them for its exemplars and rewrites.",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    device_map: str | None = Field(
+        default=None,
+        description="scorer transformers: 'auto' spreads the student's layers over every GPU "
+        "of this machine (accelerate); None puts it whole on `device`.",
+    )
     batch_size: int = Field(default=8, ge=1, description="Sequences per NLL batch.")
     exemplars: int = Field(default=3, ge=0, description="Greedy attempts shown as its voice.")
     exemplar_seed: int = Field(default=9_001, description="Held-out problems for exemplars.")

@@ -91,8 +91,10 @@ def test_a_bf16_base_is_merged_in_fp32_and_stored_in_bf16(tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     key = "base_model.model.model.layers.0.mlp.up_proj"
-    _write_safetensors(adapter / "adapter_model.safetensors",
-                       {f"{key}.lora_A.weight": ("F32", a), f"{key}.lora_B.weight": ("F32", b)})
+    _write_safetensors(
+        adapter / "adapter_model.safetensors",
+        {f"{key}.lora_A.weight": ("F32", a), f"{key}.lora_B.weight": ("F32", b)},
+    )
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 2, "lora_alpha": 4}))
     merged = merged_weights(base, adapter)
     name = "model.layers.0.mlp.up_proj.weight"
