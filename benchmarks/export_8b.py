@@ -103,7 +103,7 @@ def run_measured(command: list[str]) -> dict:
     peaks = {"rss": 0.0, "anon": 0.0}
 
     def sample() -> None:
-        from dta_edge.export.step_cost import memory_mib
+        from dta_edge.process_memory import memory_mib
 
         while process.poll() is None:
             reading = memory_mib(process.pid)

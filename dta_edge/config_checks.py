@@ -81,6 +81,17 @@ def _model(kind: str, model: str, where: str) -> Iterator[str]:
         return
     if not _HUB_ID.match(model):
         yield f"{where}.model: {model}: no such folder (nor a hub id such as Qwen/Qwen3-8B)"
+        return
+    from dta_edge.models.hub import cached, check_reachable
+
+    unreachable = check_reachable(model)
+    if unreachable:
+        yield f"{where}.model: {unreachable}"
+    elif cached(model):  # checked like a local folder: config, code, weights, template
+        from dta_edge.models.hub import resolve_hub
+
+        snapshot = resolve_hub(model)
+        yield from (f"{where}.model: {problem}" for problem in folder_problems(snapshot))
 
 
 def _model_spec(spec: Any, where: str) -> Iterator[str]:

@@ -322,3 +322,12 @@ class TrainSummary(FrozenModel):
     resumed_from: str | None
     tokens_per_s: float | None
     output: str
+    memory_plan: dict | None = Field(
+        default=None, description="The estimated memory of the run (train.memory_plan)."
+    )
+    measured_peak_mib: float | None = Field(
+        default=None,
+        description="Measured peak of what training added: the GPU's allocated peak, or on the "
+        "CPU the resident memory's growth from before the model was loaded.",
+    )
+    measured_how: str | None = None

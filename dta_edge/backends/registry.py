@@ -65,8 +65,19 @@ def open_generator(
         options: the options to use instead of ``spec.options`` (a profile's defaults merged
             with the suite's, say).
     """
-    return create_generator(spec.backend, resolve(spec.model), spec.options if options is None
-                            else options)  # fmt: skip
+    return create_generator(spec.backend, model_reference(spec.backend, spec.model, resolve),
+                            spec.options if options is None else options)  # fmt: skip
+
+
+def model_reference(backend: str, reference: str, resolve: ModelResolver = resolve_model) -> str:
+    """What ``backend`` opens for ``reference``: resolved (embedded, hub id) unless served.
+
+    A served backend's model is a name on the server ("Qwen/Qwen3-32B" looks like a hub id and
+    must not be downloaded).
+    """
+    if getattr(backend_class(backend), "model_kind", "folder") == "served":
+        return reference
+    return resolve(reference)
 
 
 def create_generator(name: str, model: str, options: dict[str, Any] | None = None) -> Generator:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.backends.base import Generation, GenerationRequest
-from dta_edge.backends.registry import backend_class, create_generator
+from dta_edge.backends.registry import backend_class, create_generator, model_reference
 from dta_edge.bench.metrics import SystemSummary, summarize_system
 from dta_edge.bench.roofline import model_footprint, roofline
 from dta_edge.bench.suite import BenchSuite, SystemSpec
@@ -211,7 +211,8 @@ def _run_suite(
                 if not todo:
                     continue
                 started = time.perf_counter()
-                model_paths[system.name] = resolve(system.model)  # once: the roofline reads it
+                # once: the roofline reads it (a served name passes through as it is)
+                model_paths[system.name] = model_reference(system.backend, system.model, resolve)
                 options = _apply_profile(system, profile)
                 generator = create_generator(system.backend, model_paths[system.name], options)
                 load_seconds[system.name] = time.perf_counter() - started

@@ -32,7 +32,13 @@ def export(
     target: Annotated[
         Path | None, typer.Option(help="A target YAML, or a shipped target's name (see --list).")
     ] = None,
-    model: Annotated[Path | None, typer.Option(help="Source transformers folder.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Source transformers folder, or a hub id (Qwen/Qwen3-8B) from the "
+            "Hugging Face cache, fetched when online."
+        ),
+    ] = None,
     adapter: Annotated[Path | None, typer.Option(help="peft LoRA adapter to merge first.")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
     list_targets: Annotated[bool, typer.Option("--list", help="List the shipped targets.")] = False,
@@ -53,6 +59,7 @@ def export(
     """Export --model for --target into --out (see --list for the shipped targets)."""
     from dta_edge.export.runner import export_model
     from dta_edge.export.targets import ExportTarget, shipped_targets
+    from dta_edge.models.references import resolve_model
     from dta_edge.shipped import resolve_file, shipped_folder
 
     if ctx.invoked_subcommand is not None:
@@ -76,8 +83,9 @@ def export(
     else:
         target_file = resolve_file(target, "export")
     spec = load_config(target_file, ExportTarget)
+    source = Path(resolve_model(model))  # a hub id: its folder in the Hugging Face cache
     manifest = export_model(
-        spec, model, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
+        spec, source, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
         overwrite=overwrite, parity=parity.value if parity else None,
     )  # fmt: skip
     for item in manifest.files:

@@ -54,7 +54,9 @@ def model_tiny(
 
 @model_app.command("check")
 def model_check(
-    model: Annotated[Path, typer.Argument(help="A transformers model folder.")],
+    model: Annotated[
+        str, typer.Argument(help="A transformers model folder, or a hub id from the cache.")
+    ],
     out_path: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for completions, scores and check.json.")
     ],
@@ -67,11 +69,21 @@ def model_check(
     max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 256,
 ) -> None:
     """Answer held-out problems greedily: well-formed rate and pass@1 by difficulty."""
+    from dta_edge.errors import ModelError
     from dta_edge.models.evaluate import check_model
+    from dta_edge.models.references import resolve_model
 
+    if Path(model).is_file():
+        raise ModelError(
+            f"{model}: a file; `dta model check` takes a transformers folder (bench a GGUF with "
+            f"`dta bench`)"
+        )
+    folder = Path(resolve_model(model))
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: no such transformers model folder (no config.json)")
     with progress_bar(console, "answering", n) as advance:
         result = check_model(
-            model,
+            folder,
             out_path,
             n=n,
             seed=seed,

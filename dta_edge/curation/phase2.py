@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.backends.base import GenerationRequest, SamplingSettings
+from dta_edge.backends.registry import model_reference
 from dta_edge.curation.agreement import agreement_levels
 from dta_edge.curation.nll import open_scorer
 from dta_edge.curation.phase1 import open_model, workers_for
@@ -130,7 +131,7 @@ def run_phase2(
         rewriter, prompt = _rewriter(recipe, spec, resolve)
         scorer = open_scorer(
             recipe.student.scorer,
-            resolve(recipe.student.model),
+            model_reference(student_spec(recipe).backend, recipe.student.model, resolve),
             recipe.student.device,
             recipe.student.batch_size,
             device_map=recipe.student.device_map,

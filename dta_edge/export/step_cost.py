@@ -1,23 +1,18 @@
 """Time and peak memory of each export step (write, quantize, parity), sampled while it runs.
 
-ru_maxrss only ever grows, so it cannot say which step needed the memory. A background thread
-reads /proc/self/status every 50 ms during a step instead, keeping resident memory (VmRSS) and
-its anonymous part (RssAnon) apart: llama.cpp maps GGUF files, and those file-backed pages
-count as resident but are dropped by the kernel under pressure, while anonymous memory is what
-can exhaust a machine.
+The sampling is dta_edge.process_memory's: resident memory and its anonymous part, apart.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from dta_edge.config import FrozenModel
+from dta_edge.process_memory import PeakSampler, memory_mib
 
-_INTERVAL_S = 0.05
+__all__ = ["StepCost", "measured", "memory_mib"]
 
 
 class StepCost(FrozenModel):
@@ -28,50 +23,11 @@ class StepCost(FrozenModel):
     peak_anon_mib: float | None
 
 
-def memory_mib(pid: int | str = "self") -> tuple[float, float] | None:
-    """(VmRSS, RssAnon) of a process in MiB from /proc, or None where there is no /proc."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines())
-    except (OSError, ValueError):
-        return None
-    rss = fields.get("VmRSS", "0 kB").split()[0]
-    anon = fields.get("RssAnon", "0 kB").split()[0]
-    return int(rss) / 1024, int(anon) / 1024
-
-
-class _Sampler:
-    def __init__(self) -> None:
-        self.rss = self.anon = 0.0
-        self.available = memory_mib() is not None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        reading = memory_mib()
-        if reading is not None:
-            self.rss, self.anon = max(self.rss, reading[0]), max(self.anon, reading[1])
-
-    def _run(self) -> None:
-        while not self._stop.wait(_INTERVAL_S):
-            self._sample()
-
-    def __enter__(self) -> _Sampler:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-
 @contextmanager
 def measured(costs: dict[str, StepCost], step: str) -> Iterator[None]:
     """Time ``step`` and sample its peak memory into ``costs[step]`` (also when it fails)."""
     started = time.perf_counter()
-    sampler = _Sampler()
+    sampler = PeakSampler()
     try:
         with sampler:
             yield

@@ -39,13 +39,18 @@ def embedded_target(reference: str) -> str:
 def resolve_model(reference: str, export: Exporter | None = None) -> str:
     """'embedded:tiny' -> the tiny model folder; 'embedded:tiny@T' -> ``export(folder, T)``.
 
-    Any other reference (a folder, a GGUF file, a hub id, a served name) is returned unchanged.
+    A hub id (``owner/name``, not a local path) becomes its folder in the Hugging Face cache,
+    fetched when online (models/hub); any other reference (a folder, a GGUF file) is returned
+    unchanged. A name a server serves is never resolved: callers pass it through (see
+    ``backends.registry.model_reference``).
 
     Raises:
         ConfigError: an ``@target`` reference and no exporter to make it.
     """
     if not reference.startswith(EMBEDDED):
-        return reference
+        from dta_edge.models.hub import is_hub_id, resolve_hub
+
+        return str(resolve_hub(reference)) if is_hub_id(reference) else reference
     from dta_edge.models.tiny import tiny_model
 
     build = tiny_model()

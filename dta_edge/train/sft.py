@@ -21,6 +21,8 @@ from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import LossPoint, SFTExample, TrainSummary
 from dta_edge.storage import JsonlWriter, atomic_write_json, read_jsonl
 from dta_edge.train.distributed import ProcessRole, process_role
+from dta_edge.train.memory_plan import MemoryPlan, plan_memory, refuse_unless_fits
+from dta_edge.train.peak_memory import PeakMemory
 from dta_edge.train.recipe import TrainRecipe
 
 Log = Callable[[str], None]
@@ -50,6 +52,24 @@ def _devices(recipe: TrainRecipe) -> tuple[str, bool, bool]:
     return ("cuda" if cuda else "cpu"), bf16, checkpointing
 
 
+def training_plan(recipe: TrainRecipe, full: bool, resolve: ModelResolver) -> MemoryPlan:
+    """The memory plan of this recipe on this machine (the device training will use)."""
+    from dta_edge.models.weights import read_config
+
+    model_dir = Path(resolve(recipe.base_model))
+    device, bf16, checkpointing = _devices(recipe)
+    return plan_memory(read_config(model_dir), model_dir, recipe, full=full, bf16=bf16,
+                       checkpointing=checkpointing, device=device)  # fmt: skip
+
+
+def _plan_line(plan: MemoryPlan) -> str:
+    capacity = "" if plan.capacity_mib is None else f" of {plan.capacity_mib / 1024:.1f} GiB"
+    return (f"memory plan: about {plan.total_mib:,.0f} MiB{capacity} on {plan.device} "
+            f"(weights {plan.weights_mib:,.0f}, trainable {plan.trainable_mib:,.0f}, gradients "
+            f"{plan.gradients_mib:,.0f}, optimizer {plan.optimizer_mib:,.0f}, activations "
+            f"{plan.activations_mib:,.0f})")  # fmt: skip
+
+
 def train(
     recipe: TrainRecipe,
     data: Path,
@@ -74,10 +94,13 @@ def train(
     if not role.writes:
         _train(recipe, data, out_dir, full=full, resolve=resolve, log=None, quiet=True, role=role)
         return None
+    plan = training_plan(recipe, full, resolve)
+    (log or (lambda _message: None))(_plan_line(plan))
+    refuse_unless_fits(plan, recipe.name)  # before the folder is touched or the model loaded
     config = {"recipe": recipe.model_dump(mode="json"), "data": str(data), "full": full}
     with run_record(out_dir, "train", config, overwrite=overwrite):
         summary = _train(recipe, data, out_dir, full=full, resolve=resolve, log=log, quiet=quiet,
-                         role=role)  # fmt: skip
+                         role=role, plan=plan)  # fmt: skip
         from dta_edge.train.plot import plot_loss
 
         plot_loss(out_dir / LOSS, out_dir / LOSS_PLOT, title=f"{recipe.name}: {data.name}")
@@ -240,6 +263,7 @@ def _train(
     log: Log | None,
     quiet: bool,
     role: ProcessRole,
+    plan: MemoryPlan | None = None,
 ) -> TrainSummary | None:
     import torch
     from datasets import Dataset
@@ -256,6 +280,8 @@ def _train(
     device, bf16, checkpointing = _devices(recipe)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
+    peak = PeakMemory(device)
+    peak.__enter__()
     model = _load_base(recipe, model_dir, bf16, full)
     checkpoints = out_dir / CHECKPOINTS
     writer = JsonlWriter(out_dir / LOSS, LossPoint).__enter__() if role.writes else None
@@ -275,7 +301,10 @@ def _train(
     processes = f", {role.world_size} processes" if role.world_size > 1 else ""
     say(f"training on {len(train_rows)} examples ({len(eval_rows)} held out), {device}"
         f"{processes}" + (f", resuming from {Path(resume).name}" if resume else ""))  # fmt: skip
-    output, final_eval, seconds = _fit(trainer, writer, resume, bool(eval_rows))
+    try:
+        output, final_eval, seconds = _fit(trainer, writer, resume, bool(eval_rows))
+    finally:
+        peak.__exit__(None, None, None)
     target = out_dir / (FULL_MODEL if full else ADAPTER)
     trainer.save_model(str(target))  # rank 0 writes; under FSDP every rank gathers its shard
     if not role.writes:
@@ -295,6 +324,8 @@ def _train(
         "seconds": seconds, "resumed_from": resume,
         "tokens_per_s": tokens_per_s,
         "output": str(target),
+        "memory_plan": plan.model_dump(mode="json") if plan else None,
+        "measured_peak_mib": peak.mib, "measured_how": peak.how,
     })  # fmt: skip
     atomic_write_json(out_dir / TRAIN_SUMMARY, summary.model_dump(mode="json"))
     return summary
