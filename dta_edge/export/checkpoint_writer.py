@@ -119,8 +119,8 @@ def write_checkpoint(
             (staging / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
         config = weights.config()
         stored = {p.code for p in placed if len(p.entry.shape) == 2}
-        config["dtype"] = dtype or (_STORED[stored.pop()] if len(stored) == 1 else "float32")
-        config.pop("torch_dtype", None)
+        written = dtype or (_STORED[stored.pop()] if len(stored) == 1 else "float32")
+        config["dtype"] = config["torch_dtype"] = written  # transformers 5, and vLLM's older one
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         for name in FOLDER_FILES:
             if (weights.folder / name).is_file():
