@@ -38,6 +38,7 @@ EXPORTED_FOLDER = "model"  # hf exports: the converted model folder
 
 # dta bench
 RESULTS = "results.jsonl"  # one line per request
+SUITE = "suite.yaml"  # the suite as run (`dta bench --suite <out>/suite.yaml` repeats it)
 SUMMARY = "summary.json"  # one entry per system (dta score run writes its own summary.json)
 REPORTED = "reported.json"  # figures quoted from papers, never measured
 

@@ -18,8 +18,9 @@ from dta_edge.backends.registry import backend_class, create_generator, model_re
 from dta_edge.bench.metrics import SystemSummary, summarize_system
 from dta_edge.bench.roofline import model_footprint, roofline
 from dta_edge.bench.suite import BenchSuite, SystemSpec
+from dta_edge.config import dump_config
 from dta_edge.errors import ConfigError, DtaError
-from dta_edge.layout import PROBLEMS, RESULTS, SUMMARY
+from dta_edge.layout import PROBLEMS, RESULTS, SUITE, SUMMARY
 from dta_edge.meters.base import EnergyReading, Meter
 from dta_edge.meters.registry import create_meter, meter_options
 from dta_edge.models.chat import user_prompt
@@ -27,7 +28,14 @@ from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.plugins import with_profile_defaults
 from dta_edge.profiles import DeviceProfile
 from dta_edge.records import BenchResult, ChatMessage, Problem, sample_key
-from dta_edge.storage import JsonlWriter, atomic_write_json, read_json, read_jsonl, write_jsonl
+from dta_edge.storage import (
+    JsonlWriter,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    read_jsonl,
+    write_jsonl,
+)
 from dta_edge.tasks.scoring import score_text
 from dta_edge.tasks.sources import load_problem_source
 
@@ -181,6 +189,8 @@ def _run_suite(
 ) -> list[SystemSummary]:
     problems = load_suite_problems(suite, suite_path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the suite itself, so `dta bench --suite <out>/suite.yaml` repeats this run
+    atomic_write_text(out_dir / SUITE, dump_config(suite))
     # the questions beside the answers, so analyses (pairwise judging) need no second source
     write_jsonl(out_dir / PROBLEMS, problems)
     meter = open_meter(profile, on_notice)
