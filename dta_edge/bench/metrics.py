@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -188,3 +189,12 @@ def per_problem_votes(results: Sequence[BenchResult]) -> dict[str, dict[str, flo
     return {system: {pid: float(vote_correct(rs)) for pid, rs in problems.items()}
             for system, problems in _by_system_and_problem(results).items()
             if max(map(len, problems.values())) > 1}  # fmt: skip
+
+
+class BenchSummaryFile(FrozenModel):
+    """A bench run's summary.json: the suite's name, the profile and one row per system."""
+
+    schema_version: Literal[1] = 1
+    suite: str
+    profile: dict[str, Any]
+    systems: tuple[SystemSummary, ...]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dta_edge.backends.base import Generation, GenerationRequest
 from dta_edge.backends.registry import backend_class, create_generator, model_reference
-from dta_edge.bench.metrics import SystemSummary, summarize_system
+from dta_edge.bench.metrics import BenchSummaryFile, SystemSummary, summarize_system
 from dta_edge.bench.roofline import model_footprint, roofline
 from dta_edge.bench.suite import BenchSuite, SystemSpec
 from dta_edge.config import dump_config
@@ -349,10 +349,8 @@ def write_summary(
         summaries.append(with_roofline(summary, mine, path, profile))
     atomic_write_json(
         out_dir / SUMMARY,
-        {
-            "suite": suite.name,
-            "profile": profile.model_dump(mode="json"),
-            "systems": [s.model_dump(mode="json") for s in summaries],
-        },
+        BenchSummaryFile(
+            suite=suite.name, profile=profile.model_dump(mode="json"), systems=tuple(summaries)
+        ).model_dump(mode="json"),
     )
     return summaries

@@ -58,3 +58,16 @@ def config_validate(
         console.print(f"[green]ok[/green] {file} ({config.kind})")
     if failed:
         raise typer.Exit(2)
+
+
+@config_app.command("schemas")
+def config_schemas(
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the <kind>.schema.json files.")
+    ] = Path("docs/schemas"),
+) -> None:
+    """Write the JSON Schema of every file a run writes (records, summaries, manifests)."""
+    from dta_edge.record_schemas import write_schemas
+
+    paths = write_schemas(out_path)
+    console.print(f"{len(paths)} schemas in [bold]{out_path}[/bold]")

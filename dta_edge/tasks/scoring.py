@@ -183,8 +183,9 @@ def majority_vote(
 
 
 class ScoreSummary(FrozenModel):
-    """Aggregate accuracy of one set of scored samples."""
+    """Aggregate accuracy of one set of scored samples (`dta score run`'s summary.json)."""
 
+    schema_version: Literal[1] = 1
     problems: int
     samples: int
     samples_per_problem: int
