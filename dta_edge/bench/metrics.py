@@ -24,6 +24,9 @@ class SystemSummary(FrozenModel):
 
     system: str
     label: str = Field(default="measured", description="measured or reported; never mixed.")
+    run: str | None = Field(
+        default=None, description="The bench run it came from (set when a report reads it)."
+    )
     backend: str = ""
     model: str = ""
     quantization: str = ""

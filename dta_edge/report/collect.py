@@ -32,6 +32,7 @@ from dta_edge.layout import (
     TRAIN_SUMMARY,
 )
 from dta_edge.records import BenchResult, Funnel
+from dta_edge.report.bench_runs import BenchRun, across_runs, identify, renamed
 from dta_edge.storage import read_json, read_jsonl
 
 
@@ -77,6 +78,10 @@ class ReportData(FrozenModel):
     )
     votes: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="system (k > 1) -> problem id -> majority correct."
+    )
+    across: dict[str, tuple[SystemSummary, ...]] = Field(
+        default_factory=dict,
+        description="System name -> its rows in each run that holds it (device to device).",
     )
     sources: tuple[str, ...] = ()
 
@@ -179,40 +184,33 @@ def _loss_curve(path: Path) -> LossCurve:
     )
 
 
-def _bench_run(summary_path: Path, found: dict) -> None:
-    """One bench folder: its systems, latencies per problem and up to 3 sample answers each."""
+def _bench_run(summary_path: Path) -> BenchRun:
+    """One bench folder's systems (summary.json) and result lines (results.jsonl)."""
     payload = read_json(summary_path)
     systems = [_parse(SystemSummary, s, summary_path) for s in payload.get("systems", [])]
-    _refuse_ambiguous(systems, summary_path.parent, found["system_runs"])
-    found["systems"] += systems
     results_path = summary_path.parent / RESULTS
-    if not results_path.exists():
+    results = read_jsonl(results_path, BenchResult) if results_path.exists() else []
+    return BenchRun(summary_path.parent, systems, results)
+
+
+def _add_bench_runs(runs: list[BenchRun], found: dict) -> None:
+    """Every run's rows under their display names: ``run:system`` where runs share a name."""
+    if not runs:
         return
-    results = read_jsonl(results_path, BenchResult)
-    found["latencies"].update(_latencies(results))
-    found["scores"].update(per_problem_scores(results))
-    found["votes"].update(per_problem_votes(results))
-    samples = found["samples"]
-    for result in results:
-        mine = samples.get(result.system, ())
-        if len(mine) < 3 and result.error is None:
-            samples[result.system] = (*mine, (result.problem_id, result.text))
-
-
-def _refuse_ambiguous(systems: Sequence[SystemSummary], run: Path, seen: dict[str, Path]) -> None:
-    """One name, one system: a name two bench runs share would merge their rows and deltas.
-
-    Raises:
-        DataError: naming the system and both runs (rename one, or report the runs apart).
-    """
-    for system in systems:
-        first = seen.setdefault(system.system, run)
-        if first != run:
-            raise DataError(
-                f"system '{system.system}' is in two bench runs ({first} and {run}); a report "
-                "compares systems by name, so their rows and headline deltas would mix. Report "
-                "the runs apart, or rename the system in one suite"
-            )
+    names = identify(runs)
+    shown = [renamed(run, names) for run in runs]
+    for run in shown:
+        found["systems"] += run.systems
+        found["latencies"].update(_latencies(run.results))
+        found["scores"].update(per_problem_scores(run.results))
+        found["votes"].update(per_problem_votes(run.results))
+        samples = found["samples"]
+        for result in run.results:
+            mine = samples.get(result.system, ())
+            if len(mine) < 3 and result.error is None:
+                samples[result.system] = (*mine, (result.problem_id, result.text))
+    by_name = {s.system: s for run in shown for s in run.systems}
+    found["across"] = across_runs(runs, names, by_name)
 
 
 def _read_folder(root: Path, found: dict, sources: list[str]) -> None:
@@ -224,7 +222,7 @@ def _read_folder(root: Path, found: dict, sources: list[str]) -> None:
             yield path
 
     for path in each(SUMMARY):
-        _bench_run(path, found)
+        found["bench_runs"].append(_bench_run(path))
     for path in each(REPORTED):
         systems = _field(read_json(path), "systems", path)
         found["reported"] += [_parse(ReportedSystem, s, path) for s in systems]
@@ -251,13 +249,15 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
     found: dict = {
         "systems": [], "reported": [], "losses": [], "exports": [], "pairwise": [],
         "latencies": {}, "samples": {}, "funnels": {}, "scores": {}, "votes": {},
-        "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {}, "system_runs": {},
+        "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {}, "bench_runs": [],
+        "across": {},
     }  # fmt: skip
     sources: list[str] = []
     for root in run_dirs:
         if not root.is_dir():
             raise DataError(f"{root}: not a folder")
         _read_folder(root, found, sources)
+    _add_bench_runs(found["bench_runs"], found)
     if not any(found[key] for key in ("systems", "reported", "funnels", "losses", "exports")):
         raise DataError(
             f"{', '.join(map(str, run_dirs))}: no bench summary.json, reported.json, funnel.json,"
@@ -269,6 +269,6 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         losses=tuple(found["losses"]), exports=tuple(found["exports"]),
         environment=found["environment"], loss_analysis=found["loss_analysis"],
         token_shift=found[TOKEN_SHIFT], drift=found[DRIFT], pairwise=tuple(found["pairwise"]),
-        scores=found["scores"], votes=found["votes"],
+        scores=found["scores"], votes=found["votes"], across=found["across"],
         sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

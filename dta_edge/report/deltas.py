@@ -102,6 +102,12 @@ def headline_deltas(
     quoted = {r.name for r in reported}
     for name in baselines:
         if name not in measured:
+            held = sorted(m for m in measured if m.endswith(f":{name}"))
+            if held:  # a name several runs hold is never picked from one of them silently
+                raise DataError(
+                    f"baseline '{name}' is in {len(held)} runs ({', '.join(held)}); name one of "
+                    "them as run:system"
+                )
             if name in quoted:
                 notes.append(f"{name} is a reported (quoted) row: no measured delta is computed "
                              "against it")  # fmt: skip

@@ -17,9 +17,9 @@ from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_text
 
 CSV_FIELDS = (
-    "label", "system", "backend", "model", "model_mib", "quantization", "thinking", "k", "problems",
-    "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high", "cons_at_k",
-    "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
+    "label", "system", "run", "backend", "model", "model_mib", "quantization", "thinking", "k",
+    "problems", "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high",
+    "cons_at_k", "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
     "energy_estimated", "energy_method", "device", "profile", "decode_bytes_per_token",
     "decode_bandwidth_gbs", "memory_bandwidth_gbs", "bandwidth_share", "prefill_tflops",
@@ -103,6 +103,7 @@ def write_report(
         "drift": data.drift, "pairwise": data.pairwise,
         "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
+        "across": data.across, "across_rows": across_rows,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
@@ -128,10 +129,10 @@ def _markdown(c: dict) -> str:
     lines += [f"- note: {md(n)}" for n in c["notes"]] + [""]
     if c["systems"]:
         lines += ["## Systems (measured)", "",
-                  "| system | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s | TTFT s "
-                  "| tok/s | tok/problem | J/token | J/correct | decode GB/s (share) | quant "
-                  "| meter |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| system | run | device | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s "
+                  "| TTFT s | tok/s | tok/problem | J/token | J/correct | decode GB/s (share) "
+                  "| quant | meter |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for s in c["systems"]:
             low, high = s.pass_at_1_ci95
             cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
@@ -139,13 +140,15 @@ def _markdown(c: dict) -> str:
             roof = ("–" if s.bandwidth_share is None else
                     f"{s.decode_bandwidth_gbs:.3g} ({s.bandwidth_share * 100:.1f}%)")  # fmt: skip
             lines.append(
-                f"| {md(s.system)} | {s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
+                f"| {md(s.system)} | {md(s.run or '–')} | {md(s.device)} | "
+                f"{s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
                 f"{cons} | {fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
                 f"{fmt(s.ttft_median_s)} | {fmt(s.decode_tokens_per_s_median, '.1f')} | "
                 f"{fmt(s.output_tokens_per_problem, '.1f')} | {fmt(s.joules_per_output_token)} | "
                 f"{fmt(s.joules_per_correct)} | {roof} | {md(s.quantization or '–')} | {meter} |"
             )
         lines.append("")
+    lines += _across_markdown(c["across"])
     if c["reported"]:
         lines += ["## Reported (quoted, not measured)", "",
                   "| system | pass@1 % | cons@k % | source |", "|---|---|---|---|"]  # fmt: skip
@@ -170,6 +173,50 @@ def _markdown(c: dict) -> str:
               f"- hardware: {md(env.get('hardware') or '–')}",
               "", "Plots are in report.html."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def across_rows(rows) -> list[dict[str, str]]:
+    """One system on several runs: each run's numbers and its change from the first run.
+
+    Energy is compared only within one kind (measured with measured; an estimate with one of
+    the same meter's); otherwise the cell says why it is not.
+    """
+    first = rows[0]
+    found = []
+    for row in rows:
+        latency = "–"
+        if row is not first and row.latency_median_s and first.latency_median_s:
+            latency = f"{(row.latency_median_s / first.latency_median_s - 1) * 100:+.0f}%"
+        kind = None if row.energy_estimated is None else (
+            "estimated" if row.energy_estimated else "measured")  # fmt: skip
+        energy = "–"
+        if row is not first and row.joules_per_output_token and first.joules_per_output_token:
+            same = row.energy_estimated == first.energy_estimated and (
+                not row.energy_estimated or row.meter == first.meter)  # fmt: skip
+            change = (row.joules_per_output_token / first.joules_per_output_token - 1) * 100
+            energy = f"{change:+.0f}% ({kind})" if same else "not compared (another kind or meter)"
+        found.append({
+            "run": row.run or "–", "device": f"{row.device} / {row.profile}",
+            "accuracy": f"{row.pass_at_1 * 100:.1f}", "latency": fmt(row.latency_median_s),
+            "latency_delta": latency,
+            "energy": f"{fmt(row.joules_per_output_token)} ({kind or 'no meter'})",
+            "energy_delta": energy,
+        })  # fmt: skip
+    return found
+
+
+def _across_markdown(across: dict) -> list[str]:
+    if not across:
+        return []
+    lines = ["## Same system across runs (device to device)", "",
+             "| system | run | device / profile | pass@1 % | p50 lat s | latency vs first "
+             "| J/token | J/token vs first |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, rows in across.items():
+        for row in across_rows(rows):
+            lines.append(f"| {md(name)} | {md(row['run'])} | {md(row['device'])} | "
+                         f"{row['accuracy']} | {row['latency']} | {row['latency_delta']} | "
+                         f"{md(row['energy'])} | {md(row['energy_delta'])} |")  # fmt: skip
+    return [*lines, ""]
 
 
 def _analysis_markdown(c: dict) -> list[str]:

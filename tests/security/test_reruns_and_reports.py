@@ -1,5 +1,5 @@
 """Resumed analyses are guarded like stages, and `dta report` never compares across runs by
-accident (an ambiguous system name is exit 2 naming the runs that hold it).
+accident: a name two runs share becomes run:system, and an ambiguous baseline is exit 2.
 """
 
 from __future__ import annotations
@@ -82,22 +82,34 @@ def test_loss_analysis_of_other_runs_is_refused_then_moved_aside(tmp_path):
     assert moved.returncode == 0, moved.stderr
 
 
-def test_a_report_over_two_runs_with_one_system_name_is_refused(tmp_path, server):
+def test_two_runs_sharing_a_system_name_are_kept_apart(tmp_path, server):
+    """A system is (run, system): rows never merge, and a baseline is never picked silently."""
+    import csv
+    import io
+
     orin = _bench(tmp_path / "orin", server, "student")
     laptop = _bench(tmp_path / "laptop", server, "student")
-    result = run_dta("report", str(orin), str(laptop), "--out", str(tmp_path / "report"),
-                     "--baseline", "student")  # fmt: skip
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert str(orin) in result.stderr and str(laptop) in result.stderr
-    assert "student" in result.stderr
-    assert not (tmp_path / "report" / "report.html").exists()
-    # two bench runs under one folder are found by the recursive search alike
+    report = tmp_path / "report"
+    ambiguous = run_dta("report", str(orin), str(laptop), "--out", str(report),
+                        "--baseline", "student")  # fmt: skip
+    assert ambiguous.returncode == 2 and "Traceback" not in ambiguous.stderr
+    assert "orin:student" in ambiguous.stderr and "laptop:student" in ambiguous.stderr
+    assert not (report / "report.html").exists()
+    named = run_dta("report", str(orin), str(laptop), "--out", str(report),
+                    "--baseline", "orin:student")  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    markdown = (report / "report.md").read_text()
+    assert "| orin:student | orin |" in markdown and "| laptop:student | laptop |" in markdown
+    assert "**laptop:student**" in markdown and "vs orin:student" in markdown
+    assert "## Same system across runs" in markdown
+    rows = list(csv.DictReader(io.StringIO((report / "results.csv").read_text())))
+    assert {(r["system"], r["run"]) for r in rows} == {("orin:student", "orin"),
+                                                      ("laptop:student", "laptop")}  # fmt: skip
+    # runs found under one folder are told apart the same way
     both = tmp_path / "both"
     both.mkdir()
     (tmp_path / "orin").rename(both / "orin")
     (tmp_path / "laptop").rename(both / "laptop")
-    nested = run_dta("report", str(both), "--out", str(tmp_path / "report"))
-    assert nested.returncode == 2 and "two bench runs" in nested.stderr
-    # distinct names report fine
-    single = run_dta("report", str(both / "orin"), "--out", str(tmp_path / "report"))
-    assert single.returncode == 0, single.stderr
+    nested = run_dta("report", str(both), "--out", str(tmp_path / "nested"),
+                     "--baseline", "student")  # fmt: skip
+    assert nested.returncode == 2 and "orin:student" in nested.stderr
