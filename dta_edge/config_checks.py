@@ -31,10 +31,13 @@ def _backend_options(backend: str, options: dict[str, Any], where: str) -> Itera
     try:
         cls.Options.model_validate_json(json.dumps(options))
     except ValidationError as exc:
+        from dta_edge.plugins import option_problem
+
         for error in exc.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            message = "unknown option" if error["type"] == "extra_forbidden" else error["msg"]
-            yield f"{where}.options.{loc}: {message} (backend {backend})"
+            yield (
+                f"{where}.options.{option_problem(error, list(cls.Options.model_fields))} "
+                f"(backend {backend})"
+            )
     template = options.get("chat_template")
     if isinstance(template, str) and not Path(template).exists():
         yield f"{where}.options.chat_template: {template} does not exist"

@@ -49,8 +49,21 @@ def plugin_options(cls: type, family: str, name: str, options: dict[str, Any] | 
     try:
         return cls.Options.model_validate_json(json.dumps(options or {}))  # type: ignore[attr-defined]
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        known = list(cls.Options.model_fields)  # type: ignore[attr-defined]
+        problems = [option_problem(error, known) for error in exc.errors()]
         raise ConfigError(f"{family} {name} options", problems) from None
+
+
+def option_problem(error: Any, known: list[str]) -> str:
+    """One invalid option (a pydantic error), with a "did you mean" for a misspelt name."""
+    import difflib
+
+    where = ".".join(map(str, error["loc"]))
+    if error["type"] != "extra_forbidden":
+        return f"{where}: {error['msg']}"
+    close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (options: {', '.join(known)})"
+    return f"{where}: unknown option{hint}"
 
 
 def with_profile_defaults(cls: type, profile: Any, options: dict[str, Any] | None) -> dict:

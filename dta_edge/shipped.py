@@ -62,7 +62,50 @@ def resolve_file(
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    names = ", ".join(shipped_names(folder, suffix)) or "none"
+    import difflib
+
+    shipped = list(shipped_names(folder, suffix))
+    close = difflib.get_close_matches(path.stem, shipped, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    names = ", ".join(shipped) or "none"
     raise ConfigError(
-        path, [f"no such file, and no shipped {folder} file of that name (shipped: {names})"]
+        path, [f"no such file, and no shipped {folder} file of that name{hint} (shipped: {names})"]
     )
+
+
+FOLDERS = ("bench", "profiles", "curation", "export", "analysis")  # where shipped configs live
+
+
+def resolve_configs(value: str | Path) -> list[Path]:
+    """Config files given by path, or every shipped config of a name.
+
+    ``demo`` names two: a bench suite and a curation recipe.
+
+    Raises:
+        ConfigError: neither a file nor a shipped name; the closest names are suggested.
+    """
+    import difflib
+
+    path = Path(value)
+    if path.is_file() or path.suffix or path.parent != Path("."):
+        return [resolve_file(path, "curation")]  # a path: as given, or under the shipped root
+    found = [shipped_names(folder)[str(path)] for folder in FOLDERS
+             if str(path) in shipped_names(folder)]  # fmt: skip
+    if found:
+        return found
+    every = sorted({name for folder in FOLDERS for name in shipped_names(folder)})
+    close = difflib.get_close_matches(str(path), every, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ConfigError(path, [f"no such file, and no shipped config of that name{hint}"])
+
+
+def resolve_config(value: str | Path) -> Path:
+    """One config file by path or shipped name.
+
+    Raises:
+        ConfigError: as :func:`resolve_configs`, or a name two folders ship (both named).
+    """
+    found = resolve_configs(value)
+    if len(found) > 1:
+        raise ConfigError(value, [f"shipped as {' and '.join(map(str, found))}; give the path"])
+    return found[0]

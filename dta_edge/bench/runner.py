@@ -60,10 +60,11 @@ def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None =
         try:
             meter = create_meter(name, options, profile)
         except ConfigError as exc:
-            reasons.append(f"{name}: {' '.join(str(exc).split())}")
+            reasons.append(f"{name} unavailable ({'; '.join(exc.problems) or exc})")
             continue
         if reasons and on_notice:
-            on_notice(f"using meter {name}; unavailable here: {'; '.join(reasons)}")
+            estimate = " estimate" if getattr(meter, "estimated", False) else ""
+            on_notice(f"{'; '.join(reasons)}: using the {name}{estimate}")
         return meter
     raise ConfigError(f"profile {profile.name}", [f"no meter opens here ({'; '.join(reasons)})"])
 

@@ -19,15 +19,19 @@ config_app = typer.Typer(
 
 @config_app.command("show")
 def config_show(
-    file: Annotated[Path, typer.Argument(help="A YAML file with a 'kind' key.")],
+    file: Annotated[Path, typer.Argument(help="A YAML file with a 'kind' key, or a shipped name.")],
 ) -> None:
     """Validate a config and print it resolved, every default filled in."""
-    console.print(dump_config(load_config(file)), end="", markup=False)
+    from dta_edge.shipped import resolve_config
+
+    console.print(dump_config(load_config(resolve_config(file))), end="", markup=False)
 
 
 @config_app.command("validate")
 def config_validate(
-    files: Annotated[list[Path], typer.Argument(help="YAML files to check.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="YAML files to check, or shipped names (demo, cpu, ...).")
+    ],
     schema_only: Annotated[
         bool,
         typer.Option(
@@ -44,18 +48,26 @@ def config_validate(
     from rich.markup import escape
 
     from dta_edge.config_checks import check_references
+    from dta_edge.shipped import resolve_configs
 
     failed = 0
-    for file in files:
+    for given in files:
         try:
-            config = load_config(file)
-            if not schema_only:
-                check_references(config, file)
+            found = resolve_configs(given)
         except DtaError as exc:
             failed += 1
             make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
             continue
-        console.print(f"[green]ok[/green] {file} ({config.kind})")
+        for file in found:
+            try:
+                config = load_config(file)
+                if not schema_only:
+                    check_references(config, file)
+            except DtaError as exc:
+                failed += 1
+                make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+                continue
+            console.print(f"[green]ok[/green] {file} ({config.kind})")
     if failed:
         raise typer.Exit(2)
 

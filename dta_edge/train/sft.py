@@ -94,6 +94,8 @@ def train(
     if not role.writes:
         _train(recipe, data, out_dir, full=full, resolve=resolve, log=None, quiet=True, role=role)
         return None
+    if not read_jsonl(data, SFTExample):  # a missing or bad set: one line, before any work
+        raise DataError(f"{data}: no training examples")
     plan = training_plan(recipe, full, resolve)
     (log or (lambda _message: None))(_plan_line(plan))
     refuse_unless_fits(plan, recipe.name)  # before the folder is touched or the model loaded

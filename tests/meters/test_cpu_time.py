@@ -81,7 +81,9 @@ def test_the_profile_chain_falls_back_to_the_estimator_and_says_why():
     notices: list[str] = []
     meter = open_meter(rapl_free, notices.append)
     assert meter.name == "cpu-time" and meter.tdp_w == profile.tdp_w
-    assert notices and "rapl" in notices[0] and "using meter cpu-time" in notices[0]
+    assert (
+        notices and "rapl unavailable" in notices[0] and "using the cpu-time estimate" in notices[0]
+    )
     nothing = profile.model_copy(update={"meter_fallback": ("nvml",),
                                          "meter_options": {"root": "/nonexistent"}})  # fmt: skip
     with pytest.raises(ConfigError, match="no meter opens here"):
