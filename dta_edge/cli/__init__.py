@@ -34,7 +34,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(given: bool) -> None:
+    if given:
+        console.print(f"dta-edge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        is_eager=True,
+        callback=_show_version,
+        help="Print dta-edge's version and exit (`dta version` lists the libraries too).",
+    ),
+) -> None:
+    """dta-edge: adapt an LLM to telecom mathematics with Data Trajectory Alignment."""
+
+
 app.add_typer(config_app, name="config")
 app.add_typer(problems_app, name="problems")
 app.add_typer(model_app, name="model")

@@ -22,7 +22,8 @@ Overwrite = Annotated[
     ),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config; flags override its values.")
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config or a shipped name; flags override it."),
 ]
 
 
@@ -35,8 +36,9 @@ TargetsDir = Annotated[
 def overrides(config_type, config_path: Path | None, **flags):
     """Config from file (or defaults) with the explicitly given flags applied on top."""
     from dta_edge.config import load_config, validate_mapping
+    from dta_edge.shipped import resolve_config
 
-    base = load_config(config_path, config_type) if config_path else config_type()
+    base = load_config(resolve_config(config_path), config_type) if config_path else config_type()
     given = {k: v for k, v in flags.items() if v is not None}
     if not given:
         return base

@@ -40,7 +40,9 @@ def export(
         ),
     ] = None,
     adapter: Annotated[Path | None, typer.Option(help="peft LoRA adapter to merge first.")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "runs/export"
+    ),
     list_targets: Annotated[bool, typer.Option("--list", help="List the shipped targets.")] = False,
     targets_dir: Annotated[
         Path | None,
@@ -76,8 +78,8 @@ def export(
             )
         console.print(table)
         return
-    if target is None or model is None or out_path is None:
-        raise typer.BadParameter("give --target, --model and --out (or --list)")
+    if target is None or model is None:
+        raise typer.BadParameter("give --target and --model (or --list)")
     if targets_dir is not None and (targets_dir / f"{target}.yaml").is_file():
         target_file = targets_dir / f"{target}.yaml"
     else:

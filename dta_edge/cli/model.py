@@ -16,7 +16,9 @@ model_app = typer.Typer(
 
 @model_app.command("tiny")
 def model_tiny(
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder to receive the model.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to receive the model (a new one).")
+    ] = Path("runs/model/tiny"),
     config: ConfigOpt = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of tokenizer, weights and batches.")
@@ -59,14 +61,19 @@ def model_check(
     ],
     out_path: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for completions, scores and check.json.")
-    ],
+    ] = Path("runs/model/check"),
     n: Annotated[int, typer.Option(help="Held-out generated problems.")] = 200,
     seed: Annotated[
         int,
         typer.Option(help="Problem seed; questions a tiny model trained on are skipped."),
     ] = 7,
     thinking: Annotated[bool, typer.Option(help="Qwen3 enable_thinking.")] = False,
-    max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 256,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-tokens", "--max-new-tokens", help="Generation budget per answer.")
+    ] = 256,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="If --out holds another check, move it aside.")
+    ] = False,
 ) -> None:
     """Answer held-out problems greedily: well-formed rate and pass@1 by difficulty."""
     from dta_edge.errors import ModelError
@@ -89,6 +96,7 @@ def model_check(
             seed=seed,
             thinking=thinking,
             max_new_tokens=max_new_tokens,
+            overwrite=overwrite,
             on_batch=advance,
         )
     summary = result.summary

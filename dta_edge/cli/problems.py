@@ -23,7 +23,7 @@ def problems_generate(
         typer.Option(
             "--out", "-o", help="A .jsonl file, or a run folder (gets problems.jsonl and run.json)."
         ),
-    ],
+    ] = Path("runs/problems"),
     config: ConfigOpt = None,
     n: Annotated[int | None, typer.Option(help="Number of problems.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed; same seed, same bytes.")] = None,
@@ -75,7 +75,9 @@ def problems_families() -> None:
 
 @problems_app.command("load")
 def problems_load(
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write problems.jsonl.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the problems (a .jsonl file).")
+    ] = Path("runs/problems/loaded.jsonl"),
     path: Annotated[
         Path | None,
         typer.Argument(help="JSON, JSONL, CSV or Parquet file, or a datasets folder."),
@@ -94,6 +96,9 @@ def problems_load(
     ] = None,
     split: Annotated[str, typer.Option(help="Split of a datasets folder or hub set.")] = "test",
     config: ConfigOpt = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+    ] = False,
 ) -> None:
     """Load a benchmark into problem records, checking every row's fields.
 
@@ -114,5 +119,11 @@ def problems_load(
     field_map = validate_mapping(FieldMap, fields, "--map")
     rows = read_rows(path, split) if path is not None else read_hub_rows(hf, split)  # type: ignore[arg-type]
     problems = load_problems(rows, field_map, str(path) if path is not None else str(hf))
+    if out_path.exists() and not overwrite:
+        from dta_edge.errors import DataError
+
+        raise DataError(
+            f"{out_path}: exists; pass --overwrite to replace it, or choose another --out"
+        )
     write_jsonl(out_path, problems)
     console.print(f"wrote {len(problems)} problems to [bold]{out_path}[/bold]")

@@ -17,7 +17,9 @@ profile_app = typer.Typer(
 
 @profile_app.command("measure")
 def profile_measure(
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Profile YAML to write.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Profile YAML to write.")] = Path(
+        "runs/profile/measured.yaml"
+    ),
     base: Annotated[
         str, typer.Option("--profile", help="Profile to start from (file or shipped name).")
     ] = "profiles/cpu.yaml",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dta_edge.cli._common import console
+from dta_edge.cli._common import Overwrite, console
 
 
 def report_command(
@@ -20,6 +20,7 @@ def report_command(
         "runs/report"
     ),
     title: Annotated[str, typer.Option(help="Report title.")] = "dta-edge report",
+    overwrite: Overwrite = False,
 ) -> None:
     """Write report.md, report.html (self-contained, opens offline) and results.csv.
 
@@ -36,7 +37,7 @@ def report_command(
     deltas, notes = headline_deltas(
         data.systems, data.reported, baseline or [], data.scores, data.votes
     )
-    paths = write_report(data, deltas, notes, out_path, title)
+    paths = write_report(data, deltas, notes, out_path, title, overwrite=overwrite)
     for delta in deltas:
         console.print(f"  {escape(delta.system)}: {escape(delta.text)}")
     for note in notes:

@@ -24,7 +24,7 @@ def score_run(
     out_path: Annotated[
         Path,
         typer.Option("--out", "-o", help="Folder for scores.jsonl, summary.json and run.json."),
-    ],
+    ] = Path("runs/score"),
     config: ConfigOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option(help="Relative tolerance where a problem sets none.")

@@ -18,7 +18,9 @@ def train_command(
         ),
     ],
     data: Annotated[Path, typer.Option(help="sft.jsonl (DTA) or distilled.jsonl (control).")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")] = Path(
+        "runs/train"
+    ),
     full: Annotated[bool, typer.Option("--full", help="Full fine-tune (small models).")] = False,
     overwrite: Overwrite = False,
     targets_dir: TargetsDir = None,

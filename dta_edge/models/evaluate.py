@@ -129,6 +129,7 @@ def check_model(
     thinking: bool = False,
     max_new_tokens: int = 256,
     on_batch: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> ModelCheck:
     """Answer ``n`` generated problems greedily, score them and write the evidence to ``out_dir``.
 
@@ -146,7 +147,8 @@ def check_model(
 
     problems, excluded = held_out_problems(model_dir, n, seed)
     settings = {"model": str(model_dir), "n": n, "seed": seed, "thinking": thinking}
-    with run_record(out_dir, "model.check", {**settings, "max_new_tokens": max_new_tokens}):
+    config = {**settings, "max_new_tokens": max_new_tokens}
+    with run_record(out_dir, "model.check", config, overwrite=overwrite):
         started = time.perf_counter()
         texts = greedy_answers(
             model_dir, problems, thinking=thinking, max_new_tokens=max_new_tokens, on_batch=on_batch
