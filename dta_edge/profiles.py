@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel
@@ -22,14 +22,20 @@ class DeviceProfile(FrozenModel):
     name: str = Field(description="Short name used in reports, e.g. 'jetson-orin-nano'.")
     description: str = ""
     device: Literal["cpu", "cuda"] = Field(description="Where inference runs.")
-    backend: BackendName = Field(description="Default generator backend on this device.")
-    quantization: str = Field(description="Default weight format, e.g. 'q4_k_m', 'int4', 'bf16'.")
+    backend: BackendName = Field(
+        default="llama-cpp", description="Default generator backend on this device."
+    )
+    quantization: str = Field(
+        default="q8_0", description="Default weight format, e.g. 'q4_k_m', 'int4', 'bf16'."
+    )
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads; None lets the backend choose."
     )
     gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU (-1 = all).")
     energy_meter: MeterName = Field(
-        description="How energy is measured on this device (a meter of dta_edge/meters)."
+        default="rapl",
+        description="How energy is measured on this device (a meter of dta_edge/meters); "
+        "default rapl on a CPU, nvml on a GPU, each falling back to the cpu-time estimate.",
     )
     meter_options: dict[str, Any] = Field(
         default_factory=dict, description="Options of that meter, e.g. devices: [0] for nvml."
@@ -40,6 +46,19 @@ class DeviceProfile(FrozenModel):
         "say): hardware meters first, an estimator last; results name the meter that read.",
     )
 
+    @model_validator(mode="after")
+    def _device_defaults(self) -> DeviceProfile:
+        """A profile needs only name and device; what is left out follows from the device."""
+        given = self.model_fields_set
+        updates: dict[str, Any] = {}
+        if self.device == "cuda":
+            wanted = {"quantization": "q4_k_m", "gpu_layers": -1, "energy_meter": "nvml"}
+            updates = {k: v for k, v in wanted.items() if k not in given}
+        if "energy_meter" not in given and "meter_fallback" not in given:
+            # the estimate needs tdp_w; without it the run goes on with no energy, never a guess
+            updates["meter_fallback"] = ("cpu-time", "none")
+        return self.model_copy(update=updates) if updates else self
+
     @property
     def meter_chain(self) -> tuple[str, ...]:
         """Every meter to try, in order: energy_meter, then the fallbacks."""
@@ -47,8 +66,15 @@ class DeviceProfile(FrozenModel):
         fallbacks = () if rest is None else (rest,) if isinstance(rest, str) else rest
         return (self.energy_meter, *fallbacks)
 
-    memory_gib: float = Field(gt=0, description="Memory available to the model.")
-    memory_bandwidth_gbs: float = Field(gt=0, description="Peak memory bandwidth (roofline).")
+    memory_gib: float | None = Field(
+        default=None, gt=0, description="Memory available to the model (None: not declared)."
+    )
+    memory_bandwidth_gbs: float | None = Field(
+        default=None,
+        gt=0,
+        description="Peak memory bandwidth, for the roofline (None: no roofline share; "
+        "`dta profile measure` measures it).",
+    )
     tdp_w: float | None = Field(
         default=None, gt=0, description="Board power, for estimated energy."
     )

@@ -40,8 +40,8 @@ class Roofline(FrozenModel):
 
     decode_bytes_per_token: float
     decode_bandwidth_gbs: float
-    bandwidth_share: float
-    memory_bandwidth_gbs: float
+    bandwidth_share: float | None = None  # None: the profile declares no bandwidth
+    memory_bandwidth_gbs: float | None = None
     prefill_tflops: float | None = None
     prefill_share: float | None = None
 
@@ -164,7 +164,7 @@ def roofline(
     footprint: DecodeFootprint,
     decode_tokens_per_s: float | None,
     context_tokens: float,
-    memory_bandwidth_gbs: float,
+    memory_bandwidth_gbs: float | None,
     prefill: tuple[float, float] | None = None,
     peak_tflops: float | None = None,
 ) -> Roofline | None:
@@ -184,7 +184,7 @@ def roofline(
     return Roofline(
         decode_bytes_per_token=per_token,
         decode_bandwidth_gbs=achieved,
-        bandwidth_share=achieved / memory_bandwidth_gbs,
+        bandwidth_share=achieved / memory_bandwidth_gbs if memory_bandwidth_gbs else None,
         memory_bandwidth_gbs=memory_bandwidth_gbs,
         prefill_tflops=tflops,
         prefill_share=share,

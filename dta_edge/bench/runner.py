@@ -64,7 +64,8 @@ def open_meter(profile: DeviceProfile, on_notice: Callable[[str], None] | None =
             continue
         if reasons and on_notice:
             estimate = " estimate" if getattr(meter, "estimated", False) else ""
-            on_notice(f"{'; '.join(reasons)}: using the {name}{estimate}")
+            using = "no energy is measured" if name == "none" else f"using the {name}{estimate}"
+            on_notice(f"{'; '.join(reasons)}: {using}")
         return meter
     raise ConfigError(f"profile {profile.name}", [f"no meter opens here ({'; '.join(reasons)})"])
 

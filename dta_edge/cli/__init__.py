@@ -17,6 +17,7 @@ from dta_edge.cli._common import console
 from dta_edge.cli.analyze import analyze_app
 from dta_edge.cli.bench import bench
 from dta_edge.cli.config import config_app
+from dta_edge.cli.configs import configs_app
 from dta_edge.cli.curate import curate_app
 from dta_edge.cli.demo import demo_command
 from dta_edge.cli.export import export_app
@@ -59,6 +60,7 @@ def _root(
 
 
 app.add_typer(config_app, name="config")
+app.add_typer(configs_app, name="configs")
 app.add_typer(problems_app, name="problems")
 app.add_typer(model_app, name="model")
 app.add_typer(score_app, name="score")
