@@ -71,6 +71,29 @@ def progress_bar(console: Console, description: str, total: int) -> Iterator:
 
 
 @contextmanager
+def step_bars(console: Console) -> Iterator:
+    """Yield ``advance(step, done, total)``: one bar per named step, each with its time left."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        tasks: dict[str, object] = {}
+
+        def advance(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
+
+        yield advance
+
+
+@contextmanager
 def native_stderr_to(log_file: Path) -> Iterator[Path]:
     """Send file descriptor 2 to ``log_file`` while the block runs, then restore it.
 

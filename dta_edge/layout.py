@@ -33,7 +33,8 @@ TRAIN_SUMMARY = "train.json"
 
 # dta export
 MANIFEST = "manifest.json"
-MERGED = "merged"  # base + adapter, merged before conversion
+MERGED = "merged"  # base + adapter, merged (streamed) for the ONNX builder, which needs a folder
+NATIVE_LOG = "native.log"  # what llama.cpp / ONNX Runtime printed from C during an export
 EXPORTED_FOLDER = "model"  # hf exports: the converted model folder
 
 # dta bench
@@ -76,7 +77,7 @@ ANALYSIS_TOKEN_SHIFT = "token-shift"
 ANALYSIS_DRIFT = "drift"
 ANALYSIS_PAIRWISE = "pairwise"
 DEMO_TIMINGS = "timings.json"  # seconds per stage of the last demo run
-DEMO_NATIVE_LOG = "native.log"  # what llama.cpp / ONNX Runtime printed from C during the demo
+DEMO_NATIVE_LOG = NATIVE_LOG  # what llama.cpp / ONNX Runtime printed from C during the demo
 
 
 def retried_name(file_name: str) -> str:

@@ -86,10 +86,13 @@ def export(
         target_file = resolve_file(target, "export")
     spec = load_config(target_file, ExportTarget)
     source = Path(resolve_model(model))  # a hub id: its folder in the Hugging Face cache
-    manifest = export_model(
-        spec, source, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
-        overwrite=overwrite, parity=parity.value if parity else None,
-    )  # fmt: skip
+    from dta_edge._console import step_bars
+
+    with step_bars(console) as advance:
+        manifest = export_model(
+            spec, source, out_path, adapter, on_stage=lambda m: console.print(f"[bold]{m}[/bold]"),
+            overwrite=overwrite, parity=parity.value if parity else None, on_progress=advance,
+        )  # fmt: skip
     for item in manifest.files:
         console.print(f"  {item.path}  {item.bytes / 2**20:.2f} MiB  sha256 {item.sha256[:12]}")
     console.print(

@@ -65,7 +65,7 @@ def _shards(placed: list[_Placed], shard_bytes: int) -> list[list[_Placed]]:
     return groups
 
 
-def _write_shard(path: Path, weights: Weights, items: list[_Placed]) -> None:
+def _write_shard(path: Path, weights: Weights, items: list[_Placed], tick=None) -> None:
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for item in items:
@@ -81,11 +81,14 @@ def _write_shard(path: Path, weights: Weights, items: list[_Placed]) -> None:
             if len(data) != item.nbytes:
                 raise RuntimeError(f"{item.entry.name}: {len(data)} bytes, {item.nbytes} planned")
             handle.write(data)
+            if tick is not None:
+                tick()
 
 
 def write_checkpoint(
-    weights: Weights, out_dir: Path, dtype: Dtype | None = None, shard_bytes: int = SHARD_BYTES
-) -> Path:
+    weights: Weights, out_dir: Path, dtype: Dtype | None = None, shard_bytes: int = SHARD_BYTES,
+    on_tensor=None,
+) -> Path:  # fmt: skip
     """Write ``weights`` as a transformers folder at ``out_dir`` (replaced whole if present).
 
     Args:
@@ -93,6 +96,7 @@ def write_checkpoint(
         out_dir: the folder to create.
         dtype: the output dtype of every tensor; None keeps each tensor's stored dtype.
         shard_bytes: the most data one shard holds (an index is written when there are several).
+        on_tensor: called as ``on_tensor(done, total)`` after each tensor is written.
 
     Returns:
         ``out_dir``.
@@ -110,8 +114,15 @@ def write_checkpoint(
         names = (["model.safetensors"] if len(groups) == 1 else
                  [f"model-{i:05d}-of-{len(groups):05d}.safetensors"
                   for i in range(1, len(groups) + 1)])  # fmt: skip
+        done = [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if on_tensor is not None:
+                on_tensor(done[0], len(placed))
+
         for name, items in zip(names, groups, strict=True):
-            _write_shard(staging / name, weights, items)
+            _write_shard(staging / name, weights, items, tick)
         if len(groups) > 1:
             index = {"metadata": {"total_size": sum(p.nbytes for p in placed)},
                      "weight_map": {item.entry.name: name for name, items in

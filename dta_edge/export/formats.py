@@ -7,6 +7,7 @@ with the same source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.export.step_cost import StepCost, measured
@@ -16,6 +17,13 @@ from dta_edge.models.weights import Weights
 
 Costs = dict[str, StepCost]
 Source = Path | Weights
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+
+def _quiet(_step: str, _done: int, _total: int) -> None:
+    pass
+
+
 QUICK_TEXTS, QUICK_POSITIONS = 4, 64  # --parity quick: this many texts, cut to this many tokens
 
 
@@ -34,7 +42,9 @@ def parity_texts(n: int) -> list[str]:
     ]
 
 
-def _write_gguf(target: ExportTarget, source: Source, out_dir: Path, costs: Costs) -> Path:
+def _write_gguf(
+    target: ExportTarget, source: Source, out_dir: Path, costs: Costs, progress: Progress = _quiet
+) -> Path:
     """Write the GGUF; a quantized one is made from a lossless bf16/f16/f32 copy, then removed."""
     from dta_edge.export.gguf_quantize import quantize_gguf
     from dta_edge.export.gguf_writer import lossless_type, write_gguf
@@ -42,19 +52,25 @@ def _write_gguf(target: ExportTarget, source: Source, out_dir: Path, costs: Cost
     final = out_dir / f"{target.name}.gguf"
     if target.quantization in ("f32", "f16", "bf16"):
         with measured(costs, "write"):
-            return write_gguf(source, final, target.quantization)  # type: ignore[arg-type]
+            return write_gguf(source, final, target.quantization,  # type: ignore[arg-type]
+                              on_tensor=lambda d, t: progress("write (tensors)", d, t))  # fmt: skip
     kind = lossless_type(source)
     base = out_dir / f".{target.name}-{kind}.gguf"
     try:
         with measured(costs, "write"):
-            write_gguf(source, base, kind)
+            tensors = lambda d, t: progress(f"write {kind} (tensors)", d, t)  # noqa: E731
+            write_gguf(source, base, kind, on_tensor=tensors)
         with measured(costs, "quantize"):
-            return quantize_gguf(base, final, target.quantization)
+            step = f"quantize {target.quantization} (MiB)"
+            mib = lambda d, t: progress(step, d >> 20, t >> 20)  # noqa: E731
+            return quantize_gguf(base, final, target.quantization, on_bytes=mib)
     finally:
         base.unlink(missing_ok=True)
 
 
-def _write_hf(target: ExportTarget, source: Source, out_dir: Path, costs: Costs) -> Path:
+def _write_hf(
+    target: ExportTarget, source: Source, out_dir: Path, costs: Costs, progress: Progress = _quiet
+) -> Path:
     """A transformers folder in the target's dtype, written one tensor at a time."""
     from dta_edge.export.checkpoint_writer import write_checkpoint
     from dta_edge.models.weights import as_weights
@@ -67,14 +83,18 @@ def _write_hf(target: ExportTarget, source: Source, out_dir: Path, costs: Costs)
         )
 
 
-def _write_onnx(target: ExportTarget, source: Source, out_dir: Path, costs: Costs) -> Path:
+def _write_onnx(
+    target: ExportTarget, source: Source, out_dir: Path, costs: Costs, progress: Progress = _quiet
+) -> Path:
     from dta_edge.export.onnx_export import build_onnx
 
     with measured(costs, "write"):
         return build_onnx(folder_of(source), out_dir / "onnx", target.quantization, target.provider)
 
 
-def _measure_gguf(final: Path, source: Source, texts: list[str], quick: bool) -> dict[str, float]:
+def _measure_gguf(
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
+) -> dict[str, float]:
     from dta_edge.export.parity import gguf_top1_agreement, tokenization_parity
 
     plain, special = tokenization_parity(final, folder_of(source), texts)
@@ -82,18 +102,26 @@ def _measure_gguf(final: Path, source: Source, texts: list[str], quick: bool) ->
         "tokenization_identical": 1.0 - len(plain) / len(texts),
         "tokenization_with_special_tokens_identical": 1.0 - len(special) / len(texts),
         "top1_agreement": gguf_top1_agreement(
-            final, source, texts, max_positions=QUICK_POSITIONS if quick else None
-        ),
+            final,
+            source,
+            texts,
+            max_positions=QUICK_POSITIONS if quick else None,
+            on_layer=lambda d, t: progress("parity (reference layers)", d, t),
+        ),  # fmt: skip
     }
 
 
-def _measure_hf(final: Path, source: Source, texts: list[str], quick: bool) -> dict[str, float]:
+def _measure_hf(
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
+) -> dict[str, float]:
     from dta_edge.export.parity import hf_max_logit_diff
 
     return {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
 
 
-def _measure_onnx(final: Path, source: Source, texts: list[str], quick: bool) -> dict[str, float]:
+def _measure_onnx(
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
+) -> dict[str, float]:
     """ONNX parity against a folder (an adapter export writes its merged folder first)."""
     from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 from pathlib import Path
 
@@ -18,8 +19,25 @@ QUANT_TYPES: dict[str, str] = {
 }
 
 
-def quantize_gguf(source: Path, out_path: Path, quant: str, threads: int | None = None) -> Path:
-    """Quantize ``source`` (F32/F16 GGUF) to ``quant`` with llama.cpp; atomic under ``out_path``."""
+# bits per weight of each type (llama.cpp's figures), to tell a quantization's progress
+BITS = {"q8_0": 8.5, "q6_k": 6.56, "q5_k_m": 5.69, "q4_k_m": 4.89}
+
+
+def _watch(tmp: Path, expected: int, on_bytes, stop) -> None:
+    """Report the growing output's size every second (llama.cpp's quantizer has no callback)."""
+    while not stop.wait(1.0):
+        size = tmp.stat().st_size if tmp.exists() else 0
+        on_bytes(min(size, expected), expected)
+
+
+def quantize_gguf(
+    source: Path, out_path: Path, quant: str, threads: int | None = None, on_bytes=None
+) -> Path:
+    """Quantize ``source`` (F32/F16 GGUF) to ``quant`` with llama.cpp; atomic under ``out_path``.
+
+    ``on_bytes(done, expected)`` is called about once a second with the output's size and the
+    size the type's bits per weight predict.
+    """
     if quant not in QUANT_TYPES:
         raise ExportError(f"unknown GGUF quantization '{quant}'; valid: {', '.join(QUANT_TYPES)}")
     check_gguf(source)
@@ -29,9 +47,22 @@ def quantize_gguf(source: Path, out_path: Path, quant: str, threads: int | None 
     params.ftype = getattr(llama_cpp, QUANT_TYPES[quant])
     params.nthread = threads or 0
     tmp = out_path.with_name(f".{out_path.name}.partial")
-    status = llama_cpp.llama_model_quantize(
-        str(source).encode(), str(tmp).encode(), ctypes.byref(params)
-    )
+    import threading
+
+    from dta_edge.models.gguf_header import read_gguf_header
+
+    stop = threading.Event()
+    if on_bytes is not None:
+        header = read_gguf_header(source, keep=frozenset())
+        weights = sum(math.prod(t.shape) for t in header.tensors)
+        expected = int(weights * BITS[quant] / 8)
+        threading.Thread(target=_watch, args=(tmp, expected, on_bytes, stop), daemon=True).start()
+    try:
+        status = llama_cpp.llama_model_quantize(
+            str(source).encode(), str(tmp).encode(), ctypes.byref(params)
+        )
+    finally:
+        stop.set()
     if status != 0 or not tmp.exists():
         tmp.unlink(missing_ok=True)
         raise ExportError(f"{source}: llama.cpp failed to quantize to {quant} (status {status})")

@@ -121,7 +121,9 @@ def _tensor_array(
     return np.ascontiguousarray(array.astype(_TYPES[plan.out_type][2], copy=False))
 
 
-def write_gguf(source: Path | Weights, out_path: Path, out_type: OutType = "f16") -> Path:
+def write_gguf(
+    source: Path | Weights, out_path: Path, out_type: OutType = "f16", on_tensor=None
+) -> Path:
     """Convert a transformers folder (qwen3, qwen2, llama) into one GGUF file.
 
     Args:
@@ -130,6 +132,7 @@ def write_gguf(source: Path | Weights, out_path: Path, out_type: OutType = "f16"
         out_path: the .gguf file to create (replaced atomically if it exists).
         out_type: "f32", "f16" or "bf16" for matrices (norms and 1-D tensors stay f32, as
             llama.cpp does).
+        on_tensor: called as ``on_tensor(done, total)`` after each tensor is written.
 
     Returns:
         ``out_path``.
@@ -161,8 +164,10 @@ def write_gguf(source: Path | Weights, out_path: Path, out_type: OutType = "f16"
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
-        for plan in plans:
+        for done, plan in enumerate(plans, start=1):
             writer.write_tensor_data(_tensor_array(plan, weights, permute, config))
+            if on_tensor is not None:
+                on_tensor(done, len(plans))
         writer.close()
         os.replace(tmp, out_path)
     except BaseException:

@@ -110,6 +110,7 @@ def merge_parity(
     merged: Weights | Path,
     texts: Sequence[str],
     max_positions: int | None = None,
+    on_layer=None,
 ) -> float:
     """Max absolute logit difference, merged weights vs base + adapter (peft, unmerged), fp32.
 
@@ -119,6 +120,7 @@ def merge_parity(
         merged: the merged weights, or a folder ``merge_adapter`` wrote.
         texts: the texts to run.
         max_positions: cut each text to this many tokens (quick parity).
+        on_layer: called as ``on_layer(done, total)`` after each decoder layer.
     """
     import torch
     from peft import LoraConfig
@@ -154,6 +156,8 @@ def merge_parity(
             load_module(merged_layer, f"model.layers.{index}.", reference)
             lora_hidden = _run(lora_layer, lora_hidden, context)
             merged_hidden = _run(merged_layer, merged_hidden, context)
+            if on_layer is not None:
+                on_layer(index + 1, config.num_hidden_layers)
         norm = skeleton.norm
         load_module(norm, "model.norm.", reference)
         worst = 0.0

@@ -122,8 +122,9 @@ def greedy_divergences(
 
 
 def gguf_top1_agreement(
-    path: Path, source: Path | Weights, texts: Sequence[str], max_positions: int | None = None
-) -> float:
+    path: Path, source: Path | Weights, texts: Sequence[str], max_positions: int | None = None,
+    on_layer=None,
+) -> float:  # fmt: skip
     """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one.
 
     Texts are tokenized as the model sees them (with its own special tokens) and cut to
@@ -137,7 +138,7 @@ def gguf_top1_agreement(
 
     tokenizer = load_tokenizer(source if isinstance(source, Path) else source.folder)
     id_lists = [tokenizer.encode(text)[:max_positions] for text in texts]
-    reference = reference_argmax(source, id_lists)
+    reference = reference_argmax(source, id_lists, on_layer=on_layer)
     llm = load_gguf(path, logits_all=True, n_ctx=max(len(ids) for ids in id_lists) + 8)
     agree = total = 0
     for ids, expected in zip(id_lists, reference, strict=True):

@@ -17,10 +17,17 @@ from pydantic import Field, ValidationError
 
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DtaError, ExportError, ParityUnavailable
-from dta_edge.export.formats import FORMATS, QUICK_POSITIONS, QUICK_TEXTS, Source, parity_texts
+from dta_edge.export.formats import (
+    FORMATS,
+    QUICK_POSITIONS,
+    QUICK_TEXTS,
+    Progress,
+    Source,
+    parity_texts,
+)
 from dta_edge.export.step_cost import StepCost, measured
 from dta_edge.export.targets import ExportTarget, ParityMode
-from dta_edge.layout import MANIFEST, MERGED
+from dta_edge.layout import MANIFEST, MERGED, NATIVE_LOG
 from dta_edge.runs import package_versions, run_record
 from dta_edge.safe_paths import RelativeName, inside, remove_inside
 from dta_edge.storage import atomic_write_json, read_text_file
@@ -102,10 +109,13 @@ def export_model(
     *,
     overwrite: bool = False,
     parity: ParityMode | None = None,
+    on_progress: Progress | None = None,
 ) -> ExportManifest:
     """Export ``model_dir`` (plus ``adapter_dir`` merged in) for ``target`` into ``out_dir``.
 
-    ``parity`` overrides the target's parity mode (`dta export --parity`).
+    ``parity`` overrides the target's parity mode (`dta export --parity`); ``on_progress(step,
+    done, total)`` follows each long step (tensors written, MiB quantized, layers compared).
+    What llama.cpp and ONNX Runtime print from C goes to ``native.log`` in ``out_dir``.
 
     A folder holding a finished export of another model, adapter or target is refused unless
     ``overwrite``; the previous export's files are removed before anything new is written, so a
@@ -129,8 +139,13 @@ def export_model(
     # the manifest guards this folder (cleared under the lock, before run.json is rewritten);
     # run.json records who exported, where and when
     clear = lambda: _clear_previous_export(out_dir, target, model_dir, adapter_dir, overwrite)  # noqa: E731
-    with run_record(out_dir, "export", config, guard=False, overwrite=overwrite, check=clear):
-        return _export(target, model_dir, out_dir, adapter_dir, on_stage)
+    from dta_edge._console import native_stderr_to
+
+    with (
+        run_record(out_dir, "export", config, guard=False, overwrite=overwrite, check=clear),
+        native_stderr_to(out_dir / NATIVE_LOG),
+    ):
+        return _export(target, model_dir, out_dir, adapter_dir, on_stage, on_progress)
 
 
 def parity_mode(target: ExportTarget, source: Source) -> Literal["quick", "full", "off"]:
@@ -147,9 +162,15 @@ def _texts(target: ExportTarget, mode: str) -> list[str]:
     return parity_texts(min(target.parity_texts, QUICK_TEXTS) if quick else target.parity_texts)
 
 
-def _measure(target: ExportTarget, mode: str, final: Path, source: Source) -> dict[str, float]:
+def _measure(
+    target: ExportTarget, mode: str, final: Path, source: Source, progress: Progress | None = None
+) -> dict[str, float]:
     """Parity of ``final`` with ``source`` in ``mode`` (the manifest's and verify's numbers)."""
-    return FORMATS[target.format][1](final, source, _texts(target, mode), mode == "quick")
+    measure = FORMATS[target.format][1]
+    texts = _texts(target, mode)
+    if progress is None:
+        return measure(final, source, texts, mode == "quick")
+    return measure(final, source, texts, mode == "quick", progress)
 
 
 def _merged_source(
@@ -179,9 +200,11 @@ def _export(
     out_dir: Path,
     adapter_dir: Path | None,
     on_stage: Stage | None,
+    on_progress: Progress | None = None,
 ) -> ExportManifest:
     started = time.perf_counter()
     say = on_stage or (lambda _message: None)
+    progress = on_progress or (lambda _step, _done, _total: None)
     parity: dict[str, float] = {}
     costs: Costs = {}
     source: Source = model_dir
@@ -191,7 +214,7 @@ def _export(
         source, merged = _merged_source(target, model_dir, adapter_dir, out_dir, say)
     mode = parity_mode(target, source)
     say(f"writing {target.format} ({target.quantization})")
-    final = FORMATS[target.format][0](target, source, out_dir, costs)
+    final = FORMATS[target.format][0](target, source, out_dir, costs, progress)
     if merged is not None:
         costs["merge"] = StepCost(seconds=round(merged.seconds, 2), peak_rss_mib=None,
                                   peak_anon_mib=None)  # fmt: skip
@@ -203,6 +226,7 @@ def _export(
                 parity["merge_max_abs_logit_diff"] = merge_parity(
                     model_dir, adapter_dir, merged, _texts(target, mode),
                     max_positions=QUICK_POSITIONS if mode == "quick" else None,
+                    on_layer=lambda d, t: progress("merge parity (layers)", d, t),
                 )  # fmt: skip
     unavailable = None
     if mode == "off":
@@ -211,7 +235,7 @@ def _export(
         say(f"measuring parity ({mode})")
         try:
             with measured(costs, "parity"):
-                parity.update(_measure(target, mode, final, source))
+                parity.update(_measure(target, mode, final, source, progress))
         except ParityUnavailable as exc:
             unavailable = str(exc)
             say(f"parity not measured: {exc}")

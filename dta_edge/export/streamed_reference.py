@@ -82,7 +82,9 @@ def hf_config(weights: Weights):  # -> transformers config
     return config
 
 
-def streamed_argmax(source: Path | Weights, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+def streamed_argmax(
+    source: Path | Weights, id_lists: Sequence[Sequence[int]], on_layer=None
+) -> list[list[int]]:
     """Per text, transformers' float32 argmax at every position, computed layer by layer."""
     import torch
     from transformers.masking_utils import create_causal_mask
@@ -109,6 +111,8 @@ def streamed_argmax(source: Path | Weights, id_lists: Sequence[Sequence[int]]) -
                       for h, m, r, p in steps]  # fmt: skip
             hidden = [h[0] if isinstance(h, tuple) else h for h in hidden]
             layer.to("meta")
+            if on_layer is not None:
+                on_layer(index + 1, len(inner.layers))
         load_module(inner.norm, "model.norm.", weights)
         tied = bool(getattr(config, "tie_word_embeddings", False))
         return [_argmax_over_output(weights, inner.norm(h)[0], tied).tolist() for h in hidden]
@@ -131,14 +135,16 @@ def whole_model(source: Path | Weights):  # -> transformers model, float32, eval
     return model.eval()
 
 
-def reference_argmax(source: Path | Weights, id_lists: Sequence[Sequence[int]]) -> list[list[int]]:
+def reference_argmax(
+    source: Path | Weights, id_lists: Sequence[Sequence[int]], on_layer=None
+) -> list[list[int]]:
     """Transformers' float32 argmax per position: the whole model when it fits, else streamed.
 
     "Fits" means its float32 weights take under a quarter of physical memory, which leaves room
     for llama.cpp's copy and the activations beside it.
     """
     if float32_bytes(source) > _physical_memory() // 4:
-        return streamed_argmax(source, id_lists)
+        return streamed_argmax(source, id_lists, on_layer)
     import torch
 
     model = whole_model(source)
