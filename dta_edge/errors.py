@@ -22,6 +22,9 @@ class ConfigError(DtaError):
     def __init__(self, path: Path | str, problems: list[str]) -> None:
         self.path = Path(path)
         self.problems = list(problems)
+        if len(self.problems) == 1:  # one problem: one line, the file first
+            super().__init__(f"{self.path}: {self.problems[0]}")
+            return
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"invalid config {self.path} ({len(self.problems)} problem(s)):\n{lines}")
 

@@ -133,7 +133,7 @@ def bench(
             k=k,
             max_tokens=max_tokens,
         )  # type: ignore[arg-type]
-        suite = Path.cwd() / "suite.yaml"  # relative paths in it resolve from here
+        suite = Path("<dta bench --model>")  # what errors name; its problem file is absolute
     else:
         suite = resolve_file(suite, "bench")
         spec = load_config(suite)

@@ -111,12 +111,6 @@ def problems_load(
 
     if (path is None) == (hf is None):
         raise typer.BadParameter("give a local PATH or --hf NAME, not both and not neither")
-    if out_path.exists() and not overwrite:
-        from dta_edge.errors import DataError
-
-        raise DataError(
-            f"{out_path}: exists; pass --overwrite to replace it, or choose another --out"
-        )
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown --format '{preset}'; valid: {', '.join(PRESETS)}")
     fields = (load_config(config, FieldMap) if config else PRESETS[preset]).model_dump()
@@ -125,5 +119,11 @@ def problems_load(
     field_map = validate_mapping(FieldMap, fields, "--map")
     rows = read_rows(path, split) if path is not None else read_hub_rows(hf, split)  # type: ignore[arg-type]
     problems = load_problems(rows, field_map, str(path) if path is not None else str(hf))
+    if out_path.exists() and not overwrite:
+        from dta_edge.errors import DataError
+
+        raise DataError(
+            f"{out_path}: exists; pass --overwrite to replace it, or choose another --out"
+        )
     write_jsonl(out_path, problems)
     console.print(f"wrote {len(problems)} problems to [bold]{out_path}[/bold]")
