@@ -25,7 +25,11 @@ def loss(
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Overlay training and held-out loss; minimum, its step, and steps to a threshold."""
+    """Overlay training and held-out loss; minimum, its step, and steps to a threshold.
+
+    Examples:
+      dta analyze loss dta=runs/train-dta distilled=runs/train-distilled --out runs/loss
+    """
     from dta_edge.analysis.loss_curves import write_loss_analysis
     from dta_edge.cli._common import parse_key_values
 
@@ -83,7 +87,12 @@ def token_shift(
     device: Device = "auto",
     overwrite: Overwrite = False,
 ) -> None:
-    """Which words of reference solutions fine-tuning made more likely (teacher forcing)."""
+    r"""Which words of reference solutions fine-tuning made more likely (teacher forcing).
+
+    Examples:
+      dta analyze token-shift --base embedded:tiny --tuned dta=runs/train-dta/adapter \\
+          --data runs/curate/sft.jsonl --out runs/shift
+    """
     import json
 
     from dta_edge.analysis.inputs import load_model, read_pairs
@@ -136,7 +145,12 @@ def drift(
     device: Device = "auto",
     overwrite: Overwrite = False,
 ) -> None:
-    """Hidden-state drift of tuned models from the base, per benchmark (PCA on the base)."""
+    r"""Hidden-state drift of tuned models from the base, per benchmark (PCA on the base).
+
+    Examples:
+      dta analyze drift --models base=embedded:tiny,dta=runs/train-dta/adapter \\
+          --data runs/problems/problems.jsonl --out runs/drift
+    """
     import json
 
     from dta_edge.analysis.drift import analyze_drift
@@ -198,7 +212,12 @@ def pairwise(
     workers: Annotated[int, typer.Option(min=1, help="Requests in flight (servers).")] = 1,
     overwrite: Overwrite = False,
 ) -> None:
-    """Head-to-head: a judge compares two runs' answers, both orders, ties allowed."""
+    r"""Head-to-head: a judge compares two runs' answers, both orders, ties allowed.
+
+    Examples:
+      dta analyze pairwise --a runs/bench-dta --b runs/bench-distilled --judge llama-cpp \\
+          --judge-model big.gguf --out runs/pairwise
+    """
     from dta_edge.analysis.pairwise import pairwise_problems, read_answers, run_pairwise
     from dta_edge.backends.registry import Spec, open_generator
     from dta_edge.cli._common import json_or_text, parse_key_values, progress_bar

@@ -21,7 +21,12 @@ config_app = typer.Typer(
 def config_show(
     file: Annotated[Path, typer.Argument(help="A YAML file with a 'kind' key, or a shipped name.")],
 ) -> None:
-    """Validate a config and print it resolved, every default filled in."""
+    """Validate a config and print it resolved, every default filled in.
+
+    Examples:
+      dta config show cpu
+      dta config show curation/telemath-qwen3.yaml
+    """
     from dta_edge.shipped import resolve_config
 
     console.print(dump_config(load_config(resolve_config(file))), end="", markup=False)
@@ -78,7 +83,11 @@ def config_schemas(
         Path, typer.Option("--out", "-o", help="Folder for the <kind>.schema.json files.")
     ] = Path("docs/schemas"),
 ) -> None:
-    """Write the JSON Schema of every file a run writes (records, summaries, manifests)."""
+    """Write the JSON Schema of every file a run writes (records, summaries, manifests).
+
+    Examples:
+      dta config schemas --out docs/schemas
+    """
     from dta_edge.record_schemas import write_schemas
 
     paths = write_schemas(out_path)

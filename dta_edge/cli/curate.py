@@ -73,7 +73,12 @@ def curate(
     targets_dir: TargetsDir = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Run every step of --recipe into --out: phase1, phase2 (rewrite, judge), select."""
+    """Run every step of --recipe into --out: phase1, phase2 (rewrite, judge), select.
+
+    Examples:
+      dta curate --recipe demo --out runs/curate
+      dta curate --recipe curation/telemath-qwen3.yaml --out runs/telemath
+    """
     if ctx.invoked_subcommand is not None:
         return
     if recipe is None:
@@ -84,19 +89,31 @@ def curate(
 @curate_app.command("phase1")
 def phase1(recipe: Recipe, out_path: Out = Path("runs/curate"),
            targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
-    """Teachers write candidates.jsonl."""
+    """Teachers write candidates.jsonl.
+
+    Examples:
+      dta curate phase1 --recipe demo --out runs/curate
+    """
     _steps(recipe, out_path, targets_dir, ("phase1",), overwrite)
 
 
 @curate_app.command("phase2")
 def phase2(recipe: Recipe, out_path: Out = Path("runs/curate"),
            targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
-    """Rewrite agreed candidates in the student's voice (aligned.jsonl), then judge them."""
+    """Rewrite agreed candidates in the student's voice (aligned.jsonl), then judge them.
+
+    Examples:
+      dta curate phase2 --recipe demo --out runs/curate
+    """
     _steps(recipe, out_path, targets_dir, ("rewrite", "judge"), overwrite)
 
 
 @curate_app.command("select")
 def select(recipe: Recipe, out_path: Out = Path("runs/curate"),
            targets_dir: TargetsDir = None, overwrite: Overwrite = False) -> None:  # fmt: skip
-    """Write sft.jsonl, distilled.jsonl and funnel.json."""
+    """Write sft.jsonl, distilled.jsonl and funnel.json.
+
+    Examples:
+      dta curate select --recipe demo --out runs/curate
+    """
     _steps(recipe, out_path, targets_dir, ("select",), overwrite)

@@ -58,7 +58,14 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Export --model for --target into --out (see --list for the shipped targets)."""
+    r"""Export --model for --target into --out (see --list for the shipped targets).
+
+    Examples:
+      dta export --list
+      dta export --target cpu-gguf-q8_0 --model embedded:tiny --out runs/export
+      dta export --target jetson-orin-gguf-q4_k_m --model Qwen/Qwen3-8B \\
+          --adapter runs/train-dta/adapter --out runs/orin
+    """
     from dta_edge.export.runner import export_model
     from dta_edge.export.targets import ExportTarget, shipped_targets
     from dta_edge.models.references import resolve_model
@@ -114,7 +121,11 @@ def export(
 def export_verify(
     folder: Annotated[Path, typer.Argument(help="An export folder with manifest.json.")],
 ) -> None:
-    """Re-hash the exported files and re-measure parity; exit 1 if anything moved."""
+    """Re-hash the exported files and re-measure parity; exit 1 if anything moved.
+
+    Examples:
+      dta export verify runs/export
+    """
     from dta_edge.export.runner import verify_export
 
     result = verify_export(folder)

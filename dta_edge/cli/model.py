@@ -32,7 +32,12 @@ def model_tiny(
         typer.Option("--overwrite", help="If --out holds a model, move it aside and copy anew."),
     ] = False,
 ) -> None:
-    """Build (or take from cache) the embedded tiny Qwen3 and copy it to --out (a new folder)."""
+    """Build (or take from cache) the embedded tiny Qwen3 and copy it to --out (a new folder).
+
+    Examples:
+      dta model tiny --out runs/model/tiny
+      dta model tiny --config demo-student --out runs/model/student
+    """
     from dta_edge.models.tiny import export_tiny_model, holds_build, tiny_model
     from dta_edge.models.tiny_config import TinyModelConfig
     from dta_edge.run_folder import check_new_folder
@@ -75,7 +80,12 @@ def model_check(
         bool, typer.Option("--overwrite", help="If --out holds another check, move it aside.")
     ] = False,
 ) -> None:
-    """Answer held-out problems greedily: well-formed rate and pass@1 by difficulty."""
+    """Answer held-out problems greedily: well-formed rate and pass@1 by difficulty.
+
+    Examples:
+      dta model check runs/model/tiny --n 200 --out runs/model/check
+      dta model check Qwen/Qwen3-0.6B --thinking --out runs/check-qwen
+    """
     from dta_edge.errors import ModelError
     from dta_edge.models.evaluate import check_model
     from dta_edge.models.references import resolve_model

@@ -45,7 +45,12 @@ def problems_generate(
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Generate telecom-mathematics problems with verified numeric answers and worked solutions."""
+    """Generate telecom-mathematics problems with verified numeric answers and worked solutions.
+
+    Examples:
+      dta problems generate --n 500 --seed 0 --out runs/problems
+      dta problems generate --config problems --difficulty basic --out basic.jsonl
+    """
     from dta_edge.tasks.generator import ProblemsConfig, write_problems
 
     family_list = [f.strip() for f in families.split(",") if f.strip()] if families else None
@@ -59,7 +64,11 @@ def problems_generate(
 
 @problems_app.command("families")
 def problems_families() -> None:
-    """List the generator's problem families, their tier and TeleMath category."""
+    """List the generator's problem families, their tier and TeleMath category.
+
+    Examples:
+      dta problems families
+    """
     from rich.table import Table
 
     from dta_edge.tasks.telecom import TIERS

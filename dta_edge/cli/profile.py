@@ -28,7 +28,11 @@ def profile_measure(
     repetitions: Annotated[int, typer.Option(help="Runs per kernel; the best counts.")] = 5,
     threads: Annotated[int | None, typer.Option(help="Default: every core.")] = None,
 ) -> None:
-    """Measure memory bandwidth (STREAM copy and triad) and write it into a profile."""
+    """Measure memory bandwidth (STREAM copy and triad) and write it into a profile.
+
+    Examples:
+      dta profile measure --profile cpu --out profiles/my-laptop.yaml
+    """
     import datetime
 
     from dta_edge.config import dump_config, load_config

@@ -31,7 +31,11 @@ def score_run(
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Score completions: pass@1 with its 95% interval, pass@k, cons@k. Resumes if interrupted."""
+    """Score completions: pass@1 with its 95% interval, pass@k, cons@k. Resumes if interrupted.
+
+    Examples:
+      dta score run --problems problems.jsonl --completions completions.jsonl --out runs/score
+    """
     from dta_edge.tasks.score_run import score_files
     from dta_edge.tasks.scoring import ScoreConfig
 
@@ -57,7 +61,11 @@ def score_extract(
     unit: Annotated[str | None, typer.Option(help="Unit of the reference answer.")] = None,
     rel_tol: Annotated[float, typer.Option(help="Relative tolerance.")] = 0.01,
 ) -> None:
-    """Show which answer a text yields and, with --reference, whether it is right."""
+    r"""Show which answer a text yields and, with --reference, whether it is right.
+
+    Examples:
+      dta score extract 'so the rate is \boxed{30 kbps}' --reference 30000 --unit bps
+    """
     from dta_edge.records import Problem
     from dta_edge.tasks.answers import extract_answer, parse_quantity
     from dta_edge.tasks.scoring import score_text
