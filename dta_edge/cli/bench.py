@@ -49,7 +49,7 @@ def bench(
         str | None,
         typer.Option(
             help="Bench one model without a suite: a .gguf file, an ONNX GenAI folder, a "
-            "transformers folder, a hub id, embedded:tiny[@target], or a served name with "
+            "transformers folder, a hub id, embedded:tiny\\[@target], or a served name with "
             "--base-url."
         ),
     ] = None,

@@ -14,9 +14,22 @@ curate_app = typer.Typer(
     help="Curate a DTA fine-tuning set: teacher ensemble (Phase I), student-aligned rewriting "
     "and reflection judge (Phase II), selection. Every step resumes where it stopped.",
 )
+
+
+def recipe_names(kind: str) -> list[str]:
+    """Shipped recipes of one kind, for help texts (generated, never typed)."""
+    from dta_edge.cli.configs import shipped_configs
+
+    return [name for _, name, path, _ in shipped_configs("recipe")
+            if f"kind: {kind}" in path.read_text(encoding="utf-8")]  # fmt: skip
+
+
 Recipe = Annotated[
     Path,
-    typer.Option(help="A curation recipe YAML, or a shipped one's name (demo, telemath-qwen3)."),
+    typer.Option(
+        help="A curation recipe YAML, or a shipped one's name: "
+        f"{', '.join(recipe_names('curation-recipe'))}."
+    ),
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumable).")]
 

@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 
 from dta_edge.cli._common import Overwrite, TargetsDir, console
+from dta_edge.cli.curate import recipe_names
 
 
 def train_command(
     recipe: Annotated[
         Path,
         typer.Option(
-            help="A train recipe YAML, or a shipped one's name (train-demo, train-qwen3)."
+            help="A train recipe YAML, or a shipped one's name: "
+            f"{', '.join(recipe_names('train-recipe'))}."
         ),
     ],
     data: Annotated[Path, typer.Option(help="sft.jsonl (DTA) or distilled.jsonl (control).")],
