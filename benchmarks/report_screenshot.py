@@ -30,6 +30,7 @@ CHROMIUM_FLAGS = (
 
 
 def main() -> int:
+    """Exit 2 with the fix when the report or the browser is missing, so a script can stop."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="report.html written by `dta report`")
     parser.add_argument("png", type=Path, help="where to write the screenshot")
