@@ -262,7 +262,7 @@ def main() -> None:
             print(json.dumps({f"ours {quant}": results[f"ours {quant}"]}, indent=1), flush=True)
         results["upstream"], theirs = upstream(model, args.work, args.quants, adapter)
         print(json.dumps({"upstream": results["upstream"]}, indent=1), flush=True)
-        # an adapter merged in bf16 (peft) rounds differently from one merged in fp32 (ours)
+        # peft merges in the base's dtype; ours in fp32 then rounds: compared, not assumed
         results["identical_tensors"] = {q: mine[q] == theirs.get(q) for q in args.quants}
     finally:
         if not args.keep:
@@ -281,12 +281,20 @@ def _print_table(results: dict, quants: list[str]) -> None:
     print(f"{'step':<28}{'seconds':>9}{'peak RSS MiB':>14}{'peak anon MiB':>15}")
     rows = [(f"ours {q} {step}", cost) for q in quants
             for step, cost in results[f"ours {q}"]["steps"].items()]  # fmt: skip
-    rows += [(f"upstream {step}", cost) for step, cost in results["upstream"].items()]
+    upstream_steps = results["upstream"]
+    estimate = upstream_steps.get("merge (estimate)", {}).get("peak_rss_mib")
+    rows += [(f"upstream {step}", cost) for step, cost in upstream_steps.items()
+             if step != "merge (estimate)"]  # fmt: skip
     for name, cost in rows:
-        peak = cost["peak_rss_mib"]
-        peak = ", ".join(f"{k} {v}" for k, v in peak.items()) if isinstance(peak, dict) else peak
-        print(f"{name:<28}{cost['seconds'] or '-':>9}{peak or '-':>14}"
+        print(f"{name:<28}{cost['seconds'] or '-':>9}{cost['peak_rss_mib'] or '-':>14}"
               f"{cost['peak_anon_mib'] or '-':>15}")  # fmt: skip
+    if estimate:
+        ran = "merge" in upstream_steps
+        print("upstream merge, estimated peak MiB: "
+              + ", ".join(f"{k} {v}" for k, v in estimate.items())
+              + ("" if ran else " (over the memory available: not run here)"))  # fmt: skip
+    for quant in quants:
+        _print_totals(results, quant)
     for quant in quants:
         mine = results[f"ours {quant}"]
         print(f"{quant}: tensors identical to upstream: {results['identical_tensors'][quant]}; "
@@ -300,3 +308,19 @@ def _print_table(results: dict, quants: list[str]) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _print_totals(results: dict, quant: str) -> None:
+    """Our whole export against upstream's merge + convert + quantize, with and without proof."""
+    steps = results[f"ours {quant}"]["steps"]
+    upstream_steps = results["upstream"]
+    if f"quantize {quant}" not in upstream_steps:
+        return
+    theirs = sum(upstream_steps[s]["seconds"] for s in ("merge", "write") if s in upstream_steps)
+    theirs += upstream_steps[f"quantize {quant}"]["seconds"]
+    whole = steps["whole process"]["seconds"]
+    proof = sum(steps[s]["seconds"] for s in ("parity", "merge_parity") if s in steps)
+    print(
+        f"{quant}: ours {whole:.0f} s ({proof:.0f} s of it parity) vs upstream {theirs:.0f} s "
+        f"(no parity): {whole / theirs:.2f}x, {(whole - proof) / theirs:.2f}x without parity"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dta_edge.errors import ExportError
@@ -80,8 +81,23 @@ def _rows(table, start: int):  # -> float32 tensor
     return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
 
 
-def _head_diff(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged) -> float:
-    """Max |logits(base head + LoRA, unmerged) - logits(merged head)|, in row slices."""
+@dataclass(frozen=True)
+class MergeParity:
+    """How the merged model's logits compare with base + adapter, unmerged, on the same texts.
+
+    ``max_abs_logit_diff`` alone misleads on deep random checkpoints: storing a merge in bf16
+    rounds every changed weight (peft's ``merge_and_unload`` rounds the same way), and the
+    rounding grows through the layers. The logits' own scale and the share of positions whose
+    top token is unchanged say how much that difference matters.
+    """
+
+    max_abs_logit_diff: float
+    top1_agreement: float
+    max_abs_logit: float
+
+
+def _head_compare(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged):
+    """(max |logit diff|, positions whose top token agrees, max |logit|), in row slices."""
     import torch
 
     adapter = check.adapter
@@ -92,7 +108,10 @@ def _head_diff(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged
     else:
         base_table = check.base.raw(check._base_name("lm_head.weight"))
     deltas = adapter.deltas.get("lm_head.weight", [])
-    worst = 0.0
+    worst = scale = 0.0
+    positions = hidden_merged.shape[0]
+    best = {side: (torch.full((positions,), -math.inf), torch.zeros(positions, dtype=torch.long))
+            for side in ("ours", "theirs")}  # fmt: skip
     for start in range(0, merged_table.shape[0], _HEAD_ROWS):
         ours = hidden_merged @ _rows(merged_table, start).T
         theirs = hidden_lora @ _rows(base_table, start).T
@@ -101,7 +120,15 @@ def _head_diff(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged
             b = torch.from_numpy(adapter.factor(delta.b))[start : start + _HEAD_ROWS]
             theirs = theirs + delta.scale * (hidden_lora @ a.T) @ b.T
         worst = max(worst, float((ours - theirs).abs().max()))
-    return worst
+        scale = max(scale, float(theirs.abs().max()))
+        for side, logits in (("ours", ours), ("theirs", theirs)):
+            values, indices = logits.max(dim=-1)
+            kept, kept_index = best[side]
+            better = values > kept
+            best[side] = (torch.where(better, values, kept),
+                          torch.where(better, indices + start, kept_index))  # fmt: skip
+    agree = int((best["ours"][1] == best["theirs"][1]).sum())
+    return worst, agree, scale
 
 
 def merge_parity(
@@ -111,8 +138,8 @@ def merge_parity(
     texts: Sequence[str],
     max_positions: int | None = None,
     on_layer=None,
-) -> float:
-    """Max absolute logit difference, merged weights vs base + adapter (peft, unmerged), fp32.
+) -> MergeParity:
+    """Merged weights vs base + adapter (peft, unmerged), every logit compared in fp32.
 
     Args:
         model_dir: the base folder.
@@ -160,10 +187,19 @@ def merge_parity(
                 on_layer(index + 1, config.num_hidden_layers)
         norm = skeleton.norm
         load_module(norm, "model.norm.", reference)
-        worst = 0.0
+        worst = scale = 0.0
+        agree = positions = 0
         for lora_h, merged_h in zip(lora_hidden, merged_hidden, strict=True):
-            worst = max(worst, _head_diff(check, reference, norm(lora_h)[0], norm(merged_h)[0]))
-    return worst if math.isfinite(worst) else math.inf
+            diff, agreed, logit_scale = _head_compare(
+                check, reference, norm(lora_h)[0], norm(merged_h)[0]
+            )
+            worst, scale = max(worst, diff), max(scale, logit_scale)
+            agree, positions = agree + agreed, positions + lora_h.shape[1]
+    return MergeParity(
+        max_abs_logit_diff=worst if math.isfinite(worst) else math.inf,
+        top1_agreement=agree / positions if positions else 1.0,
+        max_abs_logit=scale,
+    )
 
 
 def _run(layer, hidden: list, context: list[dict]) -> list:

@@ -223,11 +223,14 @@ def _export(
 
             say(f"measuring merge parity ({mode}, one decoder layer at a time)")
             with measured(costs, "merge_parity"):
-                parity["merge_max_abs_logit_diff"] = merge_parity(
+                checked = merge_parity(
                     model_dir, adapter_dir, merged, _texts(target, mode),
                     max_positions=QUICK_POSITIONS if mode == "quick" else None,
                     on_layer=lambda d, t: progress("merge parity (layers)", d, t),
                 )  # fmt: skip
+            parity["merge_max_abs_logit_diff"] = checked.max_abs_logit_diff
+            parity["merge_top1_agreement"] = checked.top1_agreement
+            parity["merge_max_abs_logit"] = checked.max_abs_logit
     unavailable = None
     if mode == "off":
         unavailable = "parity off (--parity off)"

@@ -21,10 +21,12 @@ def test_merge_parity_within_1e_4(tiny_model_dir, lora_adapter, tmp_path, artifa
     texts = [
         p.question + "\n" + p.solution for p in generate_problems(ProblemsConfig(n=20, seed=3))
     ]
-    worst = merge_parity(tiny_model_dir, lora_adapter, merged, texts)
+    checked = merge_parity(tiny_model_dir, lora_adapter, merged, texts)
+    worst = checked.max_abs_logit_diff
     (artifacts_dir / "merge_parity.json").write_text(json.dumps({"max_abs_logit_diff": worst}))
     print(f"\nmerge parity: max |logit diff| = {worst:.3e}")
     assert worst <= 1e-4
+    assert checked.top1_agreement == 1.0 and checked.max_abs_logit > 1.0
     # The adapter was not a no-op: merged weights differ from the base.
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     tuned = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
