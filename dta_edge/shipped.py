@@ -59,6 +59,8 @@ def resolve_file(
         name = path.name if path.suffix == suffix else path.name + suffix
         if path.parent in (Path("."), Path(folder)):
             candidates.append(shipped_folder(folder) / name)
+    if path.exists() and not path.is_dir():
+        return path  # a pipe or device as given: its reader refuses it, naming what it is
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -143,10 +143,16 @@ def _run_app(received: list[int]) -> None:
 
 
 def _fail(message: str) -> None:
-    """Print one error to stderr (model text and paths shown verbatim, never as markup), exit 2."""
+    """Print one error to stderr (model text and paths shown verbatim, never as markup), exit 2.
+
+    Never wrapped at the console's width: one error is one line, for the terminal to fold and
+    for ``grep`` to find whole.
+    """
     from rich.text import Text
 
-    make_console(stderr=True).print(Text("error: ", style="bold red") + Text(message))
+    make_console(stderr=True).print(
+        Text("error: ", style="bold red") + Text(message), soft_wrap=True
+    )
     sys.exit(2)
 
 

@@ -150,18 +150,17 @@ def merge_parity(
         on_layer: called as ``on_layer(done, total)`` after each decoder layer.
     """
     import torch
-    from peft import LoraConfig
     from transformers.masking_utils import create_causal_mask
 
     from dta_edge.export.streamed_reference import embed_rows, hf_config
-    from dta_edge.models.hf_load import causal_lm_from_config, load_tokenizer
+    from dta_edge.models.hf_load import causal_lm_from_config, load_lora_config, load_tokenizer
 
     check = merged_weights(model_dir, adapter_dir)  # the base and the adapter, apart
     reference = CheckpointWeights(merged) if isinstance(merged, Path) else merged
     tokenizer = load_tokenizer(model_dir)
     id_lists = [tokenizer.encode(text, add_special_tokens=False)[:max_positions] for text in texts]
     config = hf_config(reference)
-    lora_config = LoraConfig.from_pretrained(str(adapter_dir))
+    lora_config = load_lora_config(adapter_dir)
     with torch.device("meta"):
         skeleton = causal_lm_from_config(config, dtype=torch.float32).model
     layer_class = type(skeleton.layers[0])

@@ -103,3 +103,10 @@ def load_adapter(base: Any, adapter_dir: str | Path, **options: Any) -> Any:
     return _loaded(
         "adapter", adapter_dir, lambda: PeftModel.from_pretrained(base, str(adapter_dir), **options)
     )
+
+
+def load_lora_config(adapter_dir: str | Path) -> Any:
+    """The adapter's ``LoraConfig`` (peft's), read from its JSON file: no weights, no code."""
+    from peft import LoraConfig
+
+    return _loaded("adapter", adapter_dir, lambda: LoraConfig.from_pretrained(str(adapter_dir)))

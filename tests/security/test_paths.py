@@ -20,7 +20,9 @@ from dta_edge.records import Completion, Problem
 from dta_edge.runs import run_record
 from dta_edge.storage import write_jsonl
 
-from ..conftest import REPO, run_dta
+from ..conftest import REPO
+from .confine import confinement_works
+from .confine import run_dta_confined as dta
 
 
 def assert_refused(result, *needles: str) -> None:
@@ -65,7 +67,7 @@ def test_a_manifest_naming_a_path_outside_removes_nothing(tmp_path, victim, list
     model.mkdir()
     (model / "config.json").write_text("{}")
     args = ["export", "--target", "cpu-gguf-q8_0", "--model", str(model), "--out", str(out)]
-    result = run_dta(*args, *(["--overwrite"] if overwrite else []))
+    result = dta(tmp_path, *args, *(["--overwrite"] if overwrite else []))
     if not overwrite:
         assert_refused(result, "manifest.json", "files")
     else:  # an untrusted file list is dropped whole, nothing it names removed; then the
@@ -82,11 +84,13 @@ def test_a_symlink_in_an_export_folder_is_refused_and_never_followed(tmp_path, v
     model.mkdir()
     (model / "config.json").write_text("{}")
     args = ["export", "--target", "cpu-gguf-q8_0", "--model", str(model), "--out", str(out)]
-    assert_refused(run_dta(*args), "symbolic link")
+    assert_refused(dta(tmp_path, *args), "symbolic link")
     assert (victim / "x").read_text() == "precious\n"
 
 
-@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "/etc/passwd", "x\\..\\y", "REACHABLE"])
+@pytest.mark.parametrize(
+    "name", ["../../x", "a/b", "..", "/dta-absolute/x", "x\\..\\y", "REACHABLE"]
+)
 def test_an_embedded_target_is_a_plain_name(tmp_path, name):
     if name == "REACHABLE":  # a target file that exists, reached from the shipped folder
         import os
@@ -102,8 +106,8 @@ def test_an_embedded_target_is_a_plain_name(tmp_path, name):
         "kind: bench-suite\nname: s\nproblems: {generate: {n: 2}}\nsystems:\n"
         f"  - {{name: a, backend: llama-cpp, model: 'embedded:tiny@{name}'}}\n"
     )
-    assert_refused(run_dta("config", "validate", str(suite)), "systems[0].model")
-    assert_refused(run_dta("bench", "--suite", str(suite), "--out", str(tmp_path / "o")),
+    assert_refused(dta(tmp_path, "config", "validate", str(suite)), "systems[0].model")
+    assert_refused(dta(tmp_path, "bench", "--suite", str(suite), "--out", str(tmp_path / "o")),
                    "systems[0].model")  # fmt: skip
     assert not (tmp_path / "o").exists()
 
@@ -113,7 +117,7 @@ def test_a_target_name_is_a_plain_name(tmp_path, name):
     target = tmp_path / "t.yaml"
     target.write_text(f"kind: export-target\nname: '{name}'\nformat: gguf\nquantization: q8_0\n"
                       "profile: profiles/cpu.yaml\n")  # fmt: skip
-    assert_refused(run_dta("config", "validate", str(target)), "name")
+    assert_refused(dta(tmp_path, "config", "validate", str(target)), "name")
 
 
 def _score_inputs(folder: Path) -> list[str]:
@@ -150,7 +154,7 @@ def test_a_folder_of_someone_elses_files_is_never_written(tmp_path, command, ove
     for name in THEIRS:
         (out / name).write_bytes(FOREIGN)
     args = COMMANDS[command](tmp_path, out) + (["--overwrite"] if overwrite else [])
-    assert_refused(run_dta(*args), str(out), "no dta run wrote")
+    assert_refused(dta(tmp_path, *args), str(out), "no dta run wrote")
     for name in THEIRS:
         assert (out / name).read_bytes() == FOREIGN  # not cut, not replaced, not moved
     assert sorted(p.name for p in out.iterdir()) == sorted(THEIRS)  # and nothing added
@@ -159,34 +163,34 @@ def test_a_folder_of_someone_elses_files_is_never_written(tmp_path, command, ove
 def test_a_symlinked_file_in_a_run_folder_is_never_written_through(tmp_path):
     args = _score_inputs(tmp_path)
     out = tmp_path / "out"
-    assert run_dta(*args, "--out", str(out)).returncode == 0
+    assert dta(tmp_path, *args, "--out", str(out)).returncode == 0
     notes = tmp_path / "notes.txt"
     notes.write_bytes(b"line one\nline two without newline")
     (out / "scores.jsonl").unlink()
     (out / "scores.jsonl").symlink_to(notes)
-    assert_refused(run_dta(*args, "--out", str(out)), "symbolic link")
+    assert_refused(dta(tmp_path, *args, "--out", str(out)), "symbolic link")
     assert notes.read_bytes() == b"line one\nline two without newline"
 
 
 def test_a_hard_linked_file_in_a_run_folder_is_never_written(tmp_path):
     args = _score_inputs(tmp_path)
     out = tmp_path / "out"
-    assert run_dta(*args, "--out", str(out)).returncode == 0
+    assert dta(tmp_path, *args, "--out", str(out)).returncode == 0
     notes = tmp_path / "notes.txt"
     notes.write_bytes(b"line one\nline two without newline")
     (out / "scores.jsonl").unlink()
     os.link(notes, out / "scores.jsonl")
-    assert_refused(run_dta(*args, "--out", str(out)), "hard links")
+    assert_refused(dta(tmp_path, *args, "--out", str(out)), "hard links")
     assert notes.read_bytes() == b"line one\nline two without newline"
 
 
 def test_model_tiny_onto_an_existing_folder(tmp_path, tiny_model_dir):
     out = tmp_path / "model"
-    assert run_dta("model", "tiny", "--out", str(out)).returncode == 0
+    assert dta(tmp_path, "model", "tiny", "--out", str(out)).returncode == 0
     (out / "extra.txt").write_text("mine")
-    assert_refused(run_dta("model", "tiny", "--out", str(out)), "--overwrite")
+    assert_refused(dta(tmp_path, "model", "tiny", "--out", str(out)), "--overwrite")
     assert (out / "extra.txt").read_text() == "mine"  # nothing mixed in, nothing removed
-    moved = run_dta("model", "tiny", "--out", str(out), "--overwrite")
+    moved = dta(tmp_path, "model", "tiny", "--out", str(out), "--overwrite")
     assert moved.returncode == 0, moved.stderr
     aside = list(tmp_path.glob("model.replaced-*"))
     assert len(aside) == 1 and (aside[0] / "extra.txt").exists()
@@ -194,11 +198,14 @@ def test_model_tiny_onto_an_existing_folder(tmp_path, tiny_model_dir):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("x")
-    assert_refused(run_dta("model", "tiny", "--out", str(notes), "--overwrite"), "no config.json")
+    refused = dta(tmp_path, "model", "tiny", "--out", str(notes), "--overwrite")
+    assert_refused(refused, "no config.json")
     assert (notes / "todo.txt").exists()
 
 
-@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd", "a/../../b"])
+@pytest.mark.parametrize(
+    "shard", ["../outside.safetensors", "/dta-absolute/x.safetensors", "a/../../b"]
+)
 def test_a_safetensors_index_names_shards_inside_its_folder(tmp_path, shard):
     from dta_edge.errors import ExportError
     from dta_edge.models.safetensors_stream import weight_files
@@ -210,3 +217,16 @@ def test_a_safetensors_index_names_shards_inside_its_folder(tmp_path, shard):
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     with pytest.raises(ExportError, match="weight_map"):
         weight_files(folder)
+
+
+def test_these_tests_cannot_reach_outside_their_folder(tmp_path):
+    """The guard above holds: a confined `dta` cannot write beside its folder."""
+    if not confinement_works():
+        pytest.skip("not root, or no unshare: these tests run unconfined here")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.jsonl"
+    args = ("problems", "generate", "--n", "2", "--out")
+    refused = dta(tmp_path, *args, str(outside))
+    assert refused.returncode != 0 and not outside.exists()
+    allowed = dta(tmp_path, *args, str(tmp_path / "p.jsonl"))
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "p.jsonl").exists()

@@ -103,8 +103,12 @@ def test_full_fine_tune_and_bad_data(tmp_path, sft_file):
     result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out",
                      str(tmp_path / "bad-run"))  # fmt: skip
     assert result.returncode == 2 and "bad.jsonl:1" in result.stderr and "messages" in result.stderr
-    # the same bad data into the finished run's folder: that folder's other config is named first
+    # the same bad data into the finished run's folder: refused before the folder is touched
     result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(bad), "--out", str(out))
+    assert result.returncode == 2 and "bad.jsonl:1" in result.stderr
+    # good data of another config into it: that folder's other config is named
+    result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(sft_file), "--out",
+                     str(out))  # fmt: skip
     assert result.returncode == 2 and "holds a run of another config" in result.stderr
     assert (out / "model" / "config.json").exists()  # nothing of the finished run lost
 
