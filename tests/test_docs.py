@@ -31,9 +31,9 @@ def _commands(page) -> list[list[str]]:
     for block in _FENCE.findall(page.read_text(encoding="utf-8")):
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
-            line = line.split("  #", 1)[0].strip()
+            line = line.strip()
             if line.startswith("dta "):
-                found.append(shlex.split(line)[1:])
+                found.append(shlex.split(line, comments=True)[1:])
     return found
 
 
@@ -48,21 +48,51 @@ def test_the_readme_quotes_commands():
 @pytest.mark.parametrize("args", ALL_COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_every_quoted_command_parses(args):
     """Each command's path exists and its options parse (nothing runs)."""
-    import click
+    import typer
+    from typer._click.exceptions import UsageError  # typer vendors its own click
     from typer.main import get_command
 
     from dta_edge.cli import app
 
     command = get_command(app)
     rest = list(args)
-    while isinstance(command, click.Group) and rest and rest[0] in command.commands:
+    while rest and rest[0] in getattr(command, "commands", {}):
         command = command.commands[rest.pop(0)]
     try:
         command.make_context(command.name or "dta", rest, resilient_parsing=False)
-    except click.exceptions.Exit:
+    except typer.Exit:
         pass
-    except click.UsageError as exc:
+    except UsageError as exc:
         pytest.fail(f"dta {' '.join(args)}: {exc.format_message()}")
+
+
+def _command_paths(command=None, path=()):
+    """Every leaf command of `dta` as its argument path."""
+    from typer.main import get_command
+
+    from dta_edge.cli import app
+
+    command = command or get_command(app)
+    subcommands = getattr(command, "commands", None)
+    if not subcommands:
+        return [list(path)]
+    return [p for name, sub in subcommands.items() for p in _command_paths(sub, (*path, name))]
+
+
+def test_no_help_page_shows_a_flag_as_taking_a_value(monkeypatch, capsys):
+    """`--overwrite` is a flag: its help row must not read `--overwrite <bool>`."""
+    from dta_edge.cli import main
+
+    paths = _command_paths()
+    assert len(paths) >= 20
+    monkeypatch.setenv("COLUMNS", "200")
+    for path in [[], *paths]:
+        monkeypatch.setattr("sys.argv", ["dta", *path, "-h"])
+        with pytest.raises(SystemExit) as ended:
+            main()
+        page = capsys.readouterr().out
+        assert ended.value.code == 0 and "Usage" in page, path
+        assert "<bool>" not in page, f"dta {' '.join(path)} -h"
 
 
 def test_the_committed_schemas_match_the_models():

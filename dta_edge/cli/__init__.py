@@ -134,12 +134,34 @@ def main() -> None:
 
 def _run_app(received: list[int]) -> None:
     """Run the app; a run ended by SIGTERM exits 128 + 15, as an unhandled SIGTERM would."""
+    import typer
+
+    command = typer.main.get_command(app)
+    _flags_take_no_value(command)
     try:
-        app()
+        command()
     except SystemExit:
         if received:  # click turned the interrupt into its own exit code
             sys.exit(128 + received[0])
         raise
+
+
+def _flags_take_no_value(command) -> None:
+    """Show flags as flags in help: typer labels each bool option ``<bool>``, as if it took one."""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    help_option = command.get_help_option  # made anew for each help page
+
+    def get_help_option(ctx, made=help_option):
+        option = made(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _flags_take_no_value(sub)
 
 
 def _fail(message: str) -> None:
