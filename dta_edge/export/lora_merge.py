@@ -15,7 +15,6 @@ refused with a message, never merged wrong.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -28,7 +27,7 @@ import numpy as np
 from dta_edge.errors import ExportError
 from dta_edge.models.bf16 import float32_to_bf16
 from dta_edge.models.safetensors_stream import TensorEntry, read_float32, read_index
-from dta_edge.models.weights import CheckpointWeights
+from dta_edge.models.weights import CheckpointWeights, read_json_object
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"  # a pickle (.bin) is never read
 ADAPTER_CONFIG = "adapter_config.json"
@@ -65,14 +64,7 @@ def _pattern_value(patterns: dict[str, Any], module: str, default: Any) -> Any:
 
 def _read_config(adapter_dir: Path) -> dict[str, Any]:
     path = adapter_dir / ADAPTER_CONFIG
-    if not path.exists():
-        raise ExportError(f"{path}: missing; not a peft adapter folder")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise ExportError(f"{path}: not a JSON object")
+    config = read_json_object(path, "a peft adapter folder")
     kind = config.get("peft_type", "LORA")
     if kind != "LORA":
         raise ExportError(f"{path}: peft_type {kind} is not merged here (LoRA adapters only)")

@@ -53,9 +53,17 @@ def read_config(folder: Path) -> dict[str, Any]:
     Raises:
         ExportError: missing, or not a JSON object.
     """
-    path = folder / "config.json"
+    return read_json_object(folder / "config.json", "a transformers model folder")
+
+
+def read_json_object(path: Path, folder_kind: str) -> dict[str, Any]:
+    """A JSON object file that makes its folder ``folder_kind`` (a model's or adapter's config).
+
+    Raises:
+        ExportError: missing, not JSON, or not an object; the message names the file.
+    """
     if not path.exists():
-        raise ExportError(f"{path}: missing; not a transformers model folder")
+        raise ExportError(f"{path}: missing; not {folder_kind}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

@@ -160,27 +160,21 @@ def test_a_folder_of_someone_elses_files_is_never_written(tmp_path, command, ove
     assert sorted(p.name for p in out.iterdir()) == sorted(THEIRS)  # and nothing added
 
 
-def test_a_symlinked_file_in_a_run_folder_is_never_written_through(tmp_path):
+@pytest.mark.parametrize(
+    ("link", "refusal"), [("symlink", "symbolic link"), ("hard link", "hard links")]
+)
+def test_a_linked_file_in_a_run_folder_is_never_written_through(tmp_path, link, refusal):
     args = _score_inputs(tmp_path)
     out = tmp_path / "out"
     assert dta(tmp_path, *args, "--out", str(out)).returncode == 0
     notes = tmp_path / "notes.txt"
     notes.write_bytes(b"line one\nline two without newline")
     (out / "scores.jsonl").unlink()
-    (out / "scores.jsonl").symlink_to(notes)
-    assert_refused(dta(tmp_path, *args, "--out", str(out)), "symbolic link")
-    assert notes.read_bytes() == b"line one\nline two without newline"
-
-
-def test_a_hard_linked_file_in_a_run_folder_is_never_written(tmp_path):
-    args = _score_inputs(tmp_path)
-    out = tmp_path / "out"
-    assert dta(tmp_path, *args, "--out", str(out)).returncode == 0
-    notes = tmp_path / "notes.txt"
-    notes.write_bytes(b"line one\nline two without newline")
-    (out / "scores.jsonl").unlink()
-    os.link(notes, out / "scores.jsonl")
-    assert_refused(dta(tmp_path, *args, "--out", str(out)), "hard links")
+    if link == "symlink":
+        (out / "scores.jsonl").symlink_to(notes)
+    else:
+        os.link(notes, out / "scores.jsonl")
+    assert_refused(dta(tmp_path, *args, "--out", str(out)), refusal)
     assert notes.read_bytes() == b"line one\nline two without newline"
 
 
