@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from rich.segment import Segment
 
 # C0 controls but newline and tab, DEL, and the C1 range: an ESC in a model's name or text could
 # move the cursor, retitle the window or hide what follows.
+PIPED_WIDTH = 160  # columns for output that goes to a file or a pipe
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -44,8 +46,15 @@ class SafeConsole(Console):
 
 
 def make_console(stderr: bool = False) -> Console:
-    """The console every command prints to (control characters in text made visible)."""
-    return SafeConsole(stderr=stderr, highlight=False)
+    """The console every command prints to (control characters in text made visible).
+
+    Piped into a file or a CI log, rich would assume 80 columns and cut every table cell to a
+    few letters; without a terminal (and no ``COLUMNS``), tables get room for their numbers.
+    """
+    console = SafeConsole(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
 
 
 @contextmanager

@@ -13,6 +13,9 @@ def test_list_names_every_kind_and_copy_gives_an_editable_file(tmp_path):
     assert listed.returncode == 0, listed.stderr
     for name in ("demo", "cpu", "train-demo", "cpu-gguf-q8_0", "teacher"):
         assert name in listed.stdout
+    profiles = run_dta("configs", "list", "profiles")  # the folder's name works as the kind's
+    assert profiles.returncode == 0 and "jetson-orin-nano" in profiles.stdout
+    assert "train-demo" not in profiles.stdout
     copy = run_dta("configs", "copy", "cpu", str(tmp_path / "mine.yaml"))
     assert copy.returncode == 0, copy.stderr
     assert load_config(tmp_path / "mine.yaml", DeviceProfile).name == "cpu"
@@ -35,3 +38,17 @@ def test_a_profile_needs_only_name_and_device(tmp_path):
         assert profile.meter_chain[-1] == "none"  # no tdp_w: no energy rather than a guess
         if device == "cuda":
             assert profile.energy_meter == "nvml" and profile.gpu_layers == -1
+
+
+def test_piped_output_keeps_table_cells_whole():
+    """Into a file or a CI log (no terminal, no COLUMNS), a table is not cut to 80 columns."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    piped = subprocess.run([sys.executable, "-m", "dta_edge", "configs", "list", "profile"],
+                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert "profiles/jetson-orin-nano.yaml" in piped.stdout
+    assert "NVIDIA Jetson Orin Nano 8 GB developer kit" in piped.stdout

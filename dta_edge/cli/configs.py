@@ -62,6 +62,8 @@ def configs_list(
     """
     from rich.table import Table
 
+    if kind is not None and kind not in KINDS and kind.removesuffix("s") in KINDS:
+        kind = kind.removesuffix("s")  # "profiles" as the folder is named
     if kind is not None and kind not in KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
     table = Table("kind", "name", "file", "description")
