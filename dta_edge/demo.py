@@ -72,12 +72,12 @@ def _config(name: str):
 
 def _models(settings: DemoSettings, bar: Bar | None = None) -> dict[str, Path]:
     """The student's and the big baseline's folders, built (with a progress bar) if not cached."""
-    from dta_edge.models.tiny import tiny_model
+    from dta_edge.models.tiny import cached_tiny_model, tiny_model
 
     folders = {}
     for role, name in (("student", settings.student), (BIG, settings.big)):
         config = _config(name)
-        if bar is None:
+        if bar is None or cached_tiny_model(config) is not None:  # no bar stuck at 0 when cached
             folders[role] = tiny_model(config).path
             continue
         with bar(f"build {role}", config.steps) as advance:
