@@ -92,6 +92,10 @@ class ScoredCompletion(FrozenModel):
     value: float | None = Field(description="Its numeric value in the reference unit, if numeric.")
     correct: bool
     reason: str = Field(description="Why it is (in)correct, for humans reading the file.")
+    verdicts: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Correct under each scoring protocol; `correct` is the chosen one's.",
+    )
 
     @property
     def key(self) -> str:
@@ -165,6 +169,10 @@ class BenchResult(FrozenModel):
     extracted: str | None
     value: float | None = None
     correct: bool
+    verdicts: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Correct under each scoring protocol; `correct` is the suite's protocol's.",
+    )
     error: str | None = Field(default=None, description="Why the request failed, if it did.")
     prompt_tokens: int | None = None
     output_tokens: int | None = None

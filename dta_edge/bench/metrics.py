@@ -16,7 +16,8 @@ from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.records import BenchResult, ScoredCompletion
-from dta_edge.tasks.scoring import majority_vote, pass_at_k, wilson_interval
+from dta_edge.tasks.protocols import DEFAULT_PROTOCOL
+from dta_edge.tasks.scoring import majority_vote, pass_at_1_by_protocol, pass_at_k, wilson_interval
 
 
 class SystemSummary(FrozenModel):
@@ -39,6 +40,10 @@ class SystemSummary(FrozenModel):
     errors: int
     pass_at_1: float = Field(description="Mean over samples, then over problems (0-1).")
     pass_at_1_ci95: tuple[float, float]
+    protocol: str = Field(default=DEFAULT_PROTOCOL, description="The protocol pass@1 is under.")
+    pass_at_1_by_protocol: dict[str, float] = Field(
+        default_factory=dict, description="pass@1 under every scoring protocol, side by side."
+    )
     pass_at_k: float | None = None
     cons_at_k: float | None = None
     latency_median_s: float | None = None
@@ -132,6 +137,7 @@ def summarize_system(results: Sequence[BenchResult], **about) -> SystemSummary:
         errors=sum(r.error is not None for r in results),
         pass_at_1=pass1,
         pass_at_1_ci95=wilson_interval(pass1 * len(by_problem), len(by_problem)),
+        pass_at_1_by_protocol=pass_at_1_by_protocol(by_problem.values()),
         pass_at_k=statistics.fmean(
             pass_at_k(len(rs), sum(r.correct for r in rs), k) for rs in by_problem.values()
         )

@@ -36,7 +36,7 @@ from dta_edge.storage import (
     read_jsonl,
     write_jsonl,
 )
-from dta_edge.tasks.scoring import score_text
+from dta_edge.tasks.protocols import PROTOCOLS, ProtocolName, judge, verdicts
 from dta_edge.tasks.sources import load_problem_source
 
 Progress = Callable[[str, int, int], None]
@@ -78,10 +78,13 @@ def _apply_profile(system: SystemSpec, profile: DeviceProfile) -> dict:
 class _Bench:
     """One suite run: the meter, the writer and the per-request bookkeeping."""
 
-    def __init__(self, meter: Meter, writer: JsonlWriter, idle_w: float) -> None:
+    def __init__(
+        self, meter: Meter, writer: JsonlWriter, idle_w: float, protocol: ProtocolName
+    ) -> None:
         self.meter = meter
         self.writer = writer
         self.idle_w = idle_w
+        self.protocol = protocol
 
     def window(
         self, call: Callable[[], list[Generation]]
@@ -109,7 +112,7 @@ class _Bench:
         window_id = f"{problem.id}:{indices[0]}"
         tokens = sum(g.output_tokens for g in generations) or 1
         for index, generation in zip(indices, generations, strict=True):
-            extracted, value, correct, _ = score_text(generation.text, problem)
+            extracted, value, correct, _ = judge(self.protocol, generation.text, problem)
             share = generation.output_tokens / tokens if len(generations) > 1 else 1.0
             self.writer.write(
                 BenchResult(
@@ -121,6 +124,7 @@ class _Bench:
                     extracted=extracted,
                     value=value,
                     correct=correct,
+                    verdicts=verdicts(generation.text, problem),
                     prompt_tokens=generation.prompt_tokens,
                     output_tokens=generation.output_tokens,
                     ttft_ms=None if generation.ttft_s is None else generation.ttft_s * 1000,
@@ -143,6 +147,7 @@ class _Bench:
                 BenchResult(
                     system=system.name, problem_id=problem.id, sample_index=index, text="",
                     extracted=None, correct=False, error=error[:500], meter=self.meter.name,
+                    verdicts=dict.fromkeys(PROTOCOLS, False),
                 )
             )  # fmt: skip
 
@@ -210,7 +215,7 @@ def _run_suite(
         with JsonlWriter(
             out_dir / RESULTS, BenchResult, retry=lambda r: r.error is not None
         ) as writer:
-            bench = _Bench(meter, writer, idle_w)
+            bench = _Bench(meter, writer, idle_w, suite.protocol)
             for system in suite.systems:
                 todo = [
                     (problem, [i for i in range(system.k)
@@ -346,6 +351,7 @@ def write_summary(
             offloaded_layers=placed.get("offloaded_layers"),
             profile=profile.name,
             idle_w_subtracted=idle_w,
+            protocol=suite.protocol,
         )
         path = (model_paths or {}).get(system.name, system.model)
         summaries.append(with_roofline(summary, mine, path, profile))

@@ -16,6 +16,7 @@ from dta_edge.backends.base import SamplingSettings
 from dta_edge.backends.registry import BackendName
 from dta_edge.config import FrozenModel, repeated_names
 from dta_edge.models.references import EMBEDDED
+from dta_edge.tasks.protocols import DEFAULT_PROTOCOL, ProtocolName
 from dta_edge.tasks.sources import ProblemSource
 
 
@@ -56,6 +57,11 @@ class BenchSuite(FrozenModel):
     instruction: str | None = Field(
         default="Please reason step by step, and put your final answer within \\boxed{}."
     )
+    protocol: ProtocolName = Field(
+        default=DEFAULT_PROTOCOL,
+        description="Scoring protocol behind pass@1: dta (ours) or telemath-reference (the "
+        "public TeleMath scorer, for comparison with published tables); both are recorded.",
+    )
     systems: tuple[SystemSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -73,6 +79,10 @@ class ReportedSystem(FrozenModel):
     k: int = 1
     pass_at_1: float | None = Field(default=None, ge=0, le=100, description="Percent.")
     cons_at_k: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+    protocol: str = Field(
+        default="",
+        description="How the source scored its answers (e.g. telemath-reference); '' if unstated.",
+    )
     notes: str = ""
 
 

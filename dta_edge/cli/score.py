@@ -29,17 +29,25 @@ def score_run(
     rel_tol: Annotated[
         float | None, typer.Option(help="Relative tolerance where a problem sets none.")
     ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="Scoring protocol: dta (ours, the default) or telemath-reference (the public "
+            "TeleMath scorer, comparable with published tables). Both are recorded."
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Score completions: pass@1 with its 95% interval, pass@k, cons@k. Resumes if interrupted.
 
     Examples:
       dta score run --problems problems.jsonl --completions completions.jsonl --out runs/score
+      dta score run --problems p.jsonl --completions c.jsonl --protocol telemath-reference
     """
     from dta_edge.tasks.score_run import score_files
     from dta_edge.tasks.scoring import ScoreConfig
 
-    recipe = overrides(ScoreConfig, config, rel_tol=rel_tol)
+    recipe = overrides(ScoreConfig, config, rel_tol=rel_tol, protocol=protocol)
     with progress_bar(console, "scoring", 0) as advance:
         summary = score_files(
             problems, completions, out_path, recipe, overwrite=overwrite,
@@ -48,8 +56,11 @@ def score_run(
     low, high = summary.pass_at_1_ci95
     console.print(
         f"{summary.problems} problems x {summary.samples_per_problem} samples: "
-        f"pass@1 {summary.pass_at_1:.2%} [{low:.2%}, {high:.2%}]"
+        f"pass@1 {summary.pass_at_1:.2%} [{low:.2%}, {high:.2%}] ({summary.protocol})"
     )
+    others = {n: v for n, v in summary.pass_at_1_by_protocol.items() if n != summary.protocol}
+    for name, value in others.items():
+        console.print(f"  pass@1 {value:.2%} under {name}")
     for k, value in summary.pass_at_k.items():
         console.print(f"  pass@{k} {value:.2%}   cons@{k} {summary.cons_at_k[k]:.2%}")
 

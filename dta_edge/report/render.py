@@ -15,10 +15,12 @@ from dta_edge.report.deltas import Delta
 from dta_edge.report.escape import csv_cell, md
 from dta_edge.runs import recorded
 from dta_edge.storage import atomic_write_text
+from dta_edge.tasks.protocols import PROTOCOLS
 
 CSV_FIELDS = (
     "label", "system", "run", "backend", "model", "model_mib", "quantization", "thinking", "k",
     "problems", "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high",
+    "protocol", *(f"pass_at_1_{name.replace('-', '_')}" for name in PROTOCOLS),
     "cons_at_k", "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
     "energy_estimated", "energy_method", "device", "profile", "decode_bytes_per_token",
@@ -44,6 +46,13 @@ def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
         (f"DTA set ({SFT})", funnel["outputs"][SFT]),
         ("distilled-only set", funnel["outputs"][DISTILLED]),
     ]
+
+
+def other_protocols(system) -> str:
+    """pass@1 under the protocols other than the one behind the row's pass@1, or a dash."""
+    others = [f"{value * 100:.1f} {name}" for name, value in system.pass_at_1_by_protocol.items()
+              if name != system.protocol]  # fmt: skip
+    return "; ".join(others) or "–"
 
 
 def headline_lines(deltas: Sequence[Delta]) -> list[tuple[str, str]]:
@@ -103,6 +112,7 @@ def write_report(
         "drift": data.drift, "pairwise": data.pairwise,
         "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
+        "other_protocols": other_protocols,
         "across": data.across, "across_rows": across_rows,
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
@@ -129,10 +139,11 @@ def _markdown(c: dict) -> str:
     lines += [f"- note: {md(n)}" for n in c["notes"]] + [""]
     if c["systems"]:
         lines += ["## Systems (measured)", "",
-                  "| system | run | device | pass@1 % [95% CI] | cons@k % | p50 lat s | p90 lat s "
+                  "| system | run | device | pass@1 % [95% CI] | protocol "
+                  "| pass@1 % other protocol | cons@k % | p50 lat s | p90 lat s "
                   "| TTFT s | tok/s | tok/problem | J/token | J/correct | decode GB/s (share) "
                   "| quant | meter |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "|---" * 17 + "|"]  # fmt: skip
         for s in c["systems"]:
             low, high = s.pass_at_1_ci95
             cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
@@ -142,7 +153,8 @@ def _markdown(c: dict) -> str:
             lines.append(
                 f"| {md(s.system)} | {md(s.run or '–')} | {md(s.device)} | "
                 f"{s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "
-                f"{cons} | {fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
+                f"{md(s.protocol)} | {md(other_protocols(s))} | {cons} | "
+                f"{fmt(s.latency_median_s)} | {fmt(s.latency_p90_s)} | "
                 f"{fmt(s.ttft_median_s)} | {fmt(s.decode_tokens_per_s_median, '.1f')} | "
                 f"{fmt(s.output_tokens_per_problem, '.1f')} | {fmt(s.joules_per_output_token)} | "
                 f"{fmt(s.joules_per_correct)} | {roof} | {md(s.quantization or '–')} | {meter} |"
@@ -151,10 +163,12 @@ def _markdown(c: dict) -> str:
     lines += _across_markdown(c["across"])
     if c["reported"]:
         lines += ["## Reported (quoted, not measured)", "",
-                  "| system | pass@1 % | cons@k % | source |", "|---|---|---|---|"]  # fmt: skip
+                  "| system | pass@1 % | cons@k % | protocol | source |",
+                  "|---|---|---|---|---|"]  # fmt: skip
         for r in c["reported"]:
             cons = "–" if r.cons_at_k is None else f"{r.cons_at_k:.2f} (k={r.k})"
-            lines.append(f"| {md(r.name)} | {fmt(r.pass_at_1, '.2f')} | {cons} | {md(r.source)} |")
+            lines.append(f"| {md(r.name)} | {fmt(r.pass_at_1, '.2f')} | {cons} | "
+                         f"{md(r.protocol or 'not stated')} | {md(r.source)} |")  # fmt: skip
         lines.append("")
     for name, funnel in c["funnels"].items():
         lines += [f"## Curation funnel ({md(name)})", ""]
@@ -259,11 +273,14 @@ def _write_csv(path: Path, data: ReportData) -> None:
         row = {k: getattr(s, k, None) for k in CSV_FIELDS if hasattr(s, k)}
         row.update(label=s.label, pass_at_1_ci95_low=s.pass_at_1_ci95[0],
                    pass_at_1_ci95_high=s.pass_at_1_ci95[1])  # fmt: skip
+        row.update({f"pass_at_1_{name.replace('-', '_')}": value
+                    for name, value in s.pass_at_1_by_protocol.items()})  # fmt: skip
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
     for r in data.reported:
         writer.writerow({
             "label": "reported", "system": csv_cell(r.name), "thinking": r.thinking, "k": r.k,
             "pass_at_1": None if r.pass_at_1 is None else r.pass_at_1 / 100,
             "cons_at_k": None if r.cons_at_k is None else r.cons_at_k / 100,
+            "protocol": csv_cell(r.protocol),
         })  # fmt: skip
     atomic_write_text(path, buffer.getvalue())

@@ -49,12 +49,16 @@ def score_files(
                 if completion.key not in writer.done:
                     writer.write(
                         score_completion(
-                            problem, completion.sample_index, completion.text, config.rel_tol
-                        )
+                            problem,
+                            completion.sample_index,
+                            completion.text,
+                            config.rel_tol,
+                            config.protocol,
+                        )  # fmt: skip
                     )
                 if on_record is not None:
                     on_record(index, len(completions))
         scored = read_jsonl(out_dir / SCORES, ScoredCompletion)
-        summary = summarize(scored, problems, config.k_values, config.rel_tol)
+        summary = summarize(scored, problems, config.k_values, config.rel_tol, config.protocol)
         atomic_write_json(out_dir / SUMMARY, summary.model_dump(mode="json"))
     return summary

@@ -15,8 +15,9 @@ from typing import Literal
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
-from dta_edge.records import Problem, ScoredCompletion
+from dta_edge.records import BenchResult, Problem, ScoredCompletion
 from dta_edge.tasks.answers import candidate_values, extract_answer, read_quantity, too_long
+from dta_edge.tasks.protocols import DEFAULT_PROTOCOL, ProtocolName
 
 # Only an exact-zero reference uses an absolute bound: every other comparison is relative, so a
 # noise power of 4e-14 W or a bit error rate of 1e-12 is never matched by 0 or by twice itself.
@@ -35,6 +36,12 @@ class ScoreConfig(FrozenModel):
     k_values: tuple[int, ...] = Field(
         default=(1, 4, 16),
         description="k for pass@k and cons@k (skipped where fewer samples exist).",
+    )
+    protocol: ProtocolName = Field(
+        default=DEFAULT_PROTOCOL,
+        description="Which rule decides correctness: dta (ours) or telemath-reference (the "
+        "public TeleMath scorer: last \\boxed{}, math.isclose rel 1% abs 0.01, else exact "
+        "string). The other is reported beside it.",
     )
 
 
@@ -114,10 +121,16 @@ def score_text(
 
 
 def score_completion(
-    problem: Problem, sample_index: int, text: str, default_rel_tol: float = 0.01
+    problem: Problem,
+    sample_index: int,
+    text: str,
+    default_rel_tol: float = 0.01,
+    protocol: ProtocolName = DEFAULT_PROTOCOL,
 ) -> ScoredCompletion:
-    """Score one sample into a record."""
-    extracted, value, correct, reason = score_text(text, problem, default_rel_tol)
+    """Score one sample into a record: ``protocol`` decides, every protocol's verdict is kept."""
+    from dta_edge.tasks.protocols import judge, verdicts
+
+    extracted, value, correct, reason = judge(protocol, text, problem, default_rel_tol)
     return ScoredCompletion(
         problem_id=problem.id,
         sample_index=sample_index,
@@ -125,7 +138,26 @@ def score_completion(
         value=value,
         correct=correct,
         reason=reason,
+        verdicts=verdicts(text, problem, default_rel_tol),
     )
+
+
+def pass_at_1_by_protocol(
+    groups: Iterable[Sequence[ScoredCompletion | BenchResult]],
+) -> dict[str, float]:
+    """pass@1 (mean over samples, then problems) under each protocol every sample was judged by.
+
+    Records written before protocols existed carry no verdicts: then the answer is empty.
+    """
+    problems = [list(group) for group in groups if group]
+    samples = [s for group in problems for s in group]
+    if not samples:
+        return {}
+    names = set.intersection(*(set(s.verdicts) for s in samples))
+    return {
+        name: sum(sum(s.verdicts[name] for s in g) / len(g) for g in problems) / len(problems)
+        for name in sorted(names)
+    }
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -186,11 +218,15 @@ class ScoreSummary(FrozenModel):
     """Aggregate accuracy of one set of scored samples (`dta score run`'s summary.json)."""
 
     schema_version: Literal[1] = 1
+    protocol: str = Field(default=DEFAULT_PROTOCOL, description="The protocol pass@1 is under.")
     problems: int
     samples: int
     samples_per_problem: int
     answered_rate: float = Field(description="Share of samples with an extractable answer.")
     pass_at_1: float
+    pass_at_1_by_protocol: dict[str, float] = Field(
+        default_factory=dict, description="pass@1 under every protocol, side by side."
+    )
     pass_at_1_ci95: tuple[float, float]
     pass_at_k: dict[str, float]
     cons_at_k: dict[str, float]
@@ -204,6 +240,7 @@ def summarize(
     problems: Mapping[str, Problem],
     k_values: Sequence[int] = (1, 4, 16),
     rel_tol: float = 0.01,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> ScoreSummary:
     """pass@1 (mean over samples, then problems), pass@k, cons@k, and breakdowns."""
     by_problem: dict[str, list[ScoredCompletion]] = defaultdict(list)
@@ -240,6 +277,8 @@ def summarize(
         return {label: sum(v) / len(v) for label, v in sorted(groups.items())}
 
     return ScoreSummary(
+        protocol=protocol,
+        pass_at_1_by_protocol=pass_at_1_by_protocol(by_problem.values()),
         problems=len(by_problem),
         samples=total,
         samples_per_problem=n_min,

@@ -119,15 +119,22 @@ def test_failed_requests_are_recorded_not_dropped(tiny_gguf_f32, tmp_path):
     options: {{base_url: "http://127.0.0.1:{free_port()}/v1", timeout_s: 5}}
 """
     suite_path = write_suite(tmp_path, tiny_gguf_f32, n=2, extra_systems=dead)
-    suite = load_config(suite_path, BenchSuite).model_copy(update={"warmup": 0})
+    suite = load_config(suite_path, BenchSuite).model_copy(
+        update={"warmup": 0, "protocol": "telemath-reference"}
+    )
     profile = load_config(REPO / "profiles/cpu.yaml", DeviceProfile)
     summaries = run_suite(suite, suite_path, profile, tmp_path / "o")
-    failed = [
-        r for r in read_jsonl(tmp_path / "o" / "results.jsonl", BenchResult)
-        if r.system == "dead-server"
-    ]  # fmt: skip
+    results = read_jsonl(tmp_path / "o" / "results.jsonl", BenchResult)
+    failed = [r for r in results if r.system == "dead-server"]
     assert len(failed) == 2 and all("ServerError" in r.error for r in failed)
     assert {s.system: s.errors for s in summaries}["dead-server"] == 2
+    # the suite's protocol decides `correct`; every protocol's verdict is kept beside it
+    assert all(r.correct == r.verdicts["telemath-reference"] for r in results)
+    assert all(set(r.verdicts) == {"dta", "telemath-reference"} for r in results)
+    assert not any(any(r.verdicts.values()) for r in failed)  # a failed request is wrong twice
+    for s in summaries:
+        assert s.protocol == "telemath-reference"
+        assert s.pass_at_1 == s.pass_at_1_by_protocol["telemath-reference"]
 
 
 def test_sigkill_then_rerun_completes_without_repeats(tiny_gguf_f32, tmp_path):

@@ -30,6 +30,10 @@ def test_files_tables_and_deltas(report):
             "vs tiny-hf-fp32") in markdown  # fmt: skip
     assert "qwen3-32b-thinking (reported) is a reported (quoted) row" in result.stdout
     assert "## Reported (quoted, not measured)" in markdown and "72.45" in markdown
+    # each quoted row says how its source scored; one that does not say is not given a protocol
+    qwen = "| qwen3-32b-thinking (reported) | 69.51 | 76.00 (k=16) | telemath-reference |"
+    assert qwen in markdown
+    assert "| dta-student (reported) | 72.45 | – | not stated |" in markdown
     for plot in ("Accuracy vs energy per", "Latency CDF", "Loss curves",
                  "Curation funnel", "Export parity"):  # fmt: skip
         assert plot in html, plot
