@@ -5,6 +5,10 @@ reads /proc/self/status every 50 ms during a block instead, keeping resident mem
 its anonymous part (RssAnon) apart: llama.cpp maps GGUF files, and those file-backed pages
 count as resident but are dropped by the kernel under pressure, while anonymous memory is what
 can exhaust a machine.
+
+Sampling can miss a peak shorter than its interval (one training step of a small model is), so
+where Linux lets a process reset its own high-water mark (writing 5 to /proc/self/clear_refs,
+Linux 4.0 on), ``reset_peak_rss`` and ``peak_rss_mib`` give the exact peak instead.
 """
 
 from __future__ import annotations
@@ -25,6 +29,26 @@ def memory_mib(pid: int | str = "self") -> tuple[float, float] | None:
     rss = fields.get("VmRSS", "0 kB").split()[0]
     anon = fields.get("RssAnon", "0 kB").split()[0]
     return int(rss) / 1024, int(anon) / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its VmRSS; False where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mib() -> float | None:
+    """This process's VmHWM (peak resident memory since start or the last reset) in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class PeakSampler:

@@ -2,12 +2,14 @@
 
 On a GPU it is torch's allocated peak (what the plan estimates, without the allocator's cache).
 On the CPU it is the growth of resident memory from before the model was loaded to the run's
-peak, sampled from /proc: imports and the tokenizer are there before, so they are not counted.
+peak: the kernel's high-water mark (VmHWM), reset as the model starts loading, where Linux
+allows it, since a step's activation peak is shorter than any sampling interval; otherwise
+sampled from /proc. Imports and the tokenizer are there before, so they are not counted.
 """
 
 from __future__ import annotations
 
-from dta_edge.process_memory import PeakSampler, memory_mib
+from dta_edge.process_memory import PeakSampler, memory_mib, peak_rss_mib, reset_peak_rss
 
 
 class PeakMemory:
@@ -19,6 +21,7 @@ class PeakMemory:
         self.how: str | None = None
         self._sampler: PeakSampler | None = None
         self._before = 0.0
+        self._hwm_reset = False
 
     def __enter__(self) -> PeakMemory:
         if self.device.startswith("cuda"):
@@ -26,6 +29,7 @@ class PeakMemory:
 
             torch.cuda.reset_peak_memory_stats()
             return self
+        self._hwm_reset = reset_peak_rss()
         reading = memory_mib()
         self._before = reading[0] if reading else 0.0
         self._sampler = PeakSampler().__enter__()
@@ -40,6 +44,10 @@ class PeakMemory:
             return
         if self._sampler is not None:
             self._sampler.__exit__(*exc)
-            if self._sampler.available:
+            hwm = peak_rss_mib() if self._hwm_reset else None
+            if hwm is not None:
+                self.mib = round(max(hwm, self._sampler.rss) - self._before, 1)
+                self.how = "peak resident memory (VmHWM) growth from before the model was loaded"
+            elif self._sampler.available:
                 self.mib = round(self._sampler.rss - self._before, 1)
-                self.how = "peak resident memory growth from before the model was loaded"
+                self.how = "sampled peak resident memory growth from before the model was loaded"
