@@ -149,6 +149,12 @@ def _curate(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
         f"{phase2.kept} rewrites kept (student NLL/token {phase2.student_nll_before_mean:.3f} -> "
         f"{phase2.student_nll_after_mean:.3f}) -> DTA {outputs[L.SFT]}, distilled-only "
         f"{outputs[L.DISTILLED]}")  # fmt: skip
+    check = funnel.decontamination
+    if check is not None:
+        say(f"decontamination against the {check.bench_questions} held-out questions: dropped "
+            f"{check.problems_caught} of {check.problems_checked} training problems "
+            f"({', '.join(f'{n} {m}' for m, n in check.by_method.items() if n)}) and "
+            f"{check.solutions_caught} of {check.solutions_checked} solutions")  # fmt: skip
 
 
 def _train(out: Path, curated: Path, settings: DemoSettings, say: Say) -> None:

@@ -296,11 +296,38 @@ class SelectionCounts(FrozenModel):
     dropped: dict[str, int]
 
 
+class ContaminationExample(FrozenModel):
+    """One item a decontamination check caught, with the bench question it holds (excerpts)."""
+
+    kind: Literal["problem", "solution"]
+    id: str = Field(description="The problem's id, or the solution's (problem-teacher-sample).")
+    method: Literal["exact", "normalised", "ngram", "near-duplicate"]
+    bench_id: str
+    text: str
+    bench_question: str
+
+
+class DecontaminationCounts(FrozenModel):
+    """What the check against the bench questions caught before Phase I and at selection."""
+
+    bench_questions: int
+    dropped: bool = Field(description="Caught items were dropped (false: only counted).")
+    problems_checked: int
+    problems_caught: int
+    solutions_checked: int
+    solutions_caught: int
+    by_method: dict[str, int] = Field(description="Caught items by the first check that fired.")
+    examples: tuple[ContaminationExample, ...] = ()
+
+
 class Funnel(FrozenModel):
     """funnel.json: how many items survive each curation step (curate -> report, demo, CLI)."""
 
     schema_version: Literal[1] = 1
     problems: int
+    decontamination: DecontaminationCounts | None = Field(
+        default=None, description="None: the recipe names no bench questions to check against."
+    )
     phase1: Phase1Counts
     agreement: AgreementCounts
     phase2: Phase2Counts

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from dta_edge.curation.decontaminate import BenchIndex, Ledger, bench_questions, clean_problems
 from dta_edge.curation.recipe import CurationRecipe
 from dta_edge.models.references import ModelResolver, resolve_model
 from dta_edge.records import Funnel, Problem
@@ -24,6 +25,14 @@ def _no_bar(_label: str, _total: int) -> AbstractContextManager[Callable[..., No
     return nullcontext(lambda *_args, **_kwargs: None)
 
 
+def _ledger(recipe: CurationRecipe) -> Ledger | None:
+    """The decontamination check of the recipe's bench questions; None where it names none."""
+    if not recipe.decontaminate.against:
+        return None
+    bench = bench_questions(recipe.decontaminate, Path.cwd() / "recipe.yaml")
+    return Ledger(BenchIndex(bench, recipe.decontaminate))
+
+
 def run_curation(
     recipe: CurationRecipe,
     problems: Sequence[Problem],
@@ -35,6 +44,10 @@ def run_curation(
     overwrite: bool = False,
 ) -> Funnel | None:
     """Run ``steps`` of ``recipe`` into ``out_dir`` (resumable); return the funnel if selected.
+
+    Problems that carry a bench question the recipe names are dropped before any step, their
+    solutions at selection (curation/decontaminate.py); relative files in
+    ``recipe.decontaminate`` are read from the working directory (the CLI resolves them first).
 
     Raises:
         DataError: ``out_dir`` holds a run of another recipe (without ``overwrite``).
@@ -53,9 +66,12 @@ def run_curation(
     funnel = None
     config = recipe.model_dump(mode="json")
     with run_record(out_dir, "curate." + "+".join(steps), config, overwrite=overwrite):
+        ledger = _ledger(recipe)
+        if ledger is not None:  # every call checks again: steps run one at a time agree
+            problems = clean_problems(problems, ledger)
         for step in steps:
             if step == "select":
-                funnel = run_select(recipe, list(problems), out_dir)
+                funnel = run_select(recipe, list(problems), out_dir, ledger=ledger)
                 continue
             with bar(step, len(problems)) as advance:
                 runners[step](

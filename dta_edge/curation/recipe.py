@@ -157,6 +157,21 @@ class SelectionSpec(FrozenModel):
     )
 
 
+class DecontaminationSpec(FrozenModel):
+    """The bench questions no training problem or solution may carry (curation/decontaminate)."""
+
+    against: tuple[ProblemSource, ...] = Field(
+        default=(), description="Bench problems: generated, or files (JSONL/CSV/Parquet)."
+    )
+    ngram: int = Field(default=13, ge=4, description="Shared words in a run that count as a copy.")
+    near_duplicate: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Word-set Jaccard at or above this, with every number of the bench "
+        "question present, is a paraphrase.",
+    )  # fmt: skip
+    drop: bool = Field(default=True, description="Drop caught items (false: only count them).")
+
+
 class CurationRecipe(FrozenModel):
     """`dta curate --recipe`: Phase I, Phase II and selection."""
 
@@ -172,6 +187,10 @@ class CurationRecipe(FrozenModel):
     rewriter: RewriterSpec = RewriterSpec()
     judge: JudgeSpec = JudgeSpec()
     selection: SelectionSpec = SelectionSpec()
+    decontaminate: DecontaminationSpec = Field(
+        default_factory=DecontaminationSpec,
+        description="Bench questions to keep out of the training sets (none: no check).",
+    )
 
     @model_validator(mode="after")
     def _unique_teachers(self) -> CurationRecipe:

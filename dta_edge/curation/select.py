@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dta_edge.curation.agreement import agreement_levels
+from dta_edge.curation.decontaminate import Ledger
 from dta_edge.curation.recipe import CurationRecipe, SelectionSpec
 from dta_edge.layout import ALIGNED, CANDIDATES, DISTILLED, FUNNEL, JUDGED, SFT
 from dta_edge.models.chat import user_prompt
@@ -104,8 +105,21 @@ def _rank_round_robin(items: dict[str, list]) -> list:
         depth += 1
 
 
-def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -> Funnel:
-    """Write sft.jsonl, distilled.jsonl and funnel.json; return the funnel."""
+def run_select(
+    recipe: CurationRecipe, problems: list[Problem], out_dir: Path, ledger: Ledger | None = None
+) -> Funnel:
+    """Write sft.jsonl, distilled.jsonl and funnel.json; return the funnel.
+
+    With a ``ledger``, every solution that could enter a set is checked against its bench
+    questions first, and dropped where caught (unless the recipe only counts).
+    """
+
+    def leaks(item: Candidate | AlignedCandidate, text: str) -> bool:
+        if ledger is None:
+            return False
+        item_id = f"{item.problem_id}-{item.teacher}-{item.sample_index}"
+        return ledger.contaminated("solution", item_id, text) and recipe.decontaminate.drop
+
     by_id = {p.id: p for p in problems}
     candidates = read_jsonl(out_dir / CANDIDATES, Candidate)
     aligned = read_jsonl(out_dir / ALIGNED, AlignedCandidate)
@@ -115,7 +129,7 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
     dta: dict[str, list] = defaultdict(list)
     for item in aligned:
         verdict = verdicts.get(item.key)
-        if item.kept and verdict is not None and verdict.accepted:
+        if item.kept and verdict is not None and verdict.accepted and not leaks(item, item.rewrite):
             gain = (item.nll_before or 0) - (item.nll_after or 0)
             dta[item.problem_id].append(((item.agreement, verdict.score or 0, gain), item))
     dta_ranked = {
@@ -136,6 +150,7 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
         agreed = sorted((c for c in by_problem.get(problem.id, []) if c.key in levels),
                         key=lambda c: (-levels[c.key], c.teacher, c.sample_index))  # fmt: skip
         agreed_total += len(agreed)
+        agreed = [c for c in agreed if not leaks(c, c.text)]
         if agreed:
             control[problem.id] = [(problem, c.text, c) for c in agreed]
     if recipe.selection.matched:  # the control follows the DTA set instead of its own rules
@@ -165,6 +180,8 @@ def run_select(recipe: CurationRecipe, problems: list[Problem], out_dir: Path) -
     write_jsonl(out_dir / DISTILLED, examples(control_kept, "distilled"))
     funnel = _funnel(problems, candidates, agreed_total, aligned, list(verdicts.values()),
                      dta_kept, dta_drops, control_kept, control_drops)  # fmt: skip
+    if ledger is not None:
+        funnel = funnel.model_copy(update={"decontamination": ledger.counts()})
     atomic_write_json(out_dir / FUNNEL, funnel.model_dump(mode="json"))
     return funnel
 

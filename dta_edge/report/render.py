@@ -35,14 +35,25 @@ def fmt(value: float | None, spec: str = ".3g") -> str:
 
 
 def funnel_rows(funnel: dict) -> list[tuple[str, int]]:
-    """The funnel's main stages, in order."""
+    """The funnel's main stages, in order (the decontamination check where the run had one)."""
+    check = funnel.get("decontamination")
+    verb = "dropped" if check and check["dropped"] else "flagged"
+    checked = [
+        (f"problems checked against {check['bench_questions']} bench questions",
+         check["problems_checked"]),
+        (f"  {verb}: they carry a bench question", check["problems_caught"]),
+    ] if check else []  # fmt: skip
+    caught = [(f"solutions {verb}: they carry a bench question", check["solutions_caught"])
+              ] if check else []  # fmt: skip
     return [
+        *checked,
         ("problems", funnel["problems"]),
         ("Phase I candidates", funnel["phase1"]["candidates"]),
         ("  of which synthetic wrong", funnel["phase1"]["synthetic_wrong"]),
         ("agreed", funnel["agreement"]["agreed"]),
         ("Phase II rewrites kept (NLL lowered)", funnel["phase2"]["kept"]),
         ("accepted by the judge", funnel["judge"]["accepted"]),
+        *caught,
         (f"DTA set ({SFT})", funnel["outputs"][SFT]),
         ("distilled-only set", funnel["outputs"][DISTILLED]),
     ]
