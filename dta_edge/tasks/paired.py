@@ -9,7 +9,7 @@ looks only at the discordant problems.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dta_edge.config import FrozenModel
 
@@ -68,3 +68,51 @@ def paired_difference(
         b_only=b_only,
         p_value=mcnemar_exact_p(a_only, b_only) if binary else None,
     )
+
+
+class SeededDifference(FrozenModel):
+    """A minus B pooled over training seeds, in points, with a seeds-and-problems 95% interval."""
+
+    seeds_a: int
+    seeds_b: int
+    problems: int
+    points: float
+    low: float
+    high: float
+
+
+def seeded_difference(
+    a: Sequence[Mapping[str, float]],
+    b: Sequence[Mapping[str, float]],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> SeededDifference | None:
+    """A and B each trained with several seeds, every seed scored on the same problems.
+
+    One training run is one draw: the spread between seeds is variance a single-seed paired
+    interval never sees. The hierarchical bootstrap resamples both levels, seeds of each arm
+    and then problems (one problem draw shared by both arms, so the pairing is kept), and takes
+    the difference of the pooled means. Returns None without a shared problem or a seed.
+    """
+    shared = sorted(set.intersection(*(set(run) for run in (*a, *b)))) if a and b else []
+    if not shared:
+        return None
+    import numpy as np
+
+    scores_a = np.array([[run[key] for key in shared] for run in a], dtype=float)
+    scores_b = np.array([[run[key] for key in shared] for run in b], dtype=float)
+    rng = np.random.default_rng(seed)
+    n = len(shared)
+    draws = np.empty(resamples)
+    for i in range(resamples):
+        problems = rng.integers(0, n, size=n)
+        runs_a = scores_a[rng.integers(0, len(a), size=len(a))][:, problems]
+        runs_b = scores_b[rng.integers(0, len(b), size=len(b))][:, problems]
+        draws[i] = runs_a.mean() - runs_b.mean()
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return SeededDifference(
+        seeds_a=len(a), seeds_b=len(b), problems=n,
+        points=100 * float(scores_a.mean() - scores_b.mean()),
+        low=100 * float(low), high=100 * float(high),
+    )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -50,3 +51,22 @@ def test_the_interval_is_reproducible() -> None:
     a = {f"p{i}": float(i % 2 == 0) for i in range(50)}
     b = {f"p{i}": float(i % 3 == 0) for i in range(50)}
     assert paired_difference(a, b) == paired_difference(a, b)
+
+
+def test_the_seeded_interval_widens_with_the_spread_between_seeds():
+    from dta_edge.tasks.paired import seeded_difference
+
+    problems = [f"p{i}" for i in range(200)]
+    rng = random.Random(3)
+
+    def run(share: float) -> dict[str, float]:
+        return {key: float(rng.random() < share) for key in problems}
+
+    steady = seeded_difference([run(0.5)] * 3, [run(0.4)] * 3)
+    spread = seeded_difference([run(0.3), run(0.5), run(0.7)], [run(0.4)] * 3)
+    assert steady is not None and spread is not None
+    assert (steady.seeds_a, steady.problems) == (3, 200)
+    assert spread.high - spread.low > 1.5 * (steady.high - steady.low)
+    assert steady.low <= steady.points <= steady.high
+    assert seeded_difference([], [run(0.5)]) is None
+    assert seeded_difference([{"x": 1.0}], [{"y": 1.0}]) is None
