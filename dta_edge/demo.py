@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import Field
+
 from dta_edge import layout as L
 from dta_edge.config import FrozenModel, load_config
 from dta_edge.shipped import resolve_file, shipped_folder
@@ -48,13 +50,16 @@ class DemoSettings(FrozenModel):
     teacher_k: int = 2
     train_epochs: float | None = None  # None: the train recipe's
     analysis_problems: int = 40
+    seeds: int = Field(
+        default=3, ge=1, description="Training runs per fine-tuned arm (seeds from the recipe's)."
+    )
     student: str = "curation/demo-student.yaml"
     big: str = "curation/demo-big.yaml"
 
 
 FAST = DemoSettings(
     train_problems=240, bench_problems=60, vote_k=2, max_tokens=64, analysis_problems=12,
-    train_epochs=8, big="curation/demo-big-fast.yaml",
+    train_epochs=8, big="curation/demo-big-fast.yaml", seeds=2,
 )  # fmt: skip
 
 
@@ -157,20 +162,65 @@ def _curate(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
             f"{check.solutions_caught} of {check.solutions_checked} solutions")  # fmt: skip
 
 
-def _train(out: Path, curated: Path, settings: DemoSettings, say: Say) -> None:
+def _train_recipe(settings: DemoSettings):
     from dta_edge.train.recipe import TrainRecipe
-    from dta_edge.train.sft import train
 
     recipe = load_config(resolve_file("curation/train-demo-tier.yaml", "curation"), TrainRecipe)
-    recipe = recipe.model_copy(update={
+    return recipe.model_copy(update={
         "base_model": str(_models(settings)["student"]),
         "epochs": settings.train_epochs or recipe.epochs,
     })  # fmt: skip
-    for name, data in (("dta", L.SFT), ("distilled", L.DISTILLED)):
-        summary = train(recipe, curated / data, out / name, quiet=True, full=True)
-        if summary is not None:  # None only on a non-writing rank, never in the demo
-            say(f"train {name}: {summary.steps} steps (all parameters), eval loss "
-                f"{summary.eval_loss}")  # fmt: skip
+
+
+def trained_runs(settings: DemoSettings, first_seed: int = 0) -> dict[str, tuple[str, int]]:
+    """Every training run: folder name -> (arm, seed).
+
+    The first seed's folder is the arm's name (the one the analyses read); the others are
+    ``<arm>-seed<N>``.
+    """
+    return {
+        (arm if i == 0 else f"{arm}-seed{first_seed + i}"): (arm, first_seed + i)
+        for i in range(settings.seeds)
+        for arm in FINE_TUNED
+    }
+
+
+def _train_one(recipe, data: Path, folder: Path):
+    """One training run in a worker process: one thread, so two runs share two cores."""
+    import torch
+
+    from dta_edge.train.sft import train
+
+    torch.set_num_threads(1)
+    return train(recipe, data, folder, quiet=True, full=True)
+
+
+def _train(out: Path, curated: Path, settings: DemoSettings, say: Say) -> None:
+    """Every arm once per seed; the runs go out two at a time where there are two cores.
+
+    A 1 M-parameter student's step is mostly per-call overhead, so one thread per run and two
+    runs side by side finish sooner than two threads per run one after the other.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    recipe = _train_recipe(settings)
+    runs = trained_runs(settings, recipe.seed)
+    data = {"dta": L.SFT, "distilled": L.DISTILLED}
+    workers = max(1, min(2, os.cpu_count() or 1, len(runs)))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            name: pool.submit(_train_one, recipe.model_copy(update={"seed": seed}),
+                              curated / data[arm], out / name)
+            for name, (arm, seed) in runs.items()
+        }  # fmt: skip
+        for name, future in futures.items():
+            summary = future.result()
+            if summary is not None:  # None only on a non-writing rank, never in the demo
+                say(f"train {name}: {summary.steps} steps (all parameters), eval loss "
+                    f"{summary.eval_loss:.4f}")  # fmt: skip
 
 
 def _sources(settings: DemoSettings, trained: Path) -> dict[str, Path]:
@@ -178,21 +228,22 @@ def _sources(settings: DemoSettings, trained: Path) -> dict[str, Path]:
     models = _models(settings)
     return {
         "base": models["student"],
-        **{name: trained / name / L.FULL_MODEL for name in FINE_TUNED},
+        **{name: trained / name / L.FULL_MODEL for name in trained_runs(settings)},
         BIG: models[BIG],
     }
 
 
-def _export_targets() -> list[tuple[str, str]]:
+def _export_targets(settings: DemoSettings) -> list[tuple[str, str]]:
     """(variant, target) pairs the demo exports: every model to GGUF, DTA to ONNX too."""
-    return [(variant, GGUF) for variant in (*VARIANTS, BIG)] + [("dta", ONNX)]
+    seeds = [name for name in trained_runs(settings) if name not in FINE_TUNED]
+    return [(variant, GGUF) for variant in (*VARIANTS, BIG, *seeds)] + [("dta", ONNX)]
 
 
 def _export(out: Path, trained: Path, settings: DemoSettings, say: Say) -> None:
     from dta_edge.export.runner import read_manifest
 
     sources = _sources(settings, trained)
-    for variant, target_name in _export_targets():
+    for variant, target_name in _export_targets(settings):
         folder = out / f"{variant}-{target_name}"
         _exported(sources[variant], folder, target_name)
         manifest = read_manifest(folder)
@@ -209,10 +260,17 @@ def _model_path(exports: Path, variant: str, target: str) -> str:
 def bench_systems(exports: Path, settings: DemoSettings) -> list[dict]:
     """The bench's rows: students without thinking, the big baseline three ways, one ONNX row."""
     plain = {"max_tokens": settings.max_tokens}
+    runs = trained_runs(settings, _train_recipe(settings).seed)
     rows = [
         {"name": f"{variant}-gguf", "backend": "llama-cpp", "quantization": "q8_0",
-         "model": _model_path(exports, variant, GGUF), "sampling": plain}
+         "model": _model_path(exports, variant, GGUF), "sampling": plain,
+         **({"arm": runs[variant][0], "seed": runs[variant][1]} if variant in runs else {})}
         for variant in VARIANTS
+    ]  # fmt: skip
+    rows += [
+        {"name": f"{arm}-gguf-seed{seed}", "backend": "llama-cpp", "quantization": "q8_0",
+         "model": _model_path(exports, name, GGUF), "sampling": plain, "arm": arm, "seed": seed}
+        for name, (arm, seed) in runs.items() if name not in FINE_TUNED
     ]  # fmt: skip
     big = _model_path(exports, BIG, GGUF)
     return rows + [
@@ -310,14 +368,14 @@ def run_demo(
     return out / L.DEMO_REPORT / L.REPORT_HTML
 
 
-def _stage_folders(out: Path, stage: str) -> list[Path]:
+def _stage_folders(out: Path, stage: str, settings: DemoSettings) -> list[Path]:
     """The folders whose run.json say a demo stage finished (each stage writes its own)."""
     analysis = out / L.DEMO_ANALYSIS
     return {
         "curate": [out / L.DEMO_CURATE],
-        "train": [out / L.DEMO_TRAIN / name for name in FINE_TUNED],
+        "train": [out / L.DEMO_TRAIN / name for name in trained_runs(settings)],
         "export": [out / L.DEMO_EXPORT / f"{variant}-{target}"
-                   for variant, target in _export_targets()],
+                   for variant, target in _export_targets(settings)],
         "bench": [out / L.DEMO_BENCH],
         "analyze": [analysis / name for name in (L.ANALYSIS_LOSS, L.ANALYSIS_TOKEN_SHIFT,
                                                  L.ANALYSIS_DRIFT, L.ANALYSIS_PAIRWISE)],
@@ -333,7 +391,7 @@ def _finished_seconds(out: Path, stage: str, settings: DemoSettings) -> float | 
     if stage == "model":  # the cache is the record: built once, then found
         cached = [cached_tiny_model(_config(n)) for n in (settings.student, settings.big)]
         return 0.0 if all(cached) else None
-    runs = [finished_run(folder) for folder in _stage_folders(out, stage)]
+    runs = [finished_run(folder) for folder in _stage_folders(out, stage, settings)]
     if not runs or any(run is None for run in runs):
         return None
     return sum(run_seconds(run) for run in runs if run is not None)
@@ -420,7 +478,8 @@ def headline(data, settings: DemoSettings):
     lifts, more = headline_deltas(data.systems, data.reported, ["base-gguf"], data.scores,
                                   data.votes, only=["distilled-gguf", "dta-gguf"])  # fmt: skip
     wanted = {
-        ("distilled-gguf", "pass@1"), (f"{BIG}-gguf-thinking", "pass@1"),
+        ("distilled-gguf", "pass@1"), ("distilled-gguf", "pass@1 over seeds"),
+        (f"{BIG}-gguf-thinking", "pass@1"),
         (f"{BIG}-gguf-thinking", "J/token"), (f"{BIG}-gguf", "pass@1"),
         (f"{BIG}-gguf", "latency"), (cons, f"cons@{settings.vote_k}"),
     }  # fmt: skip

@@ -31,7 +31,11 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     summary = json.loads((out / "bench" / "summary.json").read_text())
     rows = {s["system"]: s for s in summary["systems"]}
     assert set(rows) == {"base-gguf", "distilled-gguf", "dta-gguf", "dta-onnx", "big-gguf",
-                         "big-gguf-thinking", "big-gguf-cons2"}  # fmt: skip
+                         "big-gguf-thinking", "big-gguf-cons2", "distilled-gguf-seed1",
+                         "dta-gguf-seed1"}  # fmt: skip
+    for arm in ("dta", "distilled"):  # two seeds per arm in --fast, the first the recipe's
+        assert (rows[f"{arm}-gguf"]["arm"], rows[f"{arm}-gguf"]["seed"]) == (arm, 0)
+        assert (rows[f"{arm}-gguf-seed1"]["arm"], rows[f"{arm}-gguf-seed1"]["seed"]) == (arm, 1)
     for tuned in ("distilled-gguf", "dta-gguf"):
         assert rows[tuned]["pass_at_1"] > rows["base-gguf"]["pass_at_1"], tuned
     thinking, plain = rows["big-gguf-thinking"], rows["big-gguf"]
@@ -41,8 +45,11 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
         assert system["joules_per_output_token"] is not None, system["system"]
         assert system["energy_estimated"] == (system["meter"] != "rapl"), system["system"]
 
-    for name in ("dta", "distilled"):
+    for name in ("dta", "distilled", "dta-seed1", "distilled-seed1"):
         assert (out / "train" / name / "model").exists()
+    seeds = [json.loads((out / "train" / name / "train.json").read_text())
+             for name in ("dta", "dta-seed1")]  # fmt: skip
+    assert seeds[0]["train_loss"] != seeds[1]["train_loss"]  # another seed, another run
     analysis = out / "analysis"
     for name in ("loss/loss_curves", "drift/drift", "pairwise/pairwise"):
         assert (analysis / f"{name}.json").exists() and (analysis / f"{name}.png").exists()
@@ -51,6 +58,8 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
                     "energy", "demo tier"):  # fmt: skip
         assert section in html
     assert "headline: dta-gguf: pass@1" in first.stdout and "vs big-gguf-thinking" in first.stdout
+    assert "pooled over 2 vs 2 seeds [hierarchical 95% CI" in first.stdout
+    assert "Seeds (one arm trained several times)" in html
 
     second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]

@@ -33,6 +33,8 @@ class SystemSummary(FrozenModel):
     quantization: str = ""
     model_mib: float | None = Field(default=None, description="Size of the weights on disk.")
     thinking: bool = False
+    arm: str | None = Field(default=None, description="The arm it is one seed of (see suite).")
+    seed: int | None = None
     k: int = 1
     issue: str = "sequential"
     problems: int

@@ -353,6 +353,7 @@ def write_summary(
             idle_w_subtracted=idle_w,
             protocol=suite.protocol,
         )
+        summary = summary.model_copy(update={"arm": system.arm, "seed": system.seed})
         path = (model_paths or {}).get(system.name, system.model)
         summaries.append(with_roofline(summary, mine, path, profile))
     atomic_write_json(

@@ -40,6 +40,12 @@ class SystemSpec(FrozenModel):
     )
     sampling: SamplingSettings = SamplingSettings()
     quantization: str = Field(default="", description="For the report, e.g. 'q8_0', 'bf16'.")
+    arm: str | None = Field(
+        default=None,
+        description="Systems sharing an arm are one method trained with several seeds: the "
+        "report pools them, and a headline between two arms resamples seeds and problems.",
+    )
+    seed: int | None = Field(default=None, description="The training seed of this arm's system.")
 
 
 class BenchSuite(FrozenModel):

@@ -4,7 +4,9 @@ Only measured rows enter a delta. A baseline that is a reported (quoted) row is 
 note, and energy is compared only between two measured meters or two estimated ones. Given the
 per-problem scores, every accuracy delta carries its paired 95% interval (bootstrap over the
 shared problems) and McNemar's exact p-value; against a k-sample baseline it is also computed
-against the baseline's cons@k.
+against the baseline's cons@k. Where both rows are one seed of an arm trained with several
+(``arm`` in the suite), one more line pools each arm's seeds, its interval resampling seeds and
+then problems: one training run is one draw, and only that line says how much a seed moves.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dta_edge.bench.metrics import SystemSummary
 from dta_edge.bench.suite import ReportedSystem
 from dta_edge.config import FrozenModel
 from dta_edge.errors import DataError
-from dta_edge.tasks.paired import PairedDifference, paired_difference
+from dta_edge.tasks.paired import PairedDifference, paired_difference, seeded_difference
 
 Scores = Mapping[str, Mapping[str, float]]  # system -> problem id -> score in 0..1
 
@@ -68,6 +70,39 @@ def _accuracy(
                  high=paired.high, p_value=paired.p_value)  # fmt: skip
 
 
+def arms(systems: Sequence[SystemSummary]) -> dict[tuple[str | None, str], list[SystemSummary]]:
+    """(run, arm) -> the systems that are its seeds, in seed order."""
+    found: dict[tuple[str | None, str], list[SystemSummary]] = {}
+    for s in systems:
+        if s.arm is not None:
+            found.setdefault((s.run, s.arm), []).append(s)
+    return {key: sorted(rows, key=lambda r: (r.seed is None, r.seed or 0))
+            for key, rows in found.items()}  # fmt: skip
+
+
+def _over_seeds(
+    s: SystemSummary, base: SystemSummary, groups: dict, scores: Scores
+) -> Delta | None:
+    """A's seeds against B's, pooled, when both rows belong to arms of two seeds or more."""
+    mine, theirs = groups.get((s.run, s.arm)), groups.get((base.run, base.arm))
+    if not mine or not theirs or s.arm == base.arm or min(len(mine), len(theirs)) < 2:
+        return None
+    if any(row.system not in scores for row in (*mine, *theirs)):
+        return None
+    pooled = seeded_difference([scores[row.system] for row in mine],
+                               [scores[row.system] for row in theirs])  # fmt: skip
+    if pooled is None:
+        return None
+    text = (
+        f"pass@1 {_signed(pooled.points, 2)} points pooled over {len(mine)} vs {len(theirs)} "
+        f"seeds [hierarchical 95% CI {_signed(pooled.low, 1)}, {_signed(pooled.high, 1)}; "
+        f"seeds, then problems] vs {base.arm} ({base.system} and its other seeds)"
+    )
+    return Delta(system=s.system, baseline=base.system, metric="pass@1 over seeds",
+                 value=pooled.points, unit="points", text=text, low=pooled.low,
+                 high=pooled.high)  # fmt: skip
+
+
 def headline_deltas(
     systems: Sequence[SystemSummary],
     reported: Sequence[ReportedSystem],
@@ -99,6 +134,7 @@ def headline_deltas(
         return result
 
     measured = {s.system: s for s in systems}
+    groups = arms(systems)
     quoted = {r.name for r in reported}
     for name in baselines:
         if name not in measured:
@@ -120,6 +156,9 @@ def headline_deltas(
                 continue
             deltas.append(_accuracy(s, base, "pass@1", base.pass_at_1,
                                     paired(s, base, scores)))  # fmt: skip
+            seeded = _over_seeds(s, base, groups, scores)
+            if seeded is not None:
+                deltas.append(seeded)
             if base.cons_at_k is not None:
                 deltas.append(_accuracy(s, base, f"cons@{base.k}", base.cons_at_k,
                                         paired(s, base, votes)))  # fmt: skip

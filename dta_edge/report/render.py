@@ -18,9 +18,10 @@ from dta_edge.storage import atomic_write_text
 from dta_edge.tasks.protocols import PROTOCOLS
 
 CSV_FIELDS = (
-    "label", "system", "run", "backend", "model", "model_mib", "quantization", "thinking", "k",
-    "problems", "requests", "errors", "pass_at_1", "pass_at_1_ci95_low", "pass_at_1_ci95_high",
-    "protocol", *(f"pass_at_1_{name.replace('-', '_')}" for name in PROTOCOLS),
+    "label", "system", "run", "backend", "model", "model_mib", "quantization", "thinking", "arm",
+    "seed", "k", "problems", "requests", "errors", "pass_at_1", "pass_at_1_ci95_low",
+    "pass_at_1_ci95_high", "protocol",
+    *(f"pass_at_1_{name.replace('-', '_')}" for name in PROTOCOLS),
     "cons_at_k", "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
     "energy_estimated", "energy_method", "device", "profile", "decode_bytes_per_token",
@@ -124,7 +125,7 @@ def write_report(
         "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
         "other_protocols": other_protocols,
-        "across": data.across, "across_rows": across_rows,
+        "across": data.across, "across_rows": across_rows, "seeds": seed_rows(data.systems),
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
@@ -171,6 +172,12 @@ def _markdown(c: dict) -> str:
                 f"{fmt(s.joules_per_correct)} | {roof} | {md(s.quantization or '–')} | {meter} |"
             )
         lines.append("")
+    if c["seeds"]:
+        lines += ["## Seeds (one arm trained several times)", "",
+                  "| arm | run | seeds | pass@1 % per seed | pooled pass@1 % | spread |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {md(r['arm'])} | {md(r['run'])} | {r['seeds']} | {r['per_seed']} | "
+                  f"{r['pooled']} | {r['spread']} |" for r in c["seeds"]] + [""]  # fmt: skip
     lines += _across_markdown(c["across"])
     if c["reported"]:
         lines += ["## Reported (quoted, not measured)", "",
@@ -198,6 +205,25 @@ def _markdown(c: dict) -> str:
               f"- hardware: {md(env.get('hardware') or '–')}",
               "", "Plots are in report.html."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def seed_rows(systems) -> list[dict[str, str]]:
+    """One row per arm with two seeds or more: each seed's pass@1, their mean and spread."""
+    from dta_edge.report.deltas import arms
+
+    rows = []
+    for (run, arm), members in arms(systems).items():
+        if len(members) < 2:
+            continue
+        shares = [m.pass_at_1 * 100 for m in members]
+        rows.append({
+            "arm": arm, "run": run or "–", "seeds": str(len(members)),
+            "per_seed": ", ".join(f"{share:.1f} (seed {m.seed if m.seed is not None else '?'})"
+                                  for share, m in zip(shares, members, strict=True)),
+            "pooled": f"{sum(shares) / len(shares):.1f}",
+            "spread": f"{max(shares) - min(shares):.1f}",
+        })  # fmt: skip
+    return rows
 
 
 def across_rows(rows) -> list[dict[str, str]]:
