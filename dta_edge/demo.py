@@ -489,14 +489,20 @@ def headline(data, settings: DemoSettings):
 
 
 def _report(out: Path, settings: DemoSettings, say: Say) -> None:
+    from dta_edge.report.claims import ClaimRoles, paper_claims
     from dta_edge.report.collect import collect
     from dta_edge.report.render import write_report
 
     stages = (L.DEMO_BENCH, L.DEMO_CURATE, L.DEMO_TRAIN, L.DEMO_EXPORT, L.DEMO_ANALYSIS)
     data = collect([out / stage for stage in stages])
     deltas, notes, lines = headline(data, settings)
-    write_report(data, deltas, notes, out / L.DEMO_REPORT, scope=SCOPE,
+    roles = ClaimRoles(dta="dta-gguf", distilled="distilled-gguf",
+                       big_thinking=f"{BIG}-gguf-thinking", big=f"{BIG}-gguf")  # fmt: skip
+    claims = paper_claims(data, roles)
+    write_report(data, deltas, notes, out / L.DEMO_REPORT, scope=SCOPE, claims=claims,
                  title="dta-edge demo: demo-tier student and big baseline on a CPU")  # fmt: skip
     for line in lines:
         say(f"headline: {line}")
+    for row in claims:
+        say(f"claim: {row.claim}: {row.verdict} (ours {row.ours}; paper {row.paper})")
     say(f"report: {len(data.systems)} systems, {len(deltas)} headline deltas")

@@ -60,6 +60,10 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     assert "headline: dta-gguf: pass@1" in first.stdout and "vs big-gguf-thinking" in first.stdout
     assert "pooled over 2 vs 2 seeds [hierarchical 95% CI" in first.stdout
     assert "Seeds (one arm trained several times)" in html
+    assert "Paper&#39;s claims at this scale" in html or "Paper's claims at this scale" in html
+    claims = [line for line in first.stdout.splitlines() if line.startswith("claim: ")]
+    assert len(claims) == 8  # accuracy x2, energy, latency, token shift, drift, loss, pairwise
+    assert not [line for line in claims if ": not measured (" in line]
 
     second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]

@@ -82,6 +82,30 @@ def centroid_drift(base: np.ndarray, other: np.ndarray) -> dict[str, float]:
     }
 
 
+def drift_difference(
+    base: np.ndarray, a: np.ndarray, b: np.ndarray, *, resamples: int = 1000, seed: int = 0
+) -> dict:
+    """A's relative centroid drift from the base minus B's, with a bootstrap over prompts.
+
+    Every resample draws prompts with replacement, the same draw for the base and both models
+    (the states are paired by prompt), and recomputes the three centroids.
+    """
+
+    def relative(rows: np.ndarray, other: np.ndarray) -> float:
+        centre = rows.mean(0)
+        return float(np.linalg.norm(other.mean(0) - centre) / (np.linalg.norm(centre) or 1.0))
+
+    rng = np.random.default_rng(seed)
+    n = len(base)
+    draws = []
+    for _ in range(resamples):
+        pick = rng.integers(0, n, n)
+        draws.append(relative(base[pick], a[pick]) - relative(base[pick], b[pick]))
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return {"difference": relative(base, a) - relative(base, b), "ci95": [float(low), float(high)],
+            "prompts": n, "resamples": resamples}  # fmt: skip
+
+
 def _scatter(
     projected: dict[tuple[str, int], dict[str, np.ndarray]], layers: Sequence[int], path: Path
 ) -> None:
@@ -148,6 +172,7 @@ def analyze_drift(
             progress(lm.name, done, len(models) * len(benchmarks))
     base = models[0].name
     table = []
+    comparisons: list[dict] = []
     projected: dict[tuple[str, int], dict[str, np.ndarray]] = {}
     variance: dict[str, list[float]] = {}
     for bench in benchmarks:
@@ -162,6 +187,13 @@ def analyze_drift(
                 distances = centroid_drift(reference, states[(lm.name, bench)][index])
                 table.append({"benchmark": bench, "layer": index, "model": lm.name,
                               "prompts": len(benchmarks[bench]), **distances})  # fmt: skip
+            tuned = models[1:]
+            for i, a in enumerate(tuned):
+                for b in tuned[i + 1 :]:
+                    compared = drift_difference(reference, states[(a.name, bench)][index],
+                                                states[(b.name, bench)][index])  # fmt: skip
+                    comparisons.append({"benchmark": bench, "layer": index, "a": a.name,
+                                        "b": b.name, **compared})  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     _scatter(projected, layers, out_dir / DRIFT_PLOT)
     path = out_dir / DRIFT
@@ -169,6 +201,7 @@ def analyze_drift(
         "base": base, "models": [lm.name for lm in models], "layers": layers,
         "last_layer": models[0].model.config.num_hidden_layers,
         "benchmarks": {b: len(p) for b, p in benchmarks.items()},
-        "pca_explained_variance": variance, "drift": table, "plot": DRIFT_PLOT,
+        "pca_explained_variance": variance, "drift": table, "comparisons": comparisons,
+        "plot": DRIFT_PLOT,
     })  # fmt: skip
     return path

@@ -6,6 +6,7 @@ base and each tuned model with teacher forcing (the user turn rendered with the 
 thinking off, as SFT trains on it); each solution token's log-probability change is credited to
 the word its first character falls in; words are classed by a lexicon, and each class's share of
 the total gain is reported beside the top gainers and losers and a word cloud sized by gain.
+Between every two tuned models each class's share is compared with a bootstrap over solutions.
 """
 
 from __future__ import annotations
@@ -179,6 +180,66 @@ def class_shares(shifts: Sequence[WordShift], lexicon: Lexicon) -> list[dict]:
     return rows
 
 
+def _solution_gains(
+    items: Sequence[TokenizedPair], base: Sequence[np.ndarray], tuned: Sequence[np.ndarray]
+) -> list[dict[str, float]]:
+    """Per solution: word -> summed log-probability change of its tokens."""
+    found = []
+    for item, before, after in zip(items, base, tuned, strict=True):
+        gains: dict[str, float] = {}
+        owners = word_of_each_token(item.solution, item.offsets)
+        for (word, _occurrence), delta in zip(owners, after - before, strict=True):
+            gains[word] = gains.get(word, 0.0) + float(delta)
+        found.append(gains)
+    return found
+
+
+def share_difference(
+    per_solution: dict[str, list[dict[str, float]]],
+    a: str,
+    b: str,
+    lexicon: Lexicon,
+    word_class: str,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """A's share of positive gain in ``word_class`` minus B's, with a bootstrap over solutions.
+
+    Each resample draws solutions with replacement (the same draw for both models), sums every
+    word's gain over them, and takes the class's share of what gained: the paper's claim is
+    about that share, so its interval must come from the solutions it was measured on.
+    """
+    words = sorted({w for gains in (*per_solution[a], *per_solution[b]) for w in gains})
+    in_class = np.array([lexicon.classify(w) == word_class for w in words])
+    column = {w: i for i, w in enumerate(words)}
+
+    def matrix(name: str) -> np.ndarray:
+        table = np.zeros((len(per_solution[name]), len(words)))
+        for row, gains in enumerate(per_solution[name]):
+            for word, gain in gains.items():
+                table[row, column[word]] = gain
+        return table
+
+    def shares(counts: np.ndarray, table: np.ndarray) -> np.ndarray:
+        gained = np.clip(counts @ table, 0, None)  # per resample, per word
+        total = gained.sum(axis=1)
+        return np.divide(gained[:, in_class].sum(axis=1), total, out=np.zeros_like(total),
+                         where=total > 0)  # fmt: skip
+
+    table_a, table_b = matrix(a), matrix(b)
+    n = table_a.shape[0]
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
+    ones = np.ones((1, n))
+    share_a, share_b = float(shares(ones, table_a)[0]), float(shares(ones, table_b)[0])
+    draws = shares(counts, table_a) - shares(counts, table_b)
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return {"a": a, "b": b, "class": word_class, "share_a": share_a, "share_b": share_b,
+            "difference": share_a - share_b, "ci95": [float(low), float(high)],
+            "solutions": n, "resamples": resamples}  # fmt: skip
+
+
 def _word_cloud(shifts: Sequence[WordShift], path: Path) -> bool:
     """A PNG word cloud sized by gain (gainers only); False when nothing gained."""
     from wordcloud import WordCloud
@@ -240,6 +301,13 @@ def analyze_token_shift(
             "top_losers": [s.model_dump() for s in sorted(shifts, key=lambda s: s.gain)[:top]],
             "word_cloud": png.name if drawn else None,
         }  # fmt: skip
+    per_solution = {lm.name: _solution_gains(items, scored[base.name], scored[lm.name])
+                    for lm in tuned}  # fmt: skip
+    result["comparisons"] = [
+        share_difference(per_solution, a.name, b.name, lexicon, word_class)
+        for i, a in enumerate(tuned) for b in tuned[i + 1 :]
+        for word_class in dict.fromkeys([*lexicon.classes, *lexicon.patterns, lexicon.default])
+    ]  # fmt: skip
     path = out_dir / TOKEN_SHIFT
     atomic_write_json(path, result)
     return path

@@ -79,6 +79,10 @@ class ReportData(FrozenModel):
     votes: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="system (k > 1) -> problem id -> majority correct."
     )
+    costs: dict[str, dict[str, tuple[float | None, int, float | None]]] = Field(
+        default_factory=dict,
+        description="system -> problem id -> (joules, output tokens, seconds), all samples.",
+    )
     across: dict[str, tuple[SystemSummary, ...]] = Field(
         default_factory=dict,
         description="System name -> its rows in each run that holds it (device to device).",
@@ -107,6 +111,27 @@ def _latencies(results: Sequence[BenchResult]) -> dict[str, tuple[float, ...]]:
     for (system, _), windows in per_problem.items():
         out.setdefault(system, []).append(sum(windows.values()))
     return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def _costs(results: Sequence[BenchResult]) -> dict[str, dict[str, tuple]]:
+    """Per system and problem: joules (None where unmetered), output tokens, seconds.
+
+    The per-problem costs let a ratio of two systems carry a bootstrap interval over problems.
+    """
+    found: dict[str, dict[str, list]] = {}
+    windows: dict[tuple[str, str], dict[str, float]] = {}
+    for r in results:
+        if r.error is not None:
+            continue
+        entry = found.setdefault(r.system, {}).setdefault(r.problem_id, [0.0, 0, None])
+        entry[0] = None if r.energy_j is None or entry[0] is None else entry[0] + r.energy_j
+        entry[1] += r.output_tokens or 0
+        if r.window_ms is not None:
+            windows.setdefault((r.system, r.problem_id), {})[r.window_id or r.key] = r.window_ms
+    for (system, problem), spans in windows.items():
+        found[system][problem][2] = sum(spans.values()) / 1000
+    return {system: {problem: tuple(v) for problem, v in rows.items()}
+            for system, rows in found.items()}  # fmt: skip
 
 
 def _png_data_uri(path: Path) -> str | None:
@@ -202,6 +227,7 @@ def _add_bench_runs(runs: list[BenchRun], found: dict) -> None:
     for run in shown:
         found["systems"] += run.systems
         found["latencies"].update(_latencies(run.results))
+        found["costs"].update(_costs(run.results))
         found["scores"].update(per_problem_scores(run.results))
         found["votes"].update(per_problem_votes(run.results))
         samples = found["samples"]
@@ -250,7 +276,7 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         "systems": [], "reported": [], "losses": [], "exports": [], "pairwise": [],
         "latencies": {}, "samples": {}, "funnels": {}, "scores": {}, "votes": {},
         "environment": {}, "loss_analysis": {}, TOKEN_SHIFT: {}, DRIFT: {}, "bench_runs": [],
-        "across": {},
+        "across": {}, "costs": {},
     }  # fmt: skip
     sources: list[str] = []
     for root in run_dirs:
@@ -270,5 +296,6 @@ def collect(run_dirs: Sequence[Path]) -> ReportData:
         environment=found["environment"], loss_analysis=found["loss_analysis"],
         token_shift=found[TOKEN_SHIFT], drift=found[DRIFT], pairwise=tuple(found["pairwise"]),
         scores=found["scores"], votes=found["votes"], across=found["across"],
+        costs=found["costs"],
         sources=tuple(dict.fromkeys(sources)),
     )  # fmt: skip

@@ -104,12 +104,14 @@ def build_plots(data: ReportData) -> list[tuple[str, str]]:
 @recorded("report", guard=False)
 def write_report(
     data: ReportData, deltas: Sequence[Delta], notes: Sequence[str], out_dir: Path,
-    title: str = "dta-edge report", scope: str | None = None,
+    title: str = "dta-edge report", scope: str | None = None, claims: Sequence = (),
 ) -> dict[str, Path]:  # fmt: skip
     """Render and write the three files; return their paths.
 
     ``scope`` says what the numbers stand for; without it, a report whose systems run the
     embedded tiny model (``embedded:tiny``) says that they show the pipeline, not the method.
+    ``claims`` (:func:`dta_edge.report.claims.paper_claims`) become the "Paper's claims at this
+    scale" table.
     """
     from jinja2 import Environment, select_autoescape
 
@@ -126,6 +128,7 @@ def write_report(
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
         "other_protocols": other_protocols,
         "across": data.across, "across_rows": across_rows, "seeds": seed_rows(data.systems),
+        "claims": list(claims),
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
     template = files("dta_edge.report").joinpath("templates/report.html.jinja").read_text()
@@ -149,6 +152,15 @@ def _markdown(c: dict) -> str:
         "- no baseline chosen"
     ]
     lines += [f"- note: {md(n)}" for n in c["notes"]] + [""]
+    if c["claims"]:
+        lines += [
+            "## Paper's claims at this scale",
+            "",
+            "| claim | paper (reported) | ours | verdict | how |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [f"| {md(r.claim)} | {md(r.paper)} | {md(r.ours)} | **{r.verdict}** | "
+                  f"{md(r.how)} |" for r in c["claims"]] + [""]  # fmt: skip
     if c["systems"]:
         lines += ["## Systems (measured)", "",
                   "| system | run | device | pass@1 % [95% CI] | protocol "
