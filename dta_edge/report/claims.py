@@ -35,6 +35,41 @@ class ClaimRoles(FrozenModel):
     distilled_runs: str = "distilled"
 
 
+def parse_roles(text: str) -> ClaimRoles:
+    """``dta=SYSTEM,distilled=SYSTEM,...`` from the command line into roles.
+
+    Raises:
+        DataError: a part that is not KEY=VALUE, an unknown key, or dta/distilled missing.
+    """
+    from pydantic import ValidationError
+
+    from dta_edge.errors import DataError
+
+    fields = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not value:
+            raise DataError(f"--claims: {part!r} is not KEY=SYSTEM")
+        name = key.strip().replace("-", "_")
+        if name not in ClaimRoles.model_fields:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(ClaimRoles.model_fields), n=1)
+            hint = f" (did you mean '{near[0].replace('_', '-')}'?)" if near else ""
+            raise DataError(f"--claims: unknown key '{key.strip()}'{hint}; keys: dta, "
+                            "distilled, big-thinking, big, dta-runs, distilled-runs")  # fmt: skip
+        fields[name] = value.strip()
+    try:
+        return ClaimRoles.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]).replace("_", "-")
+        raise DataError(
+            f"--claims: {where}: {first['msg']} (keys: dta, distilled, "
+            "big-thinking, big, dta-runs, distilled-runs)"
+        ) from None
+
+
 class ClaimRow(FrozenModel):
     """One line of the table."""
 
@@ -189,16 +224,17 @@ def _drift(data: ReportData, dta: str, distilled: str) -> ClaimRow:
             continue
         row, sign = found
         low, high = sorted(sign * 100 * v for v in row["ci95"])
-        parts.append(f"{bench} {_signed(sign * 100 * row['difference'])} points "
-                     f"[{_signed(low)}, {_signed(high)}]")  # fmt: skip
         verdicts.append(_verdict(low, high, -1))
+        parts.append(f"{bench} {_signed(sign * 100 * row['difference'])} points "
+                     f"[{_signed(low)}, {_signed(high)}], {verdicts[-1]}")  # fmt: skip
     if not parts:
         return _missing(claim, paper, "no drift comparison of the two students")
     verdict: Verdict = verdicts[0] if len(set(verdicts)) == 1 else "cannot tell"
     return ClaimRow(claim=claim, paper=paper, verdict=verdict,
                     ours="DTA − distilled, relative centroid distance at the last layer: "
                          + "; ".join(parts) + " (measured)",
-                    how="per benchmark, bootstrap over prompts (paired)")  # fmt: skip
+                    how="per benchmark, bootstrap over prompts (paired); one verdict where "
+                        "the benchmarks agree, else cannot tell")  # fmt: skip
 
 
 def _final_eval(curve) -> float | None:

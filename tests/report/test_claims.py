@@ -96,3 +96,19 @@ def test_drift_difference_is_paired_by_prompt():
     near, far = base + 0.1, base + 1.0
     found = drift_difference(base, near, far, resamples=200)
     assert found["difference"] < 0 and found["ci95"][1] < 0
+
+
+def test_claims_from_the_command_line(tmp_path):
+    import pytest
+
+    from dta_edge.errors import DataError
+    from dta_edge.report.claims import parse_roles
+
+    roles = parse_roles("dta=a, distilled=b,big-thinking=c")
+    assert (roles.dta, roles.distilled, roles.big_thinking, roles.big) == ("a", "b", "c", None)
+    with pytest.raises(DataError, match="did you mean 'distilled'"):
+        parse_roles("dta=a,distiled=b")
+    with pytest.raises(DataError, match="distilled"):
+        parse_roles("dta=a")
+    with pytest.raises(DataError, match="not KEY=SYSTEM"):
+        parse_roles("dta")
