@@ -127,7 +127,8 @@ def write_report(
         "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
         "other_protocols": other_protocols,
-        "across": data.across, "across_rows": across_rows, "seeds": seed_rows(data.systems),
+        "across": data.across, "across_rows": across_rows,
+        "seeds": seed_rows(data.systems, data.scores),
         "claims": list(claims),
     }  # fmt: skip
     environment = Environment(autoescape=select_autoescape(default=True))
@@ -186,7 +187,8 @@ def _markdown(c: dict) -> str:
         lines.append("")
     if c["seeds"]:
         lines += ["## Seeds (one arm trained several times)", "",
-                  "| arm | run | seeds | pass@1 % per seed | pooled pass@1 % | spread |",
+                  "| arm | run | seeds | pass@1 % per seed "
+                  "| pooled pass@1 % [95% CI: seeds, problems] | spread |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         lines += [f"| {md(r['arm'])} | {md(r['run'])} | {r['seeds']} | {r['per_seed']} | "
                   f"{r['pooled']} | {r['spread']} |" for r in c["seeds"]] + [""]  # fmt: skip
@@ -219,20 +221,29 @@ def _markdown(c: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seed_rows(systems) -> list[dict[str, str]]:
-    """One row per arm with two seeds or more: each seed's pass@1, their mean and spread."""
+def seed_rows(systems, scores: dict | None = None) -> list[dict[str, str]]:
+    """One row per arm with two seeds or more: each seed's pass@1, pooled mean, spread.
+
+    The pooled mean carries its seeds-then-problems interval where per-problem scores are known.
+    """
     from dta_edge.report.deltas import arms
+    from dta_edge.tasks.paired import seeded_mean
 
     rows = []
     for (run, arm), members in arms(systems).items():
         if len(members) < 2:
             continue
         shares = [m.pass_at_1 * 100 for m in members]
+        pooled = f"{sum(shares) / len(shares):.1f}"
+        if scores and all(m.system in scores for m in members):
+            found = seeded_mean([scores[m.system] for m in members])
+            if found is not None:
+                pooled = f"{found[0]:.1f} [{found[1]:.1f}, {found[2]:.1f}]"
         rows.append({
             "arm": arm, "run": run or "–", "seeds": str(len(members)),
             "per_seed": ", ".join(f"{share:.1f} (seed {m.seed if m.seed is not None else '?'})"
                                   for share, m in zip(shares, members, strict=True)),
-            "pooled": f"{sum(shares) / len(shares):.1f}",
+            "pooled": pooled,
             "spread": f"{max(shares) - min(shares):.1f}",
         })  # fmt: skip
     return rows

@@ -116,3 +116,23 @@ def seeded_difference(
         points=100 * float(scores_a.mean() - scores_b.mean()),
         low=100 * float(low), high=100 * float(high),
     )  # fmt: skip
+
+
+def seeded_mean(
+    runs: Sequence[Mapping[str, float]], *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float] | None:
+    """One arm's pass@1 pooled over its seeds, in points, with a seeds-then-problems interval."""
+    shared = sorted(set.intersection(*(set(run) for run in runs))) if runs else []
+    if not shared:
+        return None
+    import numpy as np
+
+    scores = np.array([[run[key] for key in shared] for run in runs], dtype=float)
+    rng = np.random.default_rng(seed)
+    n = len(shared)
+    draws = [
+        scores[rng.integers(0, len(runs), size=len(runs))][:, rng.integers(0, n, size=n)].mean()
+        for _ in range(resamples)
+    ]
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return 100 * float(scores.mean()), 100 * float(low), 100 * float(high)

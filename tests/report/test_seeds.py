@@ -44,7 +44,9 @@ def test_two_arms_of_seeds_get_a_pooled_line_and_a_seeds_table():
     single = next(d for d in deltas if d.metric == "pass@1" and d.baseline == "distilled-gguf")
     assert line.high - line.low > single.high - single.low  # seeds add their own spread
     assert "pooled over 3 vs 3 seeds" in line.text
-    rows = {row["arm"]: row for row in seed_rows(systems)}
+    rows = {row["arm"]: row for row in seed_rows(systems, scores)}
+    pooled, interval = rows["dta"]["pooled"].split(" ", 1)
+    assert abs(float(pooled) - 100 * mean(dta)) < 0.06 and interval.startswith("[")
     assert set(rows) == {"dta", "distilled"} and rows["dta"]["seeds"] == "3"
     assert rows["dta"]["per_seed"].count("(seed ") == 3
 
