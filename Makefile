@@ -65,13 +65,13 @@ browser:
 	else echo "note: no chromium/chromedriver and no root apt-get: the browser test will skip"; fi
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check dta_edge tests benchmarks setup.py
-	$(BIN)/ruff format --check dta_edge tests benchmarks setup.py
+	$(BIN)/ruff check dta_edge dta_edge_testing tests benchmarks setup.py
+	$(BIN)/ruff format --check dta_edge dta_edge_testing tests benchmarks setup.py
 	$(BIN)/lint-imports
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format dta_edge tests benchmarks setup.py
-	$(BIN)/ruff check --fix dta_edge tests benchmarks setup.py
+	$(BIN)/ruff format dta_edge dta_edge_testing tests benchmarks setup.py
+	$(BIN)/ruff check --fix dta_edge dta_edge_testing tests benchmarks setup.py
 
 test: lint browser
 	$(BIN)/python -m pytest

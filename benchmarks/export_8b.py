@@ -36,12 +36,16 @@ import threading
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: dta_edge_testing lives there
+sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+
 TARGETS = {"q4_k_m": "jetson-orin-gguf-q4_k_m", "q8_0": "cpu-gguf-q8_0"}
 BUILD = """
 import sys
 from pathlib import Path
-from dta_edge.models.random_checkpoint import SHAPES, build_random_checkpoint
-from dta_edge.models.reference_tokenizers import reference_tokenizer
+from dta_edge_testing.random_checkpoint import SHAPES, build_random_checkpoint
+from dta_edge_testing.reference_tokenizers import reference_tokenizer
 shape = SHAPES[sys.argv[1]]
 name = "qwen3" if shape.architecture == "qwen3" else "llama3"
 build_random_checkpoint(Path(sys.argv[2]), shape, reference_tokenizer(name))
@@ -188,7 +192,7 @@ def upstream(
     model: Path, work: Path, quants: list[str], adapter: Path | None = None
 ) -> tuple[dict, dict]:
     """[peft merge,] convert_hf_to_gguf.py --outtype bf16, then llama.cpp's quantizer."""
-    from dta_edge.models.reference_tokenizers import llama_cpp_sources
+    from dta_edge_testing.reference_tokenizers import llama_cpp_sources
 
     converter = llama_cpp_sources() / "convert_hf_to_gguf.py"
     bf16 = work / "upstream-bf16.gguf"

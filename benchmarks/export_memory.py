@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: dta_edge_testing lives there
+sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
 OURS = """
 import sys
@@ -154,7 +159,7 @@ def main() -> None:
     print(f"bound 1.5 x largest + 300 MiB = {bound:.0f} MiB -> peak / bound = {peak / bound:.2f}")
     print(f"peak RSS / weights = {peak / (weights / 2**20):.2f}")
     if args.upstream:
-        from dta_edge.models.reference_tokenizers import llama_cpp_sources
+        from dta_edge_testing.reference_tokenizers import llama_cpp_sources
 
         llama_cpp = llama_cpp_sources()
         theirs = args.work / f"{args.size}-f16-upstream.gguf"

@@ -52,8 +52,8 @@ def main() -> None:
     from dta_edge.export.gguf_quantize import quantize_gguf
     from dta_edge.export.gguf_writer import write_gguf
     from dta_edge.meters.bandwidth import measure_bandwidth
-    from dta_edge.models.random_checkpoint import SHAPES, build_random_checkpoint
-    from dta_edge.models.reference_tokenizers import reference_tokenizer
+    from dta_edge_testing.random_checkpoint import SHAPES, build_random_checkpoint
+    from dta_edge_testing.reference_tokenizers import reference_tokenizer
 
     bandwidth = measure_bandwidth(array_mib=512, repetitions=5, threads=args.threads)
     print(f"measured bandwidth: copy {bandwidth.copy_gbs:.2f} GB/s, triad "

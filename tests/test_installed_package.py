@@ -9,6 +9,7 @@ checkout's editable install stays invisible and ``dta_edge`` can only come from 
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -22,9 +23,18 @@ from .conftest import REPO
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("installed")
+    source = root / "source"  # the checkout's files, without its build/ (a stale build/lib
+    listed = subprocess.run(  # would put modules since moved or removed into the wheel)
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     wheels = root / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(REPO)],
+                    "--no-build-isolation", "-w", str(wheels), str(source)],
                    check=True, capture_output=True, cwd=root)  # fmt: skip
     (wheel,) = wheels.glob("dta_edge-*.whl")
     venv = root / "venv"
@@ -70,3 +80,11 @@ def test_fast_demo_runs_from_a_temporary_directory(installed, tmp_path):
     result = dta(installed, tmp_path, "demo", "--fast", "--out", "demo")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert (tmp_path / "demo" / "report" / "report.html").is_file()
+
+
+def test_test_inputs_stay_out_of_the_wheel(installed):
+    (purelib,) = (installed / "lib").glob("python*/site-packages")
+    assert (purelib / "dta_edge" / "models" / "tiny.py").exists()
+    assert not (purelib / "dta_edge_testing").exists()
+    for module in ("random_checkpoint.py", "reference_tokenizers.py"):
+        assert not (purelib / "dta_edge" / "models" / module).exists(), module

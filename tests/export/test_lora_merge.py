@@ -76,7 +76,7 @@ def test_the_streamed_merge_equals_peft(tiny_model_dir, tmp_path, case):
 def test_a_bf16_base_is_merged_in_fp32_and_stored_in_bf16(tmp_path):
     """The merge runs in float32 and rounds once, to the base's own dtype."""
     from dta_edge.models.bf16 import bf16_to_float32
-    from dta_edge.models.random_checkpoint import SHAPES, build_random_checkpoint
+    from dta_edge_testing.random_checkpoint import SHAPES, build_random_checkpoint
 
     del SHAPES, build_random_checkpoint  # the random builder is exercised by the 8B benchmark
     base = tmp_path / "base"

@@ -1,7 +1,7 @@
 """Export on checkpoints shaped like downloads, with the real Qwen3 and Llama-3 tokenizers.
 
 The tokenizers are rebuilt from the vocab-only GGUFs and test vectors that llama-cpp-python's
-source distribution ships (models/reference_tokenizers); the checkpoints are random, bf16,
+source distribution ships (dta_edge_testing/reference_tokenizers); the checkpoints are random, bf16,
 sharded with an index, tied (Qwen3) and untied (Llama-3), with a list of eos ids. llama.cpp's
 own converter from the same sdist is the reference for what the GGUF must say.
 """
@@ -24,9 +24,9 @@ from dta_edge.export.runner import export_model, parity_texts, verify_export
 from dta_edge.export.streamed_reference import streamed_argmax
 from dta_edge.export.targets import ExportTarget
 from dta_edge.models.gguf_header import read_gguf_header
-from dta_edge.models.random_checkpoint import SHAPES, build_random_checkpoint
-from dta_edge.models.reference_tokenizers import llama_cpp_sources, reference_tokenizer
 from dta_edge.models.safetensors_stream import weight_files
+from dta_edge_testing.random_checkpoint import SHAPES, build_random_checkpoint
+from dta_edge_testing.reference_tokenizers import llama_cpp_sources, reference_tokenizer
 
 CHECKPOINTS = {"qwen3": "qwen3-small", "llama3": "llama3-small"}
 

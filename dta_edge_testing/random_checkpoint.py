@@ -4,8 +4,8 @@ A user's Qwen3-8B or Llama-3-8B folder is bf16, split into shards with a
 model.safetensors.index.json, with tied or untied embeddings, a generation_config.json listing
 several end-of-sequence ids, and a real tokenizer. Exporting, benchmarking and training code is
 exercised on exactly that shape, with random weights and a rebuilt real tokenizer
-(models/reference_tokenizers), without a download. Tensors are generated and written in chunks,
-so a 16 GB 8B-shaped checkpoint needs well under 1 GB of memory to build.
+(dta_edge_testing/reference_tokenizers), without a download. Tensors are generated and written
+in chunks, so a 16 GB 8B-shaped checkpoint needs well under 1 GB of memory to build.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from dta_edge.models.bf16 import float32_to_bf16
-from dta_edge.models.reference_tokenizers import ReferenceTokenizer
+from dta_edge_testing.reference_tokenizers import ReferenceTokenizer
 
 Architecture = Literal["qwen3", "llama"]
 DType = Literal["bfloat16", "float16", "float32"]
