@@ -18,12 +18,13 @@ DEMO_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)-$(subst $(comma),-,$(DEMO_EXT
 TEST_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)-$(subst $(comma),-,$(TEST_EXTRAS))
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test lint format venv torch browser clean help
+.PHONY: demo test test-fast lint format venv torch browser clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   set up .venv and run the pipeline on the embedded tiny model (out: $(DEMO_OUT))"
 	@echo "make test   set up .venv with test extras, lint, and run the whole test suite"
+	@echo "make test-fast  the suite without tests marked slow, server or gpu (about 2 minutes)"
 	@echo "make lint   ruff check + format check;  make format  apply ruff format"
 	@echo "make clean  remove .venv and build stamps"
 
@@ -75,6 +76,10 @@ format: $(TEST_STAMP)
 
 test: lint browser
 	$(BIN)/python -m pytest
+
+# The edit-test loop: every test under 2 s on 2 cores; `make test` (what CI runs) runs them all.
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not server and not gpu"
 
 clean:
 	rm -rf $(VENV)

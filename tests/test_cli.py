@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from dta_edge.records import Completion, Problem, ScoredCompletion
 from dta_edge.storage import read_jsonl, write_jsonl
 
@@ -100,6 +102,7 @@ def test_score_extract():
     assert shown["extracted"] == "2.5 ms" and shown["correct"] is True
 
 
+@pytest.mark.slow
 def test_model_tiny_cli_copies_a_cached_build(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(

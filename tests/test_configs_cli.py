@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dta_edge.config import load_config
 from dta_edge.profiles import DeviceProfile
 
 from .conftest import run_dta
 
 
+@pytest.mark.slow
 def test_list_names_every_kind_and_copy_gives_an_editable_file(tmp_path):
     listed = run_dta("configs", "list")
     assert listed.returncode == 0, listed.stderr

@@ -7,11 +7,14 @@ baseline's thinking row spends more tokens than its non-thinking row.
 
 import json
 
+import pytest
+
 from dta_edge.demo import STAGES
 
 from .conftest import run_dta
 
 
+@pytest.mark.slow
 def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     out = tmp_path / "demo"
     first = run_dta("demo", "--fast", "--out", str(out), timeout=1500)

@@ -45,6 +45,7 @@ def test_the_readme_quotes_commands():
     assert len(README_COMMANDS) >= 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", ALL_COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_every_quoted_command_parses(args):
     """Each command's path exists and its options parse (nothing runs)."""
@@ -79,6 +80,7 @@ def _command_paths(command=None, path=()):
     return [p for name, sub in subcommands.items() for p in _command_paths(sub, (*path, name))]
 
 
+@pytest.mark.slow
 def test_no_help_page_shows_a_flag_as_taking_a_value(monkeypatch, capsys):
     """`--overwrite` is a flag: its help row must not read `--overwrite <bool>`."""
     from dta_edge.cli import main

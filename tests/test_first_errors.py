@@ -16,6 +16,7 @@ def one_line(result, *needles: str) -> None:
         assert needle in result.stderr, (needle, result.stderr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -12,6 +12,7 @@ import pytest
 from .conftest import REPO
 
 
+@pytest.mark.slow
 def test_refuses_without_a_gpu_and_names_every_fix(tmp_path):
     if shutil.which("nvidia-smi"):
         pytest.skip("an NVIDIA driver is here: the check would run for real")

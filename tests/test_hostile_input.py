@@ -99,6 +99,7 @@ def test_markup_in_an_error_is_shown_verbatim(tmp_path):
 # ---- JSONL, problems, completions ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["problems", "completions"])
 @pytest.mark.parametrize(
     ("content", "needle"),
@@ -162,6 +163,7 @@ def test_problems_load_bad_files(tmp_path, suffix, content):
 # ---- dta report on damaged run folders ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("folder", "file"),
     [

@@ -54,6 +54,7 @@ def dta(venv: Path, cwd: Path, *args: str, timeout: float = 600) -> subprocess.C
                           cwd=cwd, env=env, timeout=timeout)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_package_comes_from_the_wheel(installed, tmp_path):
     result = subprocess.run(
         [str(installed / "bin" / "python"), "-c",
@@ -76,6 +77,7 @@ def test_shipped_names_resolve_from_anywhere(installed, tmp_path):
     assert "telemath-qwen3" in unknown.stderr  # the shipped names are listed
 
 
+@pytest.mark.slow
 def test_fast_demo_runs_from_a_temporary_directory(installed, tmp_path):
     result = dta(installed, tmp_path, "demo", "--fast", "--out", "demo")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -97,6 +97,7 @@ with JsonlWriter(path, Completion) as writer:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_then_resume_loses_and_duplicates_nothing(tmp_path):
     path = tmp_path / "stream.jsonl"
     script = tmp_path / "writer.py"

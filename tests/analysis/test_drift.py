@@ -30,6 +30,7 @@ def prompts(held_out):
     return [q for q, _ in read_pairs(held_out)]
 
 
+@pytest.mark.slow
 def test_identical_models_have_zero_drift(tiny_model_dir, prompts, tmp_path):
     models = [load_model(n, str(tiny_model_dir), device="cpu") for n in ("base", "same")]
     path = analyze_drift(models, {"a": prompts[:8], "b": prompts[8:]}, tmp_path, layer=1)
@@ -59,6 +60,7 @@ def test_padding_does_not_change_pooled_states(tiny_model_dir, prompts):
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_two_benchmarks(tiny_model_dir, lora_adapter, held_out, tmp_path):
     second = tmp_path / "second.jsonl"
     second.write_text("".join(json.dumps({"question": f"What is {i} + {i}?"}) + "\n"

@@ -115,6 +115,7 @@ def test_batched_and_single_scores_agree(base_lm, held_out):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_on_an_adapter_writes_json_and_word_cloud(tiny_model_dir, lora_adapter, held_out,
                                                      tmp_path):  # fmt: skip
     out = tmp_path / "shift"

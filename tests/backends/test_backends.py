@@ -42,6 +42,7 @@ def generators(tiny_model_dir, tiny_gguf_f32, tiny_onnx_fp32, llama_server):
         generator.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("thinking", [False, True])
 def test_same_greedy_text_across_fp32_backends(generators, thinking):
     answers = {name: g.generate(ask(thinking))[0] for name, g in generators.items()}
@@ -113,6 +114,7 @@ def test_openai_chat_streaming_and_not(llama_server):
     assert a.output_tokens == b.output_tokens > 0
 
 
+@pytest.mark.slow
 def test_openai_unreachable_server_is_a_clear_error():
     from dta_edge.backends.openai_backend import ServerError
 

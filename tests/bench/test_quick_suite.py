@@ -40,6 +40,7 @@ def test_thinking_both_is_two_systems_and_problem_sets_are_named():
         quick_suite("model.gguf", problems="no-such-set")
 
 
+@pytest.mark.slow
 def test_one_line_bench_writes_a_suite_that_repeats_the_run(tmp_path, tiny_gguf_f32):
     out = tmp_path / "first"
     first = run_dta("bench", "--model", str(tiny_gguf_f32), "--limit", "3", "--out", str(out))

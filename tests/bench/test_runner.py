@@ -112,6 +112,7 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
     assert summary["systems"][0]["bandwidth_share"] == greedy_row.bandwidth_share
 
 
+@pytest.mark.slow
 def test_failed_requests_are_recorded_not_dropped(tiny_gguf_f32, tmp_path):
     dead = f"""  - name: dead-server
     backend: openai

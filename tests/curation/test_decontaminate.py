@@ -148,6 +148,7 @@ def test_demo_tier_siblings_are_kept_and_held_out_data_dropped():
             assert sorted(words(found.bench_question)) == sorted(words(problem.question))
 
 
+@pytest.mark.slow
 def test_curate_drops_contaminated_problems_and_says_so_in_the_funnel(tmp_path):
     training = list(generate_problems(ProblemsConfig(n=6, seed=5)))
     bench_file = tmp_path / "held-out.jsonl"

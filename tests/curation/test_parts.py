@@ -92,6 +92,7 @@ ITEM = AlignedCandidate(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("replies", "accepted", "reason"),
     [

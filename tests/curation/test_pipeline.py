@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from dta_edge.records import AlignedCandidate, Candidate, SFTExample
 from dta_edge.storage import read_jsonl
 
@@ -21,6 +23,7 @@ def small_demo(tmp_path, n: int, **replace: str):
     return path
 
 
+@pytest.mark.slow
 def test_demo_recipe_end_to_end(tmp_path):
     out = tmp_path / "out"
     result = run_dta("curate", "--recipe", str(small_demo(tmp_path, 8)), "--out", str(out))
@@ -157,6 +160,7 @@ def _kept_problems(recipe) -> int:
     return len(clean_problems(problems, Ledger(BenchIndex(bench, spec.decontaminate))))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_phase1_then_resume(tmp_path):
     recipe = small_demo(tmp_path, 80)
     out = tmp_path / "out"
@@ -173,6 +177,7 @@ def test_sigkill_mid_phase1_then_resume(tmp_path):
     assert len(keys) == len(set(keys)) == expected
 
 
+@pytest.mark.slow
 def test_rewriter_and_judge_served_by_llama_cpp_server(tmp_path, llama_server, tiny_model_dir):
     """Both Phase II models behind llama.cpp's OpenAI server: every outcome is recorded with a
     reason (the tiny model mostly fails; what matters is that nothing is lost or crashes)."""

@@ -112,6 +112,7 @@ def test_tokenization_matches_transformers(gguf_files, tiny_model_dir):
     assert not mismatches, f"{len(mismatches)} of {len(strings)} differ, e.g. {mismatches[:3]!r}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["f32", "f16"])
 def test_greedy_generation_matches_transformers(gguf_files, tiny_model_dir, kind):
     """64 greedy tokens identical on at least 5 prompts; any divergence only at a float tie.
@@ -134,6 +135,7 @@ def teacher_forcing_texts():
     return [p.question + "\n" + p.solution for p in generate_problems(ProblemsConfig(n=40, seed=5))]
 
 
+@pytest.mark.slow
 def test_q8_0_gguf_top1_agreement(gguf_files, tiny_model_dir, teacher_forcing_texts, artifacts_dir):
     results = {
         q: gguf_top1_agreement(gguf_files[q], tiny_model_dir, teacher_forcing_texts)

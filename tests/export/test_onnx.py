@@ -30,6 +30,7 @@ def onnx_dirs(tiny_model_dir, tmp_path_factory):
     return {p: build_onnx(tiny_model_dir, out / p, p) for p in ONNX_PRECISIONS}
 
 
+@pytest.mark.slow
 def test_files_and_special_ids(onnx_dirs, tiny_model_dir):
     for precision, folder in onnx_dirs.items():
         for name in ("model.onnx", "genai_config.json", "tokenizer.json"):
@@ -77,6 +78,7 @@ def test_corrupt_onnx_is_a_clear_error(onnx_dirs, tmp_path):
         onnx_logits(broken, [1, 2, 3])
 
 
+@pytest.mark.slow
 def test_builder_failure_leaves_nothing(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "config.json").write_text("{}")

@@ -80,6 +80,7 @@ def test_rebuilt_tokenizers_reproduce_the_upstream_test_vectors(name):
     assert len(tokenizer) == {"qwen3": 151669, "llama3": 128256}[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["qwen3", "llama3"])
 def test_our_gguf_tokenizes_the_test_vectors_as_transformers(name, bf16_ggufs):
     llm = load_gguf(bf16_ggufs[name], vocab_only=True)
@@ -89,6 +90,7 @@ def test_our_gguf_tokenizes_the_test_vectors_as_transformers(name, bf16_ggufs):
     assert wrong == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["qwen3", "llama3"])
 def test_gguf_keys_and_tensors_match_llama_cpps_converter(name, bf16_ggufs, upstream_ggufs):
     ours, theirs = read_gguf_header(bf16_ggufs[name]), read_gguf_header(upstream_ggufs[name])
@@ -124,6 +126,7 @@ def test_token_types_and_special_flags_follow_upstream(bf16_ggufs):
     assert llama["tokenizer.ggml.eos_token_id"] == 128009
 
 
+@pytest.mark.slow
 def test_parity_with_special_tokens_catches_a_lost_bos(checkpoints, tmp_path):
     """tokenizer_config.json saying add_bos_token false while the post-processor adds BOS."""
     folder = shutil.copytree(checkpoints["llama3"], tmp_path / "llama")
@@ -150,6 +153,7 @@ def test_streamed_reference_equals_the_whole_model(name, checkpoints):
     assert streamed_argmax(path, id_lists) == whole
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["qwen3", "llama3"])
 def test_every_gguf_type_loads_and_f32_agrees(name, checkpoints, bf16_ggufs, tmp_path):
     """F32 holds the bf16 weights exactly; llama.cpp's bf16 kernels round activations too."""
@@ -178,6 +182,7 @@ def test_the_index_decides_which_shards_are_weights(checkpoints, tmp_path):
         weight_files(folder)
 
 
+@pytest.mark.slow
 def test_export_quantized_with_quick_parity_and_verify(checkpoints, tmp_path):
     target = ExportTarget(name="q4", format="gguf", quantization="q4_k_m",
                           profile="profiles/cpu.yaml")  # fmt: skip
@@ -199,6 +204,7 @@ def test_parity_off_is_recorded(checkpoints, tmp_path):
     assert "off" in (manifest.parity_unavailable or "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "precision", "floor"), [("llama3", "fp32", 0.99),
                                                           ("qwen3", "int4", 0.5)])  # fmt: skip
 def test_onnx_on_download_shaped_checkpoints(name, precision, floor, checkpoints, tmp_path):

@@ -53,6 +53,7 @@ def test_provider_applies_to_onnx_only(tmp_path):
         load_config(bad)
 
 
+@pytest.mark.slow
 def test_cuda_onnx_target_exports_and_says_why_parity_waits(tiny_model_dir, tmp_path):
     """No CUDA provider here: the graph is written, and the manifest says parity was not run."""
     import onnxruntime
@@ -75,6 +76,7 @@ def test_cuda_onnx_target_exports_and_says_why_parity_waits(tiny_model_dir, tmp_
     assert "parity not measured here" in verify.stdout
 
 
+@pytest.mark.slow
 def test_export_gguf_with_adapter_writes_a_complete_manifest(
     tiny_model_dir, lora_adapter, tmp_path
 ):
@@ -132,6 +134,7 @@ def test_export_with_a_missing_tokenizer_exits_2(tiny_model_dir, tmp_path):
     assert not (tmp_path / "o" / "cpu-gguf-q8_0.gguf").exists()
 
 
+@pytest.mark.slow
 def test_verify_passes_then_catches_a_tampered_file(tiny_model_dir, tmp_path):
     out = tmp_path / "out"
     export = run_dta(
@@ -150,6 +153,7 @@ def test_verify_passes_then_catches_a_tampered_file(tiny_model_dir, tmp_path):
     assert missing.returncode == 2 and "not a finished export folder" in missing.stderr
 
 
+@pytest.mark.slow
 def test_reexport_of_another_model_is_refused_then_replaced_cleanly(
     tiny_model_dir, lora_adapter, tmp_path
 ):

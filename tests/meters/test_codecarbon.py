@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dta_edge.meters.registry import create_meter
 
 
+@pytest.mark.slow
 def test_codecarbon_runs_one_tracker_and_apportions_by_time():
     """For real on this CPU: one tracker across windows, energy by the run's average power."""
     import time

@@ -46,12 +46,14 @@ def test_export_takes_a_cached_hub_id(tmp_path, hub_cache):
     assert manifest["source_model"].endswith(f"snapshots/{REVISION}")
 
 
+@pytest.mark.slow
 def test_model_check_takes_a_cached_hub_id(tmp_path, hub_cache):
     result = dta("model", "check", "dta-test/tiny-qwen3", "--n", "2", "--max-new-tokens", "8",
                  "--out", str(tmp_path / "check"), home=hub_cache)  # fmt: skip
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["validate", "bench", "export", "check"])
 def test_an_uncached_hub_id_offline_is_one_line_before_any_work(tmp_path, hub_cache, command):
     suite = tmp_path / "suite.yaml"

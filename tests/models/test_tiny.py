@@ -114,6 +114,7 @@ def test_chat_template_renders_reasoning_of_assistant_turns(tiny_model_dir):
     )
 
 
+@pytest.mark.slow
 def test_default_model_answers_well_formed(tiny_model_dir, tmp_path, artifacts_dir):
     """Acceptance: >= 95% of greedy answers on 200 held-out problems declare an answer."""
     from dta_edge.models.evaluate import check_model

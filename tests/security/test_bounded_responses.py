@@ -26,6 +26,7 @@ LIMITS = {"backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5, "retries": 2
           "request_timeout_s": 2.0, "max_response_mib": 1.0, "max_line_kib": 256}  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("behaviour", "stream", "needle", "attempts"),

@@ -100,6 +100,7 @@ def _suite(model: Path, backend: str = "llama-cpp") -> BenchSuite:
     return validate_mapping(BenchSuite, data, "suite.yaml")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_validation_opens_every_gguf_a_config_names(tmp_path, name):
@@ -165,6 +166,7 @@ def _folder(tiny_model_dir: Path, folder: Path, change: str) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "needle"),
     [("pickle weights only", "pickle"), ("corrupt config.json", "config.json"),

@@ -54,6 +54,7 @@ def slow_server():
     server.close()
 
 
+@pytest.mark.slow
 @pytest.mark.server
 @pytest.mark.timeout(120)
 def test_a_second_bench_on_one_folder_sends_nothing(tmp_path, slow_server):
@@ -97,6 +98,7 @@ def test_a_held_lock_refuses_at_once_naming_the_pid(tmp_path, args):
     assert run_dta(*args, "--out", str(out), timeout=60).returncode == 0  # released: runs
 
 
+@pytest.mark.slow
 @pytest.mark.server
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])

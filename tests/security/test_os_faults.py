@@ -127,6 +127,7 @@ def _finished(stage: str, out: Path) -> None:
 STAGES = ["score", "curate", "bench", "report"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_full_disk(tmp_path, server, stage):
@@ -144,6 +145,7 @@ def test_a_full_disk(tmp_path, server, stage):
         _finished(stage, out)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_read_only_file_system(tmp_path, server, stage):
@@ -156,6 +158,7 @@ def test_a_read_only_file_system(tmp_path, server, stage):
         assert "read-only" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_file_size_limit(tmp_path, server, stage):

@@ -63,6 +63,7 @@ def hostile_bench(tmp_path):
     return tmp_path / "bench", bench
 
 
+@pytest.mark.slow
 def test_a_report_of_hostile_names_and_answers(tmp_path, hostile_bench):
     folder, _ = hostile_bench
     report = run_dta("report", str(folder), "--out", str(tmp_path / "report"),

@@ -55,6 +55,7 @@ def _export_folder(out: Path, file_path: str) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "listed",
     ["../victim/x", "../victim", "{victim}/x", "cpu.gguf/../../victim", "..", "./../victim"],
@@ -88,6 +89,7 @@ def test_a_symlink_in_an_export_folder_is_refused_and_never_followed(tmp_path, v
     assert (victim / "x").read_text() == "precious\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["../../x", "a/b", "..", "/dta-absolute/x", "x\\..\\y", "REACHABLE"]
 )
@@ -143,6 +145,7 @@ COMMANDS = {
 THEIRS = ("results.jsonl", "scores.jsonl", "problems.jsonl", "report.md")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "overwrite"),
     [("score", False), ("score", True), ("problems", False), ("problems", True),
@@ -160,6 +163,7 @@ def test_a_folder_of_someone_elses_files_is_never_written(tmp_path, command, ove
     assert sorted(p.name for p in out.iterdir()) == sorted(THEIRS)  # and nothing added
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("link", "refusal"), [("symlink", "symbolic link"), ("hard link", "hard links")]
 )
@@ -178,6 +182,7 @@ def test_a_linked_file_in_a_run_folder_is_never_written_through(tmp_path, link, 
     assert notes.read_bytes() == b"line one\nline two without newline"
 
 
+@pytest.mark.slow
 def test_model_tiny_onto_an_existing_folder(tmp_path, tiny_model_dir):
     out = tmp_path / "model"
     assert dta(tmp_path, "model", "tiny", "--out", str(out)).returncode == 0

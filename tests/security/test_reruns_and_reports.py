@@ -43,6 +43,7 @@ def _pairwise(server: FaultServer, a: Path, b: Path, out: Path, judge_model: str
                    "--judge-option", "retries=0", "--out", str(out), *extra)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pairwise_into_a_folder_of_another_judge_or_runs_is_refused(tmp_path, server):
     run_a = _bench(tmp_path / "a", server, "alpha")
     run_b = _bench(tmp_path / "b", server, "beta")
@@ -67,6 +68,7 @@ def test_pairwise_into_a_folder_of_another_judge_or_runs_is_refused(tmp_path, se
     assert (result["a"], result["b"]) == ("alpha", "gamma")
 
 
+@pytest.mark.slow
 def test_loss_analysis_of_other_runs_is_refused_then_moved_aside(tmp_path):
     for name, loss in (("x", 1.0), ("y", 2.0), ("z", 3.0)):
         write_jsonl(tmp_path / name / "loss.jsonl",
@@ -82,6 +84,7 @@ def test_loss_analysis_of_other_runs_is_refused_then_moved_aside(tmp_path):
     assert moved.returncode == 0, moved.stderr
 
 
+@pytest.mark.slow
 def test_two_runs_sharing_a_system_name_are_kept_apart(tmp_path, server):
     """A system is (run, system): rows never merge, and a baseline is never picked silently."""
     import csv

@@ -71,6 +71,7 @@ def test_an_http_proxy_from_the_environment_is_used(two_servers, monkeypatch):
     assert proxy.paths == ["http://teacher.example:8000/v1/chat/completions"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "url",
     [
@@ -135,6 +136,7 @@ def _custom_code_folder(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "train", "export", "bench"])
 def test_a_folder_with_its_own_code_is_refused_never_prompted(tmp_path, command):
     folder = _custom_code_folder(tmp_path / "evil")

@@ -38,6 +38,7 @@ HOSTILE_TEMPLATES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", list(HOSTILE_TEMPLATES))
 def test_a_hostile_chat_template_is_a_fault_naming_its_model(name):
@@ -56,6 +57,7 @@ def _model_with_template(tiny_model_dir: Path, folder: Path, template: str) -> P
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
     ("name", "every_command"),
@@ -130,6 +132,7 @@ def test_a_deep_json_line_is_refused(tmp_path, which):
     assert f"{which}.jsonl:2" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 @pytest.mark.parametrize("role", ["config", "problems"])

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from dta_edge.records import LossPoint
 from dta_edge.storage import read_jsonl
 
@@ -37,6 +39,7 @@ def launch(launcher: str, *args: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env=env, timeout=600)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_two_process_ddp_writes_once_and_resumes(tmp_path, sft_file, tiny_model_dir):
     out = tmp_path / "out"
     spec = recipe(tmp_path, epochs=2, batch_size=4, logging_steps=1, save_steps=2)

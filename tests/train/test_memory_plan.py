@@ -39,6 +39,7 @@ def test_a_plan_that_cannot_fit_is_refused_naming_what_would(tmp_path, tiny_mode
     assert smaller.total_mib < plan.total_mib / 2  # the advice shrinks the plan
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("full", [False, True])
 def test_the_plan_is_within_30_percent_of_the_measured_peak(tmp_path, sft_file, full):
     out = tmp_path / "run"

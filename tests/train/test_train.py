@@ -29,6 +29,7 @@ def test_prompt_completion_matches_the_nll_scorer(tiny_model_dir):
     assert row["completion"] == "A.<|im_end|>"
 
 
+@pytest.mark.slow
 def test_loss_is_on_assistant_tokens_only(tmp_path, sft_file, tiny_model_dir):
     """With a vanishing learning rate the held-out loss is the base model's NLL on the
     assistant tokens alone, which the Phase II scorer measures independently."""
@@ -55,6 +56,7 @@ def test_loss_is_on_assistant_tokens_only(tmp_path, sft_file, tiny_model_dir):
     assert summary["eval_loss"] == pytest.approx(expected, rel=2e-3)
 
 
+@pytest.mark.slow
 def test_training_lowers_held_out_loss_and_writes_its_files(tmp_path, sft_file):
     out = tmp_path / "out"
     result = run_dta("train", "--recipe", recipe(tmp_path), "--data", str(sft_file),
@@ -69,6 +71,7 @@ def test_training_lowers_held_out_loss_and_writes_its_files(tmp_path, sft_file):
     assert summary["tokens_per_s"] > 0 and summary["device"] == "cpu"
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_from_the_last_checkpoint(tmp_path, sft_file):
     out = tmp_path / "out"
     spec = recipe(tmp_path, epochs=6, save_steps=3)
@@ -92,6 +95,7 @@ def test_sigkill_then_resume_from_the_last_checkpoint(tmp_path, sft_file):
     assert len(keys) == len(set(keys))
 
 
+@pytest.mark.slow
 def test_full_fine_tune_and_bad_data(tmp_path, sft_file):
     out = tmp_path / "full"
     result = run_dta("train", "--recipe", recipe(tmp_path, epochs=1), "--data", str(sft_file),
@@ -113,6 +117,7 @@ def test_full_fine_tune_and_bad_data(tmp_path, sft_file):
     assert (out / "model" / "config.json").exists()  # nothing of the finished run lost
 
 
+@pytest.mark.slow
 def test_qlora_without_a_gpu_is_refused_with_the_fix(tmp_path, sft_file):
     spec = recipe(tmp_path, quantization="4bit")
     result = run_dta("train", "--recipe", spec, "--data", str(sft_file),
