@@ -162,22 +162,27 @@ def _curate(out: Path, settings: DemoSettings, say: Say, bar: Bar) -> None:
             f"{check.solutions_caught} of {check.solutions_checked} solutions")  # fmt: skip
 
 
-def _train_recipe(settings: DemoSettings):
+def _shipped_train_recipe():
     from dta_edge.train.recipe import TrainRecipe
 
-    recipe = load_config(resolve_file("curation/train-demo-tier.yaml", "curation"), TrainRecipe)
+    return load_config(resolve_file("curation/train-demo-tier.yaml", "curation"), TrainRecipe)
+
+
+def _train_recipe(settings: DemoSettings):
+    recipe = _shipped_train_recipe()
     return recipe.model_copy(update={
         "base_model": str(_models(settings)["student"]),
         "epochs": settings.train_epochs or recipe.epochs,
     })  # fmt: skip
 
 
-def trained_runs(settings: DemoSettings, first_seed: int = 0) -> dict[str, tuple[str, int]]:
-    """Every training run: folder name -> (arm, seed).
+def trained_runs(settings: DemoSettings) -> dict[str, tuple[str, int]]:
+    """Every training run: folder name -> (arm, seed), seeds counting from the recipe's.
 
     The first seed's folder is the arm's name (the one the analyses read); the others are
-    ``<arm>-seed<N>``.
+    ``<arm>-seed<N>``. Training, export, bench and the stage check all name folders from here.
     """
+    first_seed = _shipped_train_recipe().seed
     return {
         (arm if i == 0 else f"{arm}-seed{first_seed + i}"): (arm, first_seed + i)
         for i in range(settings.seeds)
@@ -206,7 +211,7 @@ def _train(out: Path, curated: Path, settings: DemoSettings, say: Say) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     recipe = _train_recipe(settings)
-    runs = trained_runs(settings, recipe.seed)
+    runs = trained_runs(settings)
     data = {"dta": L.SFT, "distilled": L.DISTILLED}
     workers = max(1, min(2, os.cpu_count() or 1, len(runs)))
     context = multiprocessing.get_context("spawn")
@@ -260,7 +265,7 @@ def _model_path(exports: Path, variant: str, target: str) -> str:
 def bench_systems(exports: Path, settings: DemoSettings) -> list[dict]:
     """The bench's rows: students without thinking, the big baseline three ways, one ONNX row."""
     plain = {"max_tokens": settings.max_tokens}
-    runs = trained_runs(settings, _train_recipe(settings).seed)
+    runs = trained_runs(settings)
     rows = [
         {"name": f"{variant}-gguf", "backend": "llama-cpp", "quantization": "q8_0",
          "model": _model_path(exports, variant, GGUF), "sampling": plain,
