@@ -81,6 +81,15 @@ class SeededDifference(FrozenModel):
     high: float
 
 
+def _on_shared_problems(runs: Sequence[Mapping[str, float]]):
+    """Every run's scores on the problems all of them share, as a (runs x problems) array."""
+    import numpy as np
+
+    shared = sorted(set.intersection(*(set(run) for run in runs)))
+    table = np.array([[run[key] for key in shared] for run in runs], dtype=float)
+    return table.reshape(len(runs), len(shared))
+
+
 def seeded_difference(
     a: Sequence[Mapping[str, float]],
     b: Sequence[Mapping[str, float]],
@@ -95,15 +104,16 @@ def seeded_difference(
     and then problems (one problem draw shared by both arms, so the pairing is kept), and takes
     the difference of the pooled means. Returns None without a shared problem or a seed.
     """
-    shared = sorted(set.intersection(*(set(run) for run in (*a, *b)))) if a and b else []
-    if not shared:
+    if not a or not b:
+        return None
+    table = _on_shared_problems([*a, *b])  # one problem set for both arms keeps the pairing
+    scores_a, scores_b = table[: len(a)], table[len(a) :]
+    if not table.shape[1]:
         return None
     import numpy as np
 
-    scores_a = np.array([[run[key] for key in shared] for run in a], dtype=float)
-    scores_b = np.array([[run[key] for key in shared] for run in b], dtype=float)
     rng = np.random.default_rng(seed)
-    n = len(shared)
+    n = scores_a.shape[1]
     draws = np.empty(resamples)
     for i in range(resamples):
         problems = rng.integers(0, n, size=n)
@@ -122,14 +132,15 @@ def seeded_mean(
     runs: Sequence[Mapping[str, float]], *, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float] | None:
     """One arm's pass@1 pooled over its seeds, in points, with a seeds-then-problems interval."""
-    shared = sorted(set.intersection(*(set(run) for run in runs))) if runs else []
-    if not shared:
+    if not runs:
+        return None
+    scores = _on_shared_problems(runs)
+    if not scores.shape[1]:
         return None
     import numpy as np
 
-    scores = np.array([[run[key] for key in shared] for run in runs], dtype=float)
     rng = np.random.default_rng(seed)
-    n = len(shared)
+    n = scores.shape[1]
     draws = [
         scores[rng.integers(0, len(runs), size=len(runs))][:, rng.integers(0, n, size=n)].mean()
         for _ in range(resamples)
