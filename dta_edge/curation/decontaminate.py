@@ -189,6 +189,7 @@ class BenchIndex:
                 self._grams.setdefault(gram, []).append((key, start))
             if question.word_set:
                 self._lsh.insert(key, self._signature(question.word_set))
+        self._gram_lengths = sorted({len(gram) for gram in self._grams})
 
     def _bench_grams(self, question: _BenchQuestion) -> Iterable[tuple[int, tuple[str, ...]]]:
         n, seq = self.spec.ngram, question.words
@@ -224,7 +225,7 @@ class BenchIndex:
         if key is not None:
             return self._found("normalised", key)
         numbers = anchored_numbers(seq)
-        for n in sorted({len(gram) for gram in self._grams}):
+        for n in self._gram_lengths:
             for start in range(len(seq) - n + 1):
                 for key, at in self._grams.get(seq[start : start + n], ()):
                     if self._copies(seq, start, key, at, n, numbers):
