@@ -153,15 +153,7 @@ def _markdown(c: dict) -> str:
         "- no baseline chosen"
     ]
     lines += [f"- note: {md(n)}" for n in c["notes"]] + [""]
-    if c["claims"]:
-        lines += [
-            "## Paper's claims at this scale",
-            "",
-            "| claim | paper (reported) | ours | verdict | how |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [f"| {md(r.claim)} | {md(r.paper)} | {md(r.ours)} | **{r.verdict}** | "
-                  f"{md(r.how)} |" for r in c["claims"]] + [""]  # fmt: skip
+    lines += _claims_markdown(c["claims"])
     if c["systems"]:
         lines += ["## Systems (measured)", "",
                   "| system | run | device | pass@1 % [95% CI] | protocol "
@@ -185,13 +177,7 @@ def _markdown(c: dict) -> str:
                 f"{fmt(s.joules_per_correct)} | {roof} | {md(s.quantization or '–')} | {meter} |"
             )
         lines.append("")
-    if c["seeds"]:
-        lines += ["## Seeds (one arm trained several times)", "",
-                  "| arm | run | seeds | pass@1 % per seed "
-                  "| pooled pass@1 % [95% CI: seeds, problems] | spread |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {md(r['arm'])} | {md(r['run'])} | {r['seeds']} | {r['per_seed']} | "
-                  f"{r['pooled']} | {r['spread']} |" for r in c["seeds"]] + [""]  # fmt: skip
+    lines += _seeds_markdown(c["seeds"])
     lines += _across_markdown(c["across"])
     if c["reported"]:
         lines += ["## Reported (quoted, not measured)", "",
@@ -277,6 +263,32 @@ def across_rows(rows) -> list[dict[str, str]]:
             "energy_delta": energy,
         })  # fmt: skip
     return found
+
+
+def _claims_markdown(claims) -> list[str]:
+    if not claims:
+        return []
+    lines = [
+        "## Paper's claims at this scale",
+        "",
+        "| claim | paper (reported) | ours | verdict | how |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {md(r.claim)} | {md(r.paper)} | {md(r.ours)} | **{r.verdict}** | "
+              f"{md(r.how)} |" for r in claims]  # fmt: skip
+    return [*lines, ""]
+
+
+def _seeds_markdown(seeds: list[dict[str, str]]) -> list[str]:
+    if not seeds:
+        return []
+    lines = ["## Seeds (one arm trained several times)", "",
+             "| arm | run | seeds | pass@1 % per seed "
+             "| pooled pass@1 % [95% CI: seeds, problems] | spread |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {md(r['arm'])} | {md(r['run'])} | {r['seeds']} | {r['per_seed']} | "
+              f"{r['pooled']} | {r['spread']} |" for r in seeds]  # fmt: skip
+    return [*lines, ""]
 
 
 def _across_markdown(across: dict) -> list[str]:
