@@ -7,7 +7,12 @@ request rates and the ratio ours / bare (target >= 0.90), against
 
 1. llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving the tiny GGUF (the model
    dominates), and
-2. an instant loopback server answering a fixed stream (the client side dominates).
+2. an instant loopback server answering a fixed stream (the client side dominates). It runs in a
+   process of its own, as every real server does, so its work is not charged to the client's
+   interpreter lock (``--server-in-process`` puts it back, as this script did before).
+
+Between the two, "transport" is our openai backend alone (``complete`` on prompts rendered
+beforehand, C threads): what the HTTP client costs, without rendering, scoring and records.
 
     .venv/bin/python benchmarks/curation_throughput.py [--requests 64] [--concurrency 4]
 
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +89,51 @@ def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -
     return len(problems) / (time.perf_counter() - started)
 
 
+def transport(base_url: str, prompts: list[str], concurrency: int, template: str) -> float:
+    """Requests per second of the openai backend alone on rendered prompts (C threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dta_edge.backends.base import SamplingSettings
+    from dta_edge.backends.openai_backend import OpenAIGenerator
+
+    options = OpenAIGenerator.Options(
+        base_url=base_url, api="completions", chat_template=template, concurrency=concurrency
+    )
+    generator = OpenAIGenerator("tiny", options)
+    sampling = SamplingSettings(temperature=0.7, max_tokens=MAX_TOKENS)
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda prompt: generator.complete(prompt, sampling, 0, ()), prompts))
+        return len(prompts) / (time.perf_counter() - started)
+    finally:
+        generator.close()
+
+
+@contextlib.contextmanager
+def instant_server(in_process: bool):
+    """The instant loopback server's base URL, served from this process or a child of its own."""
+    from tests.backends.fault_server import FaultServer
+
+    if in_process:
+        server = FaultServer([])
+        try:
+            yield server.base_url
+        finally:
+            server.close()
+        return
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); "
+            "from tests.backends.fault_server import FaultServer; "
+            "print(FaultServer([]).base_url, flush=True); time.sleep(86400)")  # fmt: skip
+    root = str(Path(__file__).resolve().parent.parent)
+    child = subprocess.Popen([sys.executable, "-c", code, root], stdout=subprocess.PIPE, text=True)
+    try:
+        yield child.stdout.readline().strip()
+    finally:
+        child.kill()
+        child.wait()
+
+
 def bodies_for(problems, template: str) -> list[dict]:
     """The exact bodies our teacher sends (same prompt, sampling and streaming)."""
     from dta_edge.curation.prompts import render
@@ -112,21 +163,27 @@ def main() -> None:
         default="both",
         help="instant: the instant loopback server alone (client capacity)",
     )
+    parser.add_argument(
+        "--server-in-process",
+        action="store_true",
+        help="serve the instant server from this process (shares the client's interpreter lock)",
+    )
     args = parser.parse_args()
 
     from dta_edge.backends.llama_server import serve_gguf
     from dta_edge.models.references import resolve_model
     from dta_edge.models.tiny import tiny_model
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
-    from tests.backends.fault_server import FaultServer
 
     template = str(tiny_model().path)
     problems = list(generate_problems(ProblemsConfig(n=args.requests, seed=8)))
     with open(Path(template) / "chat_template.jinja") as handle:
         bodies = bodies_for(problems, handle.read())
-    instant = FaultServer([])
-    servers = [("instant loopback server", instant.base_url)]
+    prompts = [body["prompt"] for body in bodies]
     with contextlib.ExitStack() as stack:
+        instant = stack.enter_context(instant_server(args.server_in_process))
+        where = "this process" if args.server_in_process else "its own process"
+        servers = [(f"instant loopback server ({where})", instant)]
         if args.servers == "both":
             gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
             served = stack.enter_context(serve_gguf(gguf))
@@ -136,11 +193,12 @@ def main() -> None:
                 asyncio.run(bare_client(base, bodies[:4], concurrency))  # warm-up
                 with tempfile.TemporaryDirectory() as work:
                     mine = ours(base, problems, concurrency, Path(work), template)
+                alone = transport(base, prompts, concurrency, template)
                 bare = asyncio.run(bare_client(base, bodies, concurrency))
-                print(f"{label}: curation {mine:.1f} req/s, bare asyncio client {bare:.1f} "
-                      f"req/s, ratio {mine / bare:.3f} ({args.requests} requests, concurrency "
+                print(f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, bare "
+                      f"asyncio client {bare:.1f} req/s, ratio {mine / bare:.3f} (transport "
+                      f"{alone / bare:.3f}; {args.requests} requests, concurrency "
                       f"{concurrency})", flush=True)  # fmt: skip
-    instant.close()
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ class Watchdog:
                 self._thread.start()
             self._live[token] = sock
             heapq.heappush(self._heap, (deadline, token, sock))
-            self._wake.notify()
+            if self._heap[0][1] == token:  # the thread sleeps until an earlier deadline
+                self._wake.notify()
         return token
 
     def unwatch(self, token: int) -> bool:
@@ -196,7 +197,10 @@ def _over_deadline(limits: Limits) -> TransportError:
     )  # fmt: skip
 
 
-def _proxy_for(url: str) -> tuple[str, int] | None:
+Proxy = tuple[str, int] | None
+
+
+def _proxy_for(url: str) -> Proxy:
     """The HTTP(S) proxy the environment names for ``url`` (as urllib would use), or None."""
     from urllib.request import getproxies, proxy_bypass
 
@@ -208,8 +212,8 @@ def _proxy_for(url: str) -> tuple[str, int] | None:
     return (found.hostname, found.port or 80) if found.hostname else None
 
 
-def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
-    """A connection for ``url`` (through the environment's proxy, if any) and the request target.
+def _connect(url: str, proxy: Proxy, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """A connection for ``url`` (through ``proxy``, if any) and the request target.
 
     Through a proxy, https is tunnelled (CONNECT) and http asks for the absolute URL; either way
     the origin checks above apply to the URL, never to the proxy.
@@ -218,7 +222,6 @@ def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    proxy = _proxy_for(url)
     if parts.scheme == "https":
         context = ssl.create_default_context()
         if proxy is None:
@@ -251,23 +254,47 @@ def _follow(url: str, status: int, location: str | None, home: tuple[str, str, i
     return following
 
 
-def post(
-    url: str, payload: bytes, headers: dict[str, str], limits: Limits, watchdog: Watchdog
-) -> Reply:
-    """POST ``payload`` to ``url``; the open 2xx reply, following same-origin redirects only.
+class HttpClient:
+    """POSTs within ``limits``: one deadline watchdog, and the environment's proxies read once.
 
-    Raises:
-        HttpStatus: a status that is neither 2xx nor a followed redirect (body capped at 4 KiB).
-        TransportError: the connection failed (retryable), the deadline passed, a redirect left
-            the origin or looped (not retryable).
+    Reading the proxy variables walks the whole environment; at hundreds of requests a second
+    that was an eighth of the client's time, so each origin's proxy is looked up on first use.
     """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._watchdog = Watchdog()
+        self._proxies: dict[tuple[str, str, int], Proxy] = {}
+
+    def post(self, url: str, payload: bytes, headers: dict[str, str]) -> Reply:
+        """POST ``payload`` to ``url``; the open 2xx reply, following same-origin redirects only.
+
+        Raises:
+            HttpStatus: a status neither 2xx nor a followed redirect (body capped at 4 KiB).
+            TransportError: the connection failed (retryable), the deadline passed, a redirect
+                left the origin or looped (not retryable).
+        """
+        home = origin(url)
+        if home not in self._proxies:
+            self._proxies[home] = _proxy_for(url)
+        return _post(url, self._proxies[home], payload, headers, self.limits, self._watchdog)
+
+    def close(self) -> None:
+        """End the watchdog's thread."""
+        self._watchdog.close()
+
+
+def _post(
+    url: str, proxy: Proxy, payload: bytes, headers: dict[str, str], limits: Limits,
+    watchdog: Watchdog,
+) -> Reply:  # fmt: skip
     deadline = time.perf_counter() + limits.deadline_s
     home = origin(url)
     for _hop in range(limits.max_redirects + 1):
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             raise _over_deadline(limits)
-        connection, target = _connect(url, min(limits.read_timeout_s, remaining))
+        connection, target = _connect(url, proxy, min(limits.read_timeout_s, remaining))
         token = None
         try:
             connection.connect()

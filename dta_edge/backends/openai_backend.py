@@ -36,7 +36,7 @@ from dta_edge.backends.base import (
     split_reasoning,
     truncate_at_stop,
 )
-from dta_edge.backends.http_transport import HttpStatus, Limits, TransportError, Watchdog, post
+from dta_edge.backends.http_transport import HttpClient, HttpStatus, Limits, TransportError
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.secrets import check_endpoint_url
@@ -119,12 +119,11 @@ class OpenAIGenerator(PromptBackend):
         self._pick = threading.Lock()
         self._slots = {url: threading.BoundedSemaphore(options.concurrency) for url in urls}
         self._random = random.Random()  # jitter only; never seeds anything else
-        self._watchdog = Watchdog()  # one thread, cutting off requests at their deadline
-        self._limits = Limits(
+        self._http = HttpClient(Limits(
             read_timeout_s=options.timeout_s, deadline_s=options.request_timeout_s,
             max_body_bytes=int(options.max_response_mib * 2**20),
             max_line_bytes=int(options.max_line_kib * 1024),
-        )  # fmt: skip
+        ))  # fmt: skip
         self._template: str | None = None
         self._key: str | None = None
         if options.api_key_env:
@@ -254,7 +253,7 @@ class OpenAIGenerator(PromptBackend):
         self, url: str, payload: bytes, headers: dict, started: float, *, raw: bool = False
     ) -> dict:
         try:
-            reply = post(url, payload, headers, self._limits, self._watchdog)
+            reply = self._http.post(url, payload, headers)
         except HttpStatus as exc:
             # Error bodies may echo the request, headers included: never store the key.
             detail = self._redact(exc.body.decode("utf-8", errors="replace"))[:300]
@@ -288,7 +287,7 @@ class OpenAIGenerator(PromptBackend):
 
     def close(self) -> None:
         """End the deadline watchdog's thread."""
-        self._watchdog.close()
+        self._http.close()
 
     def _redact(self, text: str) -> str:
         from dta_edge.secrets import redact

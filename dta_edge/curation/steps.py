@@ -1,15 +1,16 @@
 """The loop every curation step runs: bounded parallel work, results kept on one thread.
 
 Phase I (teachers), Phase II rewriting and the judge all send requests ``workers`` at a time and
-append each finished result to their JSONL file from the calling thread, so appends never
+append each finished result to their JSONL file at once, one append at a time, so appends never
 interleave and a crash loses only what was in flight; a resumed step passes only the items its
 file does not hold yet.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,12 +40,17 @@ def run_bounded(
 ) -> None:
     """``keep(item, work(item))`` for every item, at most ``workers`` ``work`` calls at once.
 
+    Each pool thread keeps its own result as soon as it has it, under one lock, so appends never
+    interleave. After the first failure (in ``work`` or ``keep``, a full disk say) no new item
+    starts and the failure is raised once the items in flight have finished: before, the pool
+    went on sending every remaining request and threw the answers away.
+
     Args:
         items: what is still to do.
-        work: the request (may run on a pool thread; must not write files).
-        keep: writes the result (always on the calling thread, in completion order).
+        work: the request (may run on a pool thread).
+        keep: writes the result (never two at once; in completion order).
         workers: concurrent ``work`` calls; 1 runs everything in order on this thread.
-        on_done: called after each item is kept (progress bars).
+        on_done: called after each item is kept (progress bars), under the same lock.
     """
     done = on_done or (lambda: None)
     if workers <= 1:
@@ -52,8 +58,22 @@ def run_bounded(
             keep(item, work(item))
             done()
         return
+    writing = threading.Lock()
+    failed = threading.Event()
+
+    def run(item: T) -> None:
+        if failed.is_set():
+            return
+        try:
+            result = work(item)
+            with writing:
+                keep(item, result)
+                done()
+        except BaseException:
+            failed.set()
+            raise
+
     with ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(work, item): item for item in items}
-        for future in as_completed(futures):
-            keep(futures[future], future.result())
-            done()
+        futures = [pool.submit(run, item) for item in items]
+    for future in futures:
+        future.result()  # the first failure, in submission order

@@ -1,0 +1,84 @@
+"""The curation steps' bounded loop: every item kept once, writes never overlap, a failure stops
+new requests instead of sending the rest and throwing their answers away."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from dta_edge.curation.steps import run_bounded
+
+
+def test_every_item_is_kept_once_and_no_two_writes_overlap():
+    kept: list[int] = []
+    writing = 0
+    overlaps = 0
+    lock = threading.Lock()
+    running = 0
+    most_running = 0
+
+    def work(item: int) -> int:
+        nonlocal running, most_running
+        with lock:
+            running += 1
+            most_running = max(most_running, running)
+        time.sleep(0.002)
+        with lock:
+            running -= 1
+        return item * item
+
+    def keep(item: int, result: int) -> None:
+        nonlocal writing, overlaps
+        writing += 1
+        overlaps += writing > 1
+        time.sleep(0.001)  # a slow disk: another writer would be seen here
+        kept.append(result - item * item + item)
+        writing -= 1
+
+    ticks = []
+    run_bounded(range(200), work, keep, workers=8, on_done=lambda: ticks.append(1))
+    assert sorted(kept) == list(range(200))
+    assert overlaps == 0
+    assert len(ticks) == 200
+    assert 1 < most_running <= 8
+
+
+def test_a_failed_write_stops_new_requests():
+    """A full disk on the first record: the requests in flight finish, no new one is sent."""
+    sent = []
+
+    def work(item: int) -> int:
+        sent.append(item)
+        time.sleep(0.005)
+        return item
+
+    def keep(_item: int, _result: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        run_bounded(range(500), work, keep, workers=4)
+    assert len(sent) < 20  # the 4 in flight and a few already picked up, not all 500
+
+
+def test_a_failed_request_is_raised_after_the_ones_in_flight_are_kept():
+    kept = []
+
+    def work(item: int) -> int:
+        if item == 3:
+            raise RuntimeError("a broken template")
+        time.sleep(0.01)
+        return item
+
+    with pytest.raises(RuntimeError, match="broken template"):
+        run_bounded(range(100), work, lambda item, _r: kept.append(item), workers=4)
+    assert len(kept) < 20
+    assert len(set(kept)) == len(kept)
+
+
+def test_one_worker_runs_in_order_on_the_calling_thread():
+    seen = []
+    run_bounded([3, 1, 2], lambda i: (i, threading.get_ident()), lambda i, r: seen.append(r))
+    assert [item for item, _ in seen] == [3, 1, 2]
+    assert {thread for _, thread in seen} == {threading.get_ident()}
