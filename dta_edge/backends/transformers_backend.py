@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # annotation only: profiles sit a floor above the backends
     from dta_edge.profiles import DeviceProfile
 
 
-class _FirstTokenClock:
+class FirstTokenClock:
     """A generate() streamer that notes when the first new token arrives.
 
     transformers calls ``put`` once with the prompt, then once per generated token.
@@ -29,12 +29,13 @@ class _FirstTokenClock:
         self.first_token_at: float | None = None
 
     def put(self, value) -> None:
+        """Count a call; the second is the first new token."""
         self.calls += 1
         if self.calls == 2:
             self.first_token_at = time.perf_counter()
 
     def end(self) -> None:
-        pass
+        """Nothing to flush."""
 
 
 class TransformersGenerator(PromptBackend):
@@ -109,7 +110,7 @@ class TransformersGenerator(PromptBackend):
             pad_token_id=self.end_ids[0],
             stop_strings=list(stop) or None,
         )
-        clock = _FirstTokenClock()
+        clock = FirstTokenClock()
         torch.manual_seed(seed)
         with torch.no_grad():
             output = self.model.generate(
