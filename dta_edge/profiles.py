@@ -75,6 +75,12 @@ class DeviceProfile(FrozenModel):
         description="Peak memory bandwidth, for the roofline (None: no roofline share; "
         "`dta profile measure` measures it).",
     )
+    matvec_gflops: dict[str, float] | None = Field(
+        default=None,
+        description="llama.cpp's CPU matrix-vector rate per ggml weight type (q8_0, q4_k, "
+        "...), GFLOP/s in cache with `threads`: decode's compute ceiling beside the "
+        "bandwidth one (`dta profile measure` times it; None: no compute ceiling).",
+    )
     tdp_w: float | None = Field(
         default=None, gt=0, description="Board power, for estimated energy."
     )

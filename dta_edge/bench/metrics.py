@@ -92,6 +92,20 @@ class SystemSummary(FrozenModel):
     prefill_share: float | None = Field(
         default=None, description="prefill_tflops / the profile's peak_tflops, if it gives one."
     )
+    decode_gflops: float | None = Field(
+        default=None, description="2 x matrix-vector parameters x median decode tokens/s (GGUF)."
+    )
+    compute_ceiling_gflops: float | None = Field(
+        default=None,
+        description="The same work at the profile's measured matvec_gflops per weight type.",
+    )
+    compute_share: float | None = Field(
+        default=None, description="decode_gflops / compute_ceiling_gflops."
+    )
+    roofline_binding: str | None = Field(
+        default=None,
+        description="memory or compute: the ceiling that allows fewer decode tokens/s.",
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -7,12 +7,19 @@ in its own quantization type (Q4_K blocks, Q6_K output, f32 norms), a safetensor
 headers. The token embedding is a lookup (one row per token) unless it doubles as the output
 matrix (tied), which is read whole. Achieved bandwidth = bytes per token x decode tokens/s; its
 share of the profile's figure above 100% means the byte count is wrong, not a fast device.
+
+The second ceiling is compute: each weight read is one multiply-add, done by llama.cpp's kernel
+for its quantized type at the rate `dta profile measure` timed in cache (``matvec_gflops``). A
+GGUF's compute-bound decode time per token is the sum over its weight types of 2 x parameters of
+that type / that type's rate. Whichever bound allows fewer tokens/s binds, and a system's share is
+taken of that one; both shares far below 100% say the time goes elsewhere (thread hand-offs,
+graph set-up, the harness).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dta_edge.config import FrozenModel
@@ -29,6 +36,8 @@ class DecodeFootprint:
     weight_bytes: int
     kv_bytes_per_context_token: int
     parameters: int | None  # None where the file cannot say (packed ONNX weights)
+    # parameters in matrix-vector products per ggml type ("q8_0": n), GGUF only
+    matvec_parameters: dict[str, int] = field(default_factory=dict)
 
     def bytes_per_token(self, context_tokens: float) -> float:
         """Weights plus the KV cache at ``context_tokens`` of context."""
@@ -44,6 +53,10 @@ class Roofline(FrozenModel):
     memory_bandwidth_gbs: float | None = None
     prefill_tflops: float | None = None
     prefill_share: float | None = None
+    decode_gflops: float | None = None  # 2 x matrix-vector parameters x decode tokens/s
+    compute_ceiling_gflops: float | None = None  # the same work at the measured kernel rates
+    compute_share: float | None = None
+    roofline_binding: str | None = None  # "memory" or "compute": the lower tokens/s bound
 
 
 def gguf_footprint(path: Path) -> DecodeFootprint:
@@ -54,10 +67,12 @@ def gguf_footprint(path: Path) -> DecodeFootprint:
     header = read_gguf_header(path, keep=lambda key: not key.startswith("tokenizer."))
     meta = header.metadata
     arch = str(meta.get("general.architecture", ""))
-    sizes, rows = {}, {}
+    sizes, rows, types = {}, {}, {}
     for tensor in header.tensors:
         sizes[tensor.name] = (tensor.nbytes, math.prod(tensor.shape))
         rows[tensor.name] = tensor.shape[0] if tensor.shape else 1  # ggml order: row length first
+        if len(tensor.shape) == 2:
+            types[tensor.name] = tensor.type_name
     weight_bytes, params = _weights_read(sizes, rows)
     layers = int(meta.get(f"{arch}.block_count", 0) or 0)
     heads = int(meta.get(f"{arch}.attention.head_count", 1) or 1)
@@ -66,7 +81,21 @@ def gguf_footprint(path: Path) -> DecodeFootprint:
     key = int(meta.get(f"{arch}.attention.key_length", width // heads if heads else 0) or 0)
     value = int(meta.get(f"{arch}.attention.value_length", key) or key)
     kv = layers * kv_heads * (key + value) * KV_BYTES_PER_VALUE
-    return DecodeFootprint(weight_bytes, kv, params)
+    return DecodeFootprint(weight_bytes, kv, params, _matvec_parameters(sizes, types))
+
+
+def _matvec_parameters(sizes: dict[str, tuple[int, int]], types: dict[str, str]) -> dict[str, int]:
+    """Parameters multiplied per decode step, by ggml type.
+
+    Every matrix counts but a looked-up embedding (one tied to the output is the output matrix).
+    """
+    tied = not any(name in sizes for name in _OUTPUT_NAMES)
+    counted: dict[str, int] = {}
+    for name, kind in types.items():
+        if name in _EMBEDDING_NAMES and not tied:
+            continue
+        counted[kind] = counted.get(kind, 0) + sizes[name][1]
+    return counted
 
 
 def safetensors_footprint(folder: Path) -> DecodeFootprint:
@@ -160,6 +189,28 @@ def model_footprint(model: str) -> DecodeFootprint | None:
     return None
 
 
+def compute_ceiling(
+    matvec_parameters: dict[str, int], matvec_gflops: dict[str, float] | None
+) -> float | None:
+    """GFLOP/s a decode step could reach if only the kernels counted.
+
+    None when a weight type holding over 1% of the parameters was not measured.
+    """
+    total = sum(matvec_parameters.values())
+    if not total or not matvec_gflops:
+        return None
+    seconds = 0.0
+    for kind, count in matvec_parameters.items():
+        rate = matvec_gflops.get(kind)
+        if rate is None:
+            if count > total / 100:
+                return None
+            continue  # a stray small matrix: left out of both sides
+        seconds += 2 * count / (rate * 1e9)
+    counted = sum(c for k, c in matvec_parameters.items() if k in matvec_gflops)
+    return 2 * counted / seconds / 1e9 if seconds else None
+
+
 def roofline(
     footprint: DecodeFootprint,
     decode_tokens_per_s: float | None,
@@ -167,8 +218,12 @@ def roofline(
     memory_bandwidth_gbs: float | None,
     prefill: tuple[float, float] | None = None,
     peak_tflops: float | None = None,
+    matvec_gflops: dict[str, float] | None = None,
 ) -> Roofline | None:
-    """Decode bandwidth achieved and its share of the profile's; prefill compute and its share.
+    """Decode against both ceilings; prefill compute and its share.
+
+    The compute ceiling needs the profile's ``matvec_gflops`` (and a GGUF, whose types say which
+    kernels run).
 
     Prefill TFLOP/s is 2 x parameters x prompt tokens / prefill seconds, from ``prefill`` =
     (prompt tokens, seconds); its share needs the profile's ``peak_tflops``.
@@ -181,6 +236,14 @@ def roofline(
     if prefill is not None and prefill[1] > 0 and footprint.parameters:
         tflops = 2 * footprint.parameters * prefill[0] / prefill[1] / 1e12
         share = tflops / peak_tflops if peak_tflops else None
+    flops_per_token = 2 * sum(footprint.matvec_parameters.values())
+    ceiling = compute_ceiling(footprint.matvec_parameters, matvec_gflops)
+    gflops = flops_per_token * decode_tokens_per_s / 1e9 if flops_per_token else None
+    bounds = {}  # tokens/s each ceiling allows
+    if memory_bandwidth_gbs:
+        bounds["memory"] = memory_bandwidth_gbs * 1e9 / per_token
+    if ceiling:
+        bounds["compute"] = ceiling * 1e9 / flops_per_token
     return Roofline(
         decode_bytes_per_token=per_token,
         decode_bandwidth_gbs=achieved,
@@ -188,4 +251,8 @@ def roofline(
         memory_bandwidth_gbs=memory_bandwidth_gbs,
         prefill_tflops=tflops,
         prefill_share=share,
+        decode_gflops=gflops,
+        compute_ceiling_gflops=ceiling,
+        compute_share=gflops / ceiling if gflops and ceiling else None,
+        roofline_binding=min(bounds, key=bounds.__getitem__) if bounds else None,
     )

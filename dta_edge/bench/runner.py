@@ -286,7 +286,8 @@ def with_roofline(
     prefill = ((statistics.median(r.prompt_tokens or 0 for r in timed),
                 statistics.median(r.ttft_ms / 1000 for r in timed)) if timed else None)  # fmt: skip
     found = roofline(footprint, summary.decode_tokens_per_s_median, context,
-                     profile.memory_bandwidth_gbs, prefill, profile.peak_tflops)  # fmt: skip
+                     profile.memory_bandwidth_gbs, prefill, profile.peak_tflops,
+                     profile.matvec_gflops)  # fmt: skip
     return summary if found is None else summary.model_copy(update=found.model_dump())
 
 

@@ -10,7 +10,8 @@ import typer
 from dta_edge.cli._common import console
 
 profile_app = typer.Typer(
-    help="Device profiles: measure this machine's memory bandwidth (the roofline's ceiling).",
+    help="Device profiles: measure this machine's memory bandwidth and llama.cpp's kernel rates "
+    "(the roofline's two ceilings).",
     no_args_is_help=True,
 )
 
@@ -26,9 +27,22 @@ def profile_measure(
     name: Annotated[str | None, typer.Option(help="Name of the new profile.")] = None,
     array_mib: Annotated[float, typer.Option(help="Size of each array (far above cache).")] = 512,
     repetitions: Annotated[int, typer.Option(help="Runs per kernel; the best counts.")] = 5,
-    threads: Annotated[int | None, typer.Option(help="Default: every core.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Default: the base profile's threads, else every core.")
+    ] = None,
+    compute: Annotated[
+        bool,
+        typer.Option(
+            "--compute/--no-compute",
+            help="Also time llama.cpp's matrix-vector kernels per weight type (the compute "
+            "ceiling; needs llama-cpp-python).",
+        ),
+    ] = True,
 ) -> None:
-    """Measure memory bandwidth (STREAM copy and triad) and write it into a profile.
+    """Measure this machine's two decode ceilings and write them into a profile.
+
+    Memory bandwidth (STREAM copy and triad) and llama.cpp's matrix-vector rate per quantized
+    type, with decode's threads.
 
     Examples:
       dta profile measure --profile cpu --out profiles/my-laptop.yaml
@@ -42,18 +56,31 @@ def profile_measure(
     from dta_edge.storage import atomic_write_text
 
     profile = load_config(resolve_file(base, "profiles"), DeviceProfile)
+    threads = threads or profile.threads
     console.print(f"measuring memory bandwidth: 3 x {array_mib:g} MiB, best of {repetitions}")
     result = measure_bandwidth(array_mib, repetitions, threads)
-    measured = profile.model_copy(update={
-        "name": name or f"{profile.name}-measured",
-        "memory_bandwidth_gbs": round(result.best_gbs, 2),
-    })  # fmt: skip
+    update: dict = {"name": name or f"{profile.name}-measured",
+                    "memory_bandwidth_gbs": round(result.best_gbs, 2)}  # fmt: skip
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"# memory_bandwidth_gbs measured by `dta profile measure` on {stamp}: STREAM copy "
               f"{result.copy_gbs:.2f} GB/s, triad {result.triad_gbs:.2f} GB/s, {result.threads} "
-              f"threads, 3 x {array_mib:g} MiB arrays, best of {repetitions}.\n"
-              f"# Everything else is copied from {base}.\n")  # fmt: skip
-    atomic_write_text(out_path, header + dump_config(measured))
+              f"threads, 3 x {array_mib:g} MiB arrays, best of {repetitions}.\n")  # fmt: skip
     console.print(f"copy {result.copy_gbs:.2f} GB/s, triad {result.triad_gbs:.2f} GB/s "
-                  f"({result.threads} threads); profile in [bold]{out_path}[/bold] with "
-                  f"memory_bandwidth_gbs {measured.memory_bandwidth_gbs}")  # fmt: skip
+                  f"({result.threads} threads)")  # fmt: skip
+    if compute:
+        from dta_edge.meters.compute_ceiling import measure_compute
+
+        console.print("timing llama.cpp's matrix-vector kernels in cache")
+        kernels = measure_compute(threads=result.threads)
+        update["matvec_gflops"] = kernels.gflops
+        rates = ", ".join(f"{kind} {rate:g}" for kind, rate in kernels.gflops.items())
+        header += (f"# matvec_gflops: llama.cpp's ggml matrix-vector kernels, {kernels.threads} "
+                   f"threads, square matrices of side {' and '.join(map(str, kernels.sizes))} "
+                   f"(the faster counts), best of {kernels.repetitions} graphs.\n")  # fmt: skip
+        console.print(f"GFLOP/s: {rates}")
+    measured = profile.model_copy(update=update)
+    header += f"# Everything else is copied from {base}.\n"
+    atomic_write_text(out_path, header + dump_config(measured))
+    console.print(f"profile in [bold]{out_path}[/bold] with memory_bandwidth_gbs "
+                  f"{measured.memory_bandwidth_gbs}"
+                  + (" and matvec_gflops" if compute else ""))  # fmt: skip

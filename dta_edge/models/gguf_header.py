@@ -36,6 +36,16 @@ class TensorInfo:
     offset: int
 
     @property
+    def type_name(self) -> str:
+        """Ggml's name of its type, lower case ("q8_0", "q4_k", "f16"); "type N" if unknown."""
+        import gguf
+
+        try:
+            return gguf.GGMLQuantizationType(self.ggml_type).name.lower()
+        except ValueError:
+            return f"type {self.ggml_type}"
+
+    @property
     def nbytes(self) -> int:
         """Bytes of its data, from the ggml type's block layout."""
         import gguf

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
+from dta_edge.bench.metrics import SystemSummary
 from dta_edge.layout import DISTILLED, REPORT_HTML, REPORT_MD, RESULTS_CSV, SFT
 from dta_edge.report import plots
 from dta_edge.report.collect import ReportData
@@ -25,9 +26,28 @@ CSV_FIELDS = (
     "cons_at_k", "latency_median_s", "latency_p90_s", "ttft_median_s", "decode_tokens_per_s_median",
     "output_tokens_per_problem", "joules_per_output_token", "joules_per_correct", "meter",
     "energy_estimated", "energy_method", "device", "profile", "decode_bytes_per_token",
-    "decode_bandwidth_gbs", "memory_bandwidth_gbs", "bandwidth_share", "prefill_tflops",
+    "decode_bandwidth_gbs", "memory_bandwidth_gbs", "bandwidth_share", "decode_gflops",
+    "compute_ceiling_gflops", "compute_share", "roofline_binding", "prefill_tflops",
     "prefill_share",
 )  # fmt: skip
+
+
+def roofline_cell(s: SystemSummary) -> str:
+    """Decode against its ceilings: GB/s (share), GFLOP/s (share), which one binds.
+
+    The compute part appears where the profile timed the kernels and the model is a GGUF.
+    """
+    parts = []
+    if s.bandwidth_share is not None:
+        parts.append(f"{s.decode_bandwidth_gbs:.3g} of {s.memory_bandwidth_gbs:.3g} GB/s "
+                     f"({s.bandwidth_share * 100:.1f}%)")  # fmt: skip
+    if s.compute_share is not None:
+        parts.append(f"{s.decode_gflops:.3g} of {s.compute_ceiling_gflops:.3g} GFLOP/s "
+                     f"({s.compute_share * 100:.1f}%)")  # fmt: skip
+    if not parts:
+        return "–"
+    binds = f"; {s.roofline_binding} binds" if s.roofline_binding and len(parts) == 2 else ""
+    return ", ".join(parts) + binds
 
 
 def fmt(value: float | None, spec: str = ".3g") -> str:
@@ -126,7 +146,7 @@ def write_report(
         "drift": data.drift, "pairwise": data.pairwise,
         "tiny": any("embedded:tiny" in s.model for s in data.systems), "scope": scope,
         "fmt": fmt, "funnel_rows": funnel_rows, "headlines": headline_lines(deltas), "zip": zip,
-        "other_protocols": other_protocols,
+        "other_protocols": other_protocols, "roofline_cell": roofline_cell,
         "across": data.across, "across_rows": across_rows,
         "seeds": seed_rows(data.systems, data.scores),
         "claims": list(claims),
@@ -158,15 +178,14 @@ def _markdown(c: dict) -> str:
         lines += ["## Systems (measured)", "",
                   "| system | run | device | pass@1 % [95% CI] | protocol "
                   "| pass@1 % other protocol | cons@k % | p50 lat s | p90 lat s "
-                  "| TTFT s | tok/s | tok/problem | J/token | J/correct | decode GB/s (share) "
+                  "| TTFT s | tok/s | tok/problem | J/token | J/correct | decode vs ceilings "
                   "| quant | meter |",
                   "|---" * 17 + "|"]  # fmt: skip
         for s in c["systems"]:
             low, high = s.pass_at_1_ci95
             cons = "–" if s.cons_at_k is None else f"{s.cons_at_k * 100:.1f} (k={s.k})"
             meter = md(s.meter) + (" (estimated)" if s.energy_estimated else "")
-            roof = ("–" if s.bandwidth_share is None else
-                    f"{s.decode_bandwidth_gbs:.3g} ({s.bandwidth_share * 100:.1f}%)")  # fmt: skip
+            roof = roofline_cell(s)
             lines.append(
                 f"| {md(s.system)} | {md(s.run or '–')} | {md(s.device)} | "
                 f"{s.pass_at_1 * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}] | "

@@ -28,6 +28,33 @@ def test_shares_on_constructed_numbers():
     assert roofline(footprint, 5.0, 0, 100.0, prefill=(10, 0.1)).prefill_share is None
 
 
+def test_the_lower_ceiling_binds_and_types_add_as_times():
+    """Q4_K_M-like mix: 0.9 B q4_k at 150 GFLOP/s and 0.1 B q6_k at 100 GFLOP/s."""
+    footprint = DecodeFootprint(weight_bytes=6 * 10**8, kv_bytes_per_context_token=0,
+                                parameters=10**9,
+                                matvec_parameters={"q4_k": 9 * 10**8, "q6_k": 10**8})  # fmt: skip
+    rates = {"q4_k": 150.0, "q6_k": 100.0, "q8_0": 90.0}
+    ceiling = 2e9 / (2 * 9e8 / 150e9 + 2 * 1e8 / 100e9) / 1e9
+    memory_bound = roofline(footprint, 20.0, 0, memory_bandwidth_gbs=30.0, matvec_gflops=rates)
+    assert memory_bound.compute_ceiling_gflops == pytest.approx(ceiling)
+    assert memory_bound.decode_gflops == pytest.approx(2 * 1e9 * 20 / 1e9)
+    assert memory_bound.compute_share == pytest.approx(40.0 / ceiling)
+    assert memory_bound.roofline_binding == "memory"  # 50 tok/s allowed by memory, 70 by compute
+    compute_bound = roofline(footprint, 20.0, 0, memory_bandwidth_gbs=300.0, matvec_gflops=rates)
+    assert compute_bound.roofline_binding == "compute"
+    # a type the profile did not time (over 1% of the weights): no compute ceiling, no verdict
+    unmeasured = roofline(footprint, 20.0, 0, None, matvec_gflops={"q4_k": 150.0})
+    assert unmeasured.compute_ceiling_gflops is None and unmeasured.roofline_binding is None
+
+
+def test_gguf_matrices_are_counted_by_type(tiny_gguf_f32):
+    header = read_gguf_header(tiny_gguf_f32, keep=frozenset())
+    matrices = sum(
+        t.shape[0] * t.shape[1] for t in header.tensors if len(t.shape) == 2
+    )  # tied embedding: it is the output matrix, so it counts
+    assert gguf_footprint(tiny_gguf_f32).matvec_parameters == {"f32": matrices}
+
+
 def test_tied_gguf_reads_every_tensor(tiny_gguf_f32):
     header = read_gguf_header(tiny_gguf_f32, keep=frozenset())
     footprint = gguf_footprint(tiny_gguf_f32)

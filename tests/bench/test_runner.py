@@ -77,7 +77,7 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     suite_path = write_suite(tmp_path, tiny_gguf_f32)
     profile = load_config(REPO / "profiles/laptop-rtx4060.yaml", DeviceProfile)
-    profile = profile.model_copy(update={"gpu_layers": 0})
+    profile = profile.model_copy(update={"gpu_layers": 0, "matvec_gflops": {"f32": 40.0}})
     summaries = run_suite(load_config(suite_path, BenchSuite), suite_path, profile, tmp_path / "o")
     results = read_jsonl(tmp_path / "o" / "results.jsonl", BenchResult)
     assert len(results) == 4 + 4 * 3
@@ -110,6 +110,15 @@ def test_suite_with_nvml_energy_windows(tiny_gguf_f32, tmp_path, monkeypatch):
         greedy_row.decode_bandwidth_gbs / profile.memory_bandwidth_gbs
     )
     assert summary["systems"][0]["bandwidth_share"] == greedy_row.bandwidth_share
+    # the compute ceiling: the f32 GGUF's matrices at the profile's f32 kernel rate
+    flops = 2 * sum(footprint.matvec_parameters.values())
+    assert greedy_row.decode_gflops == pytest.approx(
+        flops * greedy_row.decode_tokens_per_s_median / 1e9
+    )
+    assert greedy_row.compute_ceiling_gflops == pytest.approx(40.0)
+    allowed = {"memory": profile.memory_bandwidth_gbs * 1e9 / greedy_row.decode_bytes_per_token,
+               "compute": 40.0e9 / flops}  # fmt: skip
+    assert greedy_row.roofline_binding == min(allowed, key=allowed.__getitem__)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The STREAM-style bandwidth measurement and `dta profile measure`."""
+"""The STREAM-style bandwidth measurement and `dta profile measure` (both ceilings)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,14 @@ def test_profile_measure_writes_a_valid_profile(tmp_path):
     assert profile.memory_bandwidth_gbs != shipped.memory_bandwidth_gbs
     assert profile.tdp_w == shipped.tdp_w and profile.energy_meter == shipped.energy_meter
     assert out.read_text().startswith("# memory_bandwidth_gbs measured by `dta profile measure`")
+    assert "# matvec_gflops: llama.cpp's ggml matrix-vector kernels" in out.read_text()
+    assert {"q8_0", "q4_k", "q6_k", "f16"} <= set(profile.matvec_gflops)
+    assert all(rate > 0 for rate in profile.matvec_gflops.values())
+
+
+def test_profile_measure_without_compute_keeps_the_base_profiles_rates(tmp_path):
+    out = tmp_path / "here.yaml"
+    result = run_dta("profile", "measure", "--out", str(out), "--array-mib", "16",
+                     "--repetitions", "1", "--no-compute")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert load_config(out, DeviceProfile).matvec_gflops is None

@@ -118,16 +118,26 @@ def test_roofline_column_and_plot(tmp_path):
     summary = json.loads((assets / "summary.json").read_text())
     first = summary["systems"][0]
     first.update(decode_bytes_per_token=1.1e6, decode_bandwidth_gbs=2.5,
-                 memory_bandwidth_gbs=17.4, bandwidth_share=2.5 / 17.4)  # fmt: skip
+                 memory_bandwidth_gbs=17.4, bandwidth_share=2.5 / 17.4, decode_gflops=4.4,
+                 compute_ceiling_gflops=88.0, compute_share=0.05,
+                 roofline_binding="memory")  # fmt: skip
+    second = summary["systems"][1]
+    second.update(decode_bytes_per_token=1.1e6, decode_bandwidth_gbs=1.0,
+                  memory_bandwidth_gbs=17.4, bandwidth_share=1.0 / 17.4)  # fmt: skip
     (assets / "summary.json").write_text(json.dumps(summary))
     result = run_dta("report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "out" / "report.html").read_text()
+    markdown = (tmp_path / "out" / "report.md").read_text()
     assert "Roofline: decode bandwidth achieved" in html
-    assert "2.5 (14.4% of 17.4)" in html
-    assert "| 2.5 (14.4%) |" in (tmp_path / "out" / "report.md").read_text()
+    both = "2.5 of 17.4 GB/s (14.4%), 4.4 of 88 GFLOP/s (5.0%); memory binds"
+    assert both in html and f"| {both} |" in markdown
+    # no compute ceiling measured: the bandwidth alone, and no verdict on which binds
+    assert "| 1 of 17.4 GB/s (5.7%) |" in markdown
     rows = {r["system"]: r for r in csv.DictReader((tmp_path / "out" / "results.csv").open())}
     assert float(rows[first["system"]]["bandwidth_share"]) == pytest.approx(2.5 / 17.4)
+    assert float(rows[first["system"]]["compute_share"]) == pytest.approx(0.05)
+    assert rows[first["system"]]["roofline_binding"] == "memory"
 
 
 def test_energy_deltas_say_their_kind_and_never_mix_models():
