@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dta_edge.models.build_threads import FreeCores
 from dta_edge.models.chat import (
     ENDOFTEXT,
     IM_END,
@@ -155,11 +156,18 @@ def _epoch_batches(examples, batch_size: int, generator) -> list[list[int]]:
     return [batches[i] for i in shuffled]
 
 
+THREAD_CHECK_STEPS = 20  # how often the builder re-reads the free cores (a few seconds)
+
+
 def _train(
-    model, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None
-) -> list[float]:
+    model, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None,
+    threads: int | None,
+) -> tuple[list[float], dict[str, int]]:  # fmt: skip
+    """The pre-training losses, and the optimizer steps run at each thread count."""
     import torch
 
+    free = FreeCores(torch.get_num_threads()) if threads is None else None
+    steps_at: dict[str, int] = {}
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=0.01, betas=(0.9, 0.95)
@@ -168,6 +176,10 @@ def _train(
     losses: list[float] = []
     model.train()
     for step in range(config.steps):
+        if free is not None and step % THREAD_CHECK_STEPS == 0:
+            torch.set_num_threads(free.threads())
+        count = str(torch.get_num_threads() if threads is None else threads)
+        steps_at[count] = steps_at.get(count, 0) + 1
         if not schedule:
             schedule = _epoch_batches(examples, config.batch_size, generator)
         batch = [examples[i] for i in schedule.pop()]
@@ -190,7 +202,7 @@ def _train(
         if on_step is not None:
             on_step(step + 1, config.steps, losses[-1])
     model.eval()
-    return losses
+    return losses, steps_at
 
 
 def _qwen3_config(config: TinyModelConfig, vocab_size: int, pad_id: int, eos_id: int):
@@ -216,7 +228,10 @@ def _qwen3_config(config: TinyModelConfig, vocab_size: int, pad_id: int, eos_id:
 
 
 def build_tiny_model(
-    config: TinyModelConfig, out_dir: Path, on_step: StepCallback | None = None
+    config: TinyModelConfig,
+    out_dir: Path,
+    on_step: StepCallback | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Build the model into ``out_dir`` (no cache); return its build info.
 
@@ -224,6 +239,9 @@ def build_tiny_model(
         config: architecture and pre-training recipe.
         out_dir: an empty or new folder.
         on_step: called after every optimizer step with (step, total, loss), for progress bars.
+        threads: torch threads for the whole build; None follows the cores other processes
+            leave free (models/build_threads.py), never more than torch's own count. The
+            weights are the same either way.
     """
     import torch
     import transformers
@@ -241,11 +259,17 @@ def build_tiny_model(
         tokenizer.convert_tokens_to_ids(IM_END),
     )
     model_config = _qwen3_config(config, len(tokenizer), pad_id, eos_id)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = Qwen3ForCausalLM(model_config)
-        examples = _examples(tokenizer, pairs, config.max_seq_len)
-        losses = _train(model, examples, pad_id, config, on_step)
+    before = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = Qwen3ForCausalLM(model_config)
+            examples = _examples(tokenizer, pairs, config.max_seq_len)
+            losses, steps_at = _train(model, examples, pad_id, config, on_step, threads)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting, whatever the build chose
     model.generation_config = GenerationConfig(
         bos_token_id=pad_id,
         eos_token_id=[eos_id, pad_id],
@@ -266,6 +290,7 @@ def build_tiny_model(
         "final_loss": sum(tail) / len(tail),
         "first_loss": losses[0],
         "build_seconds": round(time.perf_counter() - started, 1),
+        "steps_at_threads": steps_at,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
@@ -365,9 +390,9 @@ def train_further(
     model = load_causal_lm(model_dir, dtype=torch.float32)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        losses = _train(
+        losses, _ = _train(
             model, _examples(tokenizer, pairs, config.max_seq_len), tokenizer.pad_token_id,
-            config, on_step,
+            config, on_step, torch.get_num_threads(),  # the trainer's own setting, as before
         )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
