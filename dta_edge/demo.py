@@ -59,7 +59,8 @@ class DemoSettings(FrozenModel):
 
 FAST = DemoSettings(
     train_problems=240, bench_problems=60, vote_k=2, max_tokens=64, analysis_problems=12,
-    train_epochs=8, big="curation/demo-big-fast.yaml", seeds=2,
+    train_epochs=8, student="curation/demo-student-fast.yaml", big="curation/demo-big-fast.yaml",
+    seeds=2,
 )  # fmt: skip
 
 
