@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +111,44 @@ def lora_adapter(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("adapter")
     peft_model.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """This checkout as a wheel, installed without dependencies into a venv outside it.
+
+    That venv sees the project's dependencies through a .pth line naming their site-packages
+    (a path line runs none of that folder's .pth files), so the checkout's editable install
+    stays invisible and ``dta_edge`` can only come from the wheel.
+    """
+    root = tmp_path_factory.mktemp("installed")
+    source = root / "source"  # the checkout's files, without its build/ (a stale build/lib
+    listed = subprocess.run(  # would put modules since moved or removed into the wheel)
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    wheels = root / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels), str(source)],
+                   check=True, capture_output=True, cwd=root)  # fmt: skip
+    (wheel,) = wheels.glob("dta_edge-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (purelib,) = (venv / "lib").glob("python*/site-packages")
+    (purelib / "dta-edge-deps.pth").write_text(site.getsitepackages()[0] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                    "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True)  # fmt: skip
+    return venv
+
+
+def dta(venv: Path, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed wheel's `dta` in ``cwd``, nothing from the checkout on its path."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([str(venv / "bin" / "dta"), *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)  # fmt: skip

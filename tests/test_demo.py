@@ -1,5 +1,8 @@
 """`dta demo --fast`: the whole chain offline on fixed seeds, then a rerun that skips every stage.
 
+It runs from the installed wheel in a temporary directory (the ``installed`` fixture), so this
+one run also shows that the wheel carries every shipped file the demo needs.
+
 What must hold on these seeds is asserted, not exact numbers: the fine-tuned students beat the
 base, Phase II lowers the student's NLL, the two training sets are matched, and the big
 baseline's thinking row spends more tokens than its non-thinking row.
@@ -11,13 +14,13 @@ import pytest
 
 from dta_edge.demo import STAGES
 
-from .conftest import run_dta
+from .conftest import dta
 
 
 @pytest.mark.slow
-def test_fast_demo_shows_the_method_and_resumes(tmp_path):
+def test_fast_demo_shows_the_method_and_resumes(installed, tmp_path):
     out = tmp_path / "demo"
-    first = run_dta("demo", "--fast", "--out", str(out), timeout=1500)
+    first = dta(installed, tmp_path, "demo", "--fast", "--out", "demo", timeout=1500)
     assert first.returncode == 0, first.stderr[-2000:]
     report = out / "report" / "report.html"
     assert first.stdout.strip().splitlines()[-1].endswith("report.html")
@@ -68,6 +71,6 @@ def test_fast_demo_shows_the_method_and_resumes(tmp_path):
     assert len(claims) == 8  # accuracy x2, energy, latency, token shift, drift, loss, pairwise
     assert not [line for line in claims if ": not measured (" in line]
 
-    second = run_dta("demo", "--fast", "--out", str(out), timeout=300)
+    second = dta(installed, tmp_path, "demo", "--fast", "--out", "demo", timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count("done before") == len(STAGES)

@@ -4,54 +4,17 @@ The wheel is built from this checkout and installed (no dependencies) into a fre
 it. That venv sees the project's installed dependencies through a .pth line naming their
 site-packages: a path line adds that folder to sys.path but runs none of its .pth files, so the
 checkout's editable install stays invisible and ``dta_edge`` can only come from the wheel.
+The ``installed`` fixture lives in conftest: tests/test_demo.py runs the fast demo through it
+too, from a temporary directory, so the suite runs the demo once and proves both.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import site
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("installed")
-    source = root / "source"  # the checkout's files, without its build/ (a stale build/lib
-    listed = subprocess.run(  # would put modules since moved or removed into the wheel)
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, source / name)
-    wheels = root / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(source)],
-                   check=True, capture_output=True, cwd=root)  # fmt: skip
-    (wheel,) = wheels.glob("dta_edge-*.whl")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    (purelib,) = (venv / "lib").glob("python*/site-packages")
-    (purelib / "dta-edge-deps.pth").write_text(site.getsitepackages()[0] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                    "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)  # fmt: skip
-    return venv
-
-
-def dta(venv: Path, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("PYTHONPATH", None)
-    return subprocess.run([str(venv / "bin" / "dta"), *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)  # fmt: skip
+from .conftest import dta
 
 
 @pytest.mark.slow
@@ -75,13 +38,6 @@ def test_shipped_names_resolve_from_anywhere(installed, tmp_path):
     unknown = dta(installed, tmp_path, "curate", "--recipe", "no-such-recipe", "--out", "c")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert "telemath-qwen3" in unknown.stderr  # the shipped names are listed
-
-
-@pytest.mark.slow
-def test_fast_demo_runs_from_a_temporary_directory(installed, tmp_path):
-    result = dta(installed, tmp_path, "demo", "--fast", "--out", "demo")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert (tmp_path / "demo" / "report" / "report.html").is_file()
 
 
 def test_test_inputs_stay_out_of_the_wheel(installed):
