@@ -327,10 +327,12 @@ def tiny_model(
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
         info = build_tiny_model(config, staging, on_step)
-        if final.exists():  # another process finished first; keep theirs
-            shutil.rmtree(staging)
-        else:
+        try:
             staging.rename(final)
+        except OSError:
+            if not (final / BUILD_INFO).exists():
+                raise
+            shutil.rmtree(staging)  # another process finished first (test workers): keep theirs
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -130,3 +130,34 @@ def test_the_weights_do_not_depend_on_the_thread_count(tmp_path):
         digests.add(done.stdout.strip().splitlines()[-1])
     assert len(digests) == 1
     assert len(hashlib.sha256().hexdigest()) == len(digests.pop())
+
+
+def test_two_processes_building_one_model_keep_the_first(tmp_path, monkeypatch):
+    """Test workers share the model cache: the one that renames second keeps the first's build,
+    even when the other's build lands between the check and the rename."""
+    from pathlib import Path
+
+    from dta_edge.models import tiny
+    from dta_edge.models.tiny_config import TinyModelConfig
+
+    config = TinyModelConfig(steps=1)
+    final = tmp_path / config.cache_key()
+
+    def build(_config, staging, _on_step=None):
+        (staging / "model.safetensors").write_text("mine")
+        return {"cache_key": "k"}
+
+    rename = Path.rename
+
+    def racing_rename(self, target):
+        if Path(target) == final and not final.exists():  # the other worker wins just now
+            final.mkdir()
+            (final / "model.safetensors").write_text("theirs")
+            (final / tiny.BUILD_INFO).write_text('{"cache_key": "k"}')
+        return rename(self, target)
+
+    monkeypatch.setattr(tiny, "build_tiny_model", build)
+    monkeypatch.setattr(Path, "rename", racing_rename)
+    found = tiny.tiny_model(config, cache_dir=tmp_path)
+    assert found.path == final and (final / "model.safetensors").read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]  # no staging folder left
