@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -41,9 +41,10 @@ def run_bounded(
     """``keep(item, work(item))`` for every item, at most ``workers`` ``work`` calls at once.
 
     Each pool thread keeps its own result as soon as it has it, under one lock, so appends never
-    interleave. After the first failure (in ``work`` or ``keep``, a full disk say) no new item
-    starts and the failure is raised once the items in flight have finished: before, the pool
-    went on sending every remaining request and threw the answers away.
+    interleave. After the first failure (in ``work`` or ``keep``, a full disk say, or an
+    interrupt of the calling thread) no new item starts and the failure is raised once the
+    items in flight have finished: before, the pool went on sending every remaining request
+    and threw the answers away.
 
     Args:
         items: what is still to do.
@@ -75,5 +76,10 @@ def run_bounded(
 
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(run, item) for item in items]
+        try:
+            wait(futures)
+        except BaseException:
+            failed.set()  # interrupted here (Ctrl-C, SIGTERM): start nothing new either
+            raise
     for future in futures:
         future.result()  # the first failure, in submission order

@@ -77,6 +77,26 @@ def test_a_failed_request_is_raised_after_the_ones_in_flight_are_kept():
     assert len(set(kept)) == len(kept)
 
 
+def test_an_interrupt_of_the_calling_thread_stops_new_requests():
+    """Ctrl-C (or a SIGTERM handler raising) while the pool works: no new request is sent."""
+    import signal
+
+    sent = []
+
+    def work(item: int) -> int:
+        sent.append(item)
+        time.sleep(0.01)
+        return item
+
+    main = threading.main_thread().ident
+    threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(range(1000), work, lambda _item, _result: None, workers=4)
+    at_return = len(sent)
+    time.sleep(0.3)  # nothing left running behind the caller's back
+    assert len(sent) == at_return < 200  # about 40 by the interrupt
+
+
 def test_one_worker_runs_in_order_on_the_calling_thread():
     seen = []
     run_bounded([3, 1, 2], lambda i: (i, threading.get_ident()), lambda i, r: seen.append(r))
