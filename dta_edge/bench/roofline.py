@@ -11,9 +11,10 @@ share of the profile's figure above 100% means the byte count is wrong, not a fa
 The second ceiling is compute: each weight read is one multiply-add, done by llama.cpp's kernel
 for its quantized type at the rate `dta profile measure` timed in cache (``matvec_gflops``). A
 GGUF's compute-bound decode time per token is the sum over its weight types of 2 x parameters of
-that type / that type's rate. Whichever bound allows fewer tokens/s binds, and a system's share is
-taken of that one; both shares far below 100% say the time goes elsewhere (thread hand-offs,
-graph set-up, the harness).
+that type / that type's rate. Where both ceilings are known, the one that allows fewer tokens/s
+binds. Both shares well below 100% mean the costs add rather than overlap (on two CPU threads,
+loading weights and computing with them barely overlap: docs/bench.md) or that the time goes
+elsewhere (thread hand-offs, graph set-up, the harness).
 """
 
 from __future__ import annotations
@@ -254,5 +255,5 @@ def roofline(
         decode_gflops=gflops,
         compute_ceiling_gflops=ceiling,
         compute_share=gflops / ceiling if gflops and ceiling else None,
-        roofline_binding=min(bounds, key=bounds.__getitem__) if bounds else None,
+        roofline_binding=min(bounds, key=bounds.__getitem__) if len(bounds) == 2 else None,
     )

@@ -42,6 +42,8 @@ def test_the_lower_ceiling_binds_and_types_add_as_times():
     assert memory_bound.roofline_binding == "memory"  # 50 tok/s allowed by memory, 70 by compute
     compute_bound = roofline(footprint, 20.0, 0, memory_bandwidth_gbs=300.0, matvec_gflops=rates)
     assert compute_bound.roofline_binding == "compute"
+    # one ceiling alone: nothing to compare, no verdict
+    assert roofline(footprint, 20.0, 0, memory_bandwidth_gbs=30.0).roofline_binding is None
     # a type the profile did not time (over 1% of the weights): no compute ceiling, no verdict
     unmeasured = roofline(footprint, 20.0, 0, None, matvec_gflops={"q4_k": 150.0})
     assert unmeasured.compute_ceiling_gflops is None and unmeasured.roofline_binding is None
