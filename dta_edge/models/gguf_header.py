@@ -37,7 +37,7 @@ class TensorInfo:
 
     @property
     def type_name(self) -> str:
-        """Ggml's name of its type, lower case ("q8_0", "q4_k", "f16"); "type N" if unknown."""
+        """The ggml name of its type, lower case ("q8_0", "q4_k", "f16"); "type N" if unknown."""
         import gguf
 
         try:

@@ -35,5 +35,8 @@ def test_a_product_that_disagrees_with_numpy_is_refused_not_timed(monkeypatch):
 
 
 def test_an_unknown_type_is_named_before_anything_runs():
-    with pytest.raises(ModelError, match="unknown ggml type 'q9_9'.*q8_0"):
+    with pytest.raises(ModelError, match="unknown or untimeable ggml type 'q9_9'.*q8_0"):
         measure_compute(types=("q8_0", "q9_9"))
+    # a real type that needs an importance matrix would abort inside ggml: refused first
+    with pytest.raises(ModelError, match="untimeable ggml type 'iq2_xxs'"):
+        measure_compute(types=("iq2_xxs",))
