@@ -1,10 +1,11 @@
 """How fast the embedded models build with 1 or 2 threads, quiet and beside a busy core.
 
 Each measurement is a fresh process that builds one model (the tiny default, the demo student,
-the demo's big baseline) with 1 or 2 threads, or "auto" (the builder's own choice: the cores
-other processes leave free, re-read every 20 steps) for its first ``--steps`` optimizer steps,
-into a temporary folder; the steps are timed from the first to the last (corpus and tokenizer
-set-up are timed apart), and the full build is extrapolated from the per-step time.
+the demo's big baseline, and the two `dta demo --fast` models) with 1 or 2 threads, or "auto"
+(the builder's own choice: the cores other processes leave free, re-read every 20 steps) for its
+first ``--steps`` optimizer steps, into a temporary folder; the steps are timed from the first
+to the last (corpus and tokenizer set-up are timed apart), and the full build is extrapolated
+from the per-step time.
 "Busy" runs one competing process spinning a CPU core for the whole measurement, as a second job
 on a 2-core laptop or CI runner would:
 
@@ -26,7 +27,9 @@ import time
 from pathlib import Path
 
 MODELS = {"tiny": None, "demo-student": "curation/demo-student.yaml",
-          "demo-big": "curation/demo-big.yaml"}  # fmt: skip
+          "demo-big": "curation/demo-big.yaml",
+          "demo-student-fast": "curation/demo-student-fast.yaml",
+          "demo-big-fast": "curation/demo-big-fast.yaml"}  # fmt: skip
 CHILD = """
 import json, sys, time
 from pathlib import Path
