@@ -161,12 +161,15 @@ THREAD_CHECK_STEPS = 20  # how often the builder re-reads the free cores (a few 
 
 def _train(
     model, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None,
-    threads: int | None,
+    free: FreeCores | None,
 ) -> tuple[list[float], dict[str, int]]:  # fmt: skip
-    """The pre-training losses, and the optimizer steps run at each thread count."""
+    """The pre-training losses, and the optimizer steps run at each thread count.
+
+    With ``free``, the thread count follows it every ``THREAD_CHECK_STEPS`` steps; without, it
+    stays as the caller set it.
+    """
     import torch
 
-    free = FreeCores(torch.get_num_threads()) if threads is None else None
     steps_at: dict[str, int] = {}
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(
@@ -178,7 +181,7 @@ def _train(
     for step in range(config.steps):
         if free is not None and step % THREAD_CHECK_STEPS == 0:
             torch.set_num_threads(free.threads())
-        count = str(torch.get_num_threads() if threads is None else threads)
+        count = str(torch.get_num_threads())
         steps_at[count] = steps_at.get(count, 0) + 1
         if not schedule:
             schedule = _epoch_batches(examples, config.batch_size, generator)
@@ -260,6 +263,7 @@ def build_tiny_model(
     )
     model_config = _qwen3_config(config, len(tokenizer), pad_id, eos_id)
     before = torch.get_num_threads()
+    free = FreeCores(before) if threads is None else None
     try:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -267,7 +271,7 @@ def build_tiny_model(
             torch.manual_seed(config.seed)
             model = Qwen3ForCausalLM(model_config)
             examples = _examples(tokenizer, pairs, config.max_seq_len)
-            losses, steps_at = _train(model, examples, pad_id, config, on_step, threads)
+            losses, steps_at = _train(model, examples, pad_id, config, on_step, free)
     finally:
         torch.set_num_threads(before)  # the caller's setting, whatever the build chose
     model.generation_config = GenerationConfig(
@@ -394,7 +398,7 @@ def train_further(
         torch.manual_seed(config.seed)
         losses, _ = _train(
             model, _examples(tokenizer, pairs, config.max_seq_len), tokenizer.pad_token_id,
-            config, on_step, torch.get_num_threads(),  # the trainer's own setting, as before
+            config, on_step, None,  # the trainer's own thread setting, as before
         )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
