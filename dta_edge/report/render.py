@@ -46,7 +46,7 @@ def roofline_cell(s: SystemSummary) -> str:
                      f"({s.compute_share * 100:.1f}%)")  # fmt: skip
     if not parts:
         return "–"
-    binds = f"; {s.roofline_binding} binds" if s.roofline_binding and len(parts) == 2 else ""
+    binds = f"; {s.roofline_binding} binds" if s.roofline_binding else ""  # both ceilings known
     return ", ".join(parts) + binds
 
 
