@@ -68,19 +68,25 @@ def profile_measure(
     console.print(f"copy {result.copy_gbs:.2f} GB/s, triad {result.triad_gbs:.2f} GB/s "
                   f"({result.threads} threads)")  # fmt: skip
     if compute:
-        from dta_edge.meters.compute_ceiling import measure_compute
-
-        console.print("timing llama.cpp's matrix-vector kernels in cache")
-        kernels = measure_compute(threads=result.threads)
-        update["matvec_gflops"] = kernels.gflops
-        rates = ", ".join(f"{kind} {rate:g}" for kind, rate in kernels.gflops.items())
-        header += (f"# matvec_gflops: llama.cpp's ggml matrix-vector kernels, {kernels.threads} "
-                   f"threads, square matrices of side {' and '.join(map(str, kernels.sizes))} "
-                   f"(the faster counts), best of {kernels.repetitions} graphs.\n")  # fmt: skip
-        console.print(f"GFLOP/s: {rates}")
+        update["matvec_gflops"], line = _kernel_rates(result.threads)
+        header += line
     measured = profile.model_copy(update=update)
     header += f"# Everything else is copied from {base}.\n"
     atomic_write_text(out_path, header + dump_config(measured))
     console.print(f"profile in [bold]{out_path}[/bold] with memory_bandwidth_gbs "
                   f"{measured.memory_bandwidth_gbs}"
                   + (" and matvec_gflops" if compute else ""))  # fmt: skip
+
+
+def _kernel_rates(threads: int) -> tuple[dict[str, float], str]:
+    """llama.cpp's matrix-vector GFLOP/s per weight type, and the profile's comment line on them."""
+    from dta_edge.meters.compute_ceiling import measure_compute
+
+    console.print("timing llama.cpp's matrix-vector kernels in cache")
+    kernels = measure_compute(threads=threads)
+    console.print("GFLOP/s: " + ", ".join(f"{kind} {rate:g}"
+                                          for kind, rate in kernels.gflops.items()))  # fmt: skip
+    line = (f"# matvec_gflops: llama.cpp's ggml matrix-vector kernels, {kernels.threads} threads, "
+            f"square matrices of side {' and '.join(map(str, kernels.sizes))} (the faster "
+            f"counts), best of {kernels.repetitions} graphs.\n")  # fmt: skip
+    return kernels.gflops, line

@@ -1,4 +1,4 @@
-"""The loop every curation step runs: bounded parallel work, results kept on one thread.
+"""The loop every curation step runs: bounded parallel work, results kept one at a time.
 
 Phase I (teachers), Phase II rewriting and the judge all send requests ``workers`` at a time and
 append each finished result to their JSONL file at once, one append at a time, so appends never
