@@ -230,6 +230,31 @@ def _qwen3_config(config: TinyModelConfig, vocab_size: int, pad_id: int, eos_id:
     )
 
 
+def _pretrain(
+    model_config, examples, pad_id: int, config: TinyModelConfig, on_step: StepCallback | None,
+    threads: int | None,
+) -> tuple:  # fmt: skip
+    """(model, losses, steps at each thread count): seeded, on ``threads`` or the free cores.
+
+    torch's thread count is the caller's again afterwards, whatever the build chose.
+    """
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    before = torch.get_num_threads()
+    free = FreeCores(before) if threads is None else None
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = Qwen3ForCausalLM(model_config)
+            losses, steps_at = _train(model, examples, pad_id, config, on_step, free)
+    finally:
+        torch.set_num_threads(before)
+    return model, losses, steps_at
+
+
 def build_tiny_model(
     config: TinyModelConfig,
     out_dir: Path,
@@ -248,7 +273,7 @@ def build_tiny_model(
     """
     import torch
     import transformers
-    from transformers import GenerationConfig, Qwen3ForCausalLM
+    from transformers import GenerationConfig
 
     from dta_edge.models.tokenizer import train_bpe, wrap_for_transformers
 
@@ -262,18 +287,8 @@ def build_tiny_model(
         tokenizer.convert_tokens_to_ids(IM_END),
     )
     model_config = _qwen3_config(config, len(tokenizer), pad_id, eos_id)
-    before = torch.get_num_threads()
-    free = FreeCores(before) if threads is None else None
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            model = Qwen3ForCausalLM(model_config)
-            examples = _examples(tokenizer, pairs, config.max_seq_len)
-            losses, steps_at = _train(model, examples, pad_id, config, on_step, free)
-    finally:
-        torch.set_num_threads(before)  # the caller's setting, whatever the build chose
+    examples = _examples(tokenizer, pairs, config.max_seq_len)
+    model, losses, steps_at = _pretrain(model_config, examples, pad_id, config, on_step, threads)
     model.generation_config = GenerationConfig(
         bos_token_id=pad_id,
         eos_token_id=[eos_id, pad_id],
