@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dta_edge.export.step_cost import StepCost, measured
+from dta_edge.export.streamed_reference import KnownArgmax
 from dta_edge.export.targets import ExportTarget
 from dta_edge.layout import EXPORTED_FOLDER
 from dta_edge.models.weights import Weights
@@ -93,8 +94,10 @@ def _write_onnx(
 
 
 def _measure_gguf(
-    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
-) -> dict[str, float]:
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet,
+    known: KnownArgmax | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """Tokenization and top-1 parity; ``known``: transformers' argmax another pass computed."""
     from dta_edge.export.parity import gguf_top1_agreement, tokenization_parity
 
     plain, special = tokenization_parity(final, folder_of(source), texts)
@@ -107,22 +110,29 @@ def _measure_gguf(
             texts,
             max_positions=QUICK_POSITIONS if quick else None,
             on_layer=lambda d, t: progress("parity (reference layers)", d, t),
+            known=known,
         ),  # fmt: skip
     }
 
 
 def _measure_hf(
-    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
-) -> dict[str, float]:
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet,
+    known: KnownArgmax | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """Logit distance from the source; it compares logits, so ``known`` argmaxes cannot serve."""
     from dta_edge.export.parity import hf_max_logit_diff
 
     return {"max_abs_logit_diff": hf_max_logit_diff(source, final, texts)}
 
 
 def _measure_onnx(
-    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet
-) -> dict[str, float]:
-    """ONNX parity against a folder (an adapter export writes its merged folder first)."""
+    final: Path, source: Source, texts: list[str], quick: bool, progress: Progress = _quiet,
+    known: KnownArgmax | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """ONNX parity against a folder (an adapter export writes its merged folder first).
+
+    Its reference is a whole-model run on untruncated texts, so ``known`` argmaxes do not serve.
+    """
     from dta_edge.export.onnx_export import onnx_top1_agreement, special_ids_match
 
     source = folder_of(source)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dta_edge.errors import ExportError
-from dta_edge.models.bf16 import float32_to_bf16
+from dta_edge.models.bf16 import bf16_to_float32, float32_to_bf16
 from dta_edge.models.safetensors_stream import TensorEntry, read_float32, read_index
 from dta_edge.models.weights import CheckpointWeights, read_json_object
 
@@ -50,7 +50,8 @@ class LoraDelta:
     def delta(self, path: Path) -> np.ndarray:
         """``scale * B @ A`` in float32, in the base tensor's layout."""
         a, b = read_float32(path, self.a), read_float32(path, self.b)
-        product = (b @ a) * np.float32(self.scale)
+        product = b @ a
+        product *= np.float32(self.scale)  # in place: the same bits as (b @ a) * scale
         return product.T if self.embedding or self.transpose else product
 
 
@@ -257,17 +258,24 @@ class MergedWeights:
             return self.base.raw(name)
         return self._narrowed(name)[0]
 
-    def _merged32(self, name: str) -> np.ndarray:
-        """``W + sum(scale * B @ A)`` in float32, W being the adapter's saved copy if any."""
+    def _source32(self, name: str) -> np.ndarray:
+        """The tensor the deltas are added to, in float32: the adapter's saved copy, else W."""
         if name in self.adapter.saved:
-            merged = read_float32(self.adapter.path, self.adapter.saved[name]).copy()
-        else:
-            merged = self.base.float32(self._base_name(name)).copy()
+            return read_float32(self.adapter.path, self.adapter.saved[name])
+        return self.base.float32(self._base_name(name))
+
+    def _merged32(self, name: str, source: np.ndarray) -> np.ndarray:
+        """``source + sum(scale * B @ A)`` in float32, in a new array (``source`` is kept)."""
+        merged = None
         for target, deltas in self.adapter.deltas.items():
             if self._target(target) == name:
                 for delta in deltas:
-                    merged += delta.delta(self.adapter.path)
-        return merged
+                    product = delta.delta(self.adapter.path)
+                    if merged is None:  # source + first delta, written into the product
+                        merged = np.add(source, product, out=np.ascontiguousarray(product))
+                    else:
+                        merged += product
+        return source.copy() if merged is None else merged
 
     def _narrowed(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(stored array, its float32 value): the merge narrowed to the checkpoint's dtype.
@@ -276,11 +284,12 @@ class MergedWeights:
         apart (torch) is recorded in :attr:`reference_diffs`.
         """
         started = time.perf_counter()
-        merged = self._merged32(name)
+        source = self._source32(name)
+        merged = self._merged32(name, source)
         dtype = self._dtype(name)
         if dtype == "BF16":
             stored: np.ndarray = float32_to_bf16(merged)
-            value = (stored.astype(np.uint32) << 16).view(np.float32)
+            value = bf16_to_float32(stored, out=merged)  # merged is not needed any more
         elif dtype == "F16":
             stored = merged.astype(np.float16)
             value = stored.astype(np.float32)
@@ -288,21 +297,20 @@ class MergedWeights:
             stored = value = merged
         self.seconds += time.perf_counter() - started
         if name not in self.reference_diffs:
-            self.reference_diffs[name] = self._reference_diff(name, value)
+            self.reference_diffs[name] = self._reference_diff(name, value, source)
         return stored, value
 
     def _dtype(self, name: str) -> str:
         return self.base.entry(self._base_name(name)).dtype
 
-    def _reference_diff(self, name: str, value: np.ndarray) -> float:
-        """Max |stored - fp32 reference merge|, the reference computed apart with torch."""
+    def _reference_diff(self, name: str, value: np.ndarray, source: np.ndarray) -> float:
+        """Max |stored - fp32 reference merge|, the reference computed apart with torch.
+
+        ``source`` (the tensor before the merge) is used up: the reference is built in it.
+        """
         import torch
 
-        if name in self.adapter.saved:
-            reference = torch.from_numpy(read_float32(self.adapter.path, self.adapter.saved[name]))
-        else:
-            reference = torch.from_numpy(self.base.float32(self._base_name(name)))
-        reference = reference.to(torch.float32).clone()
+        reference = torch.from_numpy(source)
         for target, deltas in self.adapter.deltas.items():
             if self._target(target) != name:
                 continue
@@ -311,7 +319,7 @@ class MergedWeights:
                 b = torch.from_numpy(read_float32(self.adapter.path, delta.b))
                 product = torch.mm(b, a) * delta.scale
                 reference += product.T if delta.embedding or delta.transpose else product
-        return float((torch.from_numpy(value) - reference).abs().max())
+        return float(reference.sub_(torch.from_numpy(value)).abs_().max())
 
 
 def merged_weights(model_dir: Path, adapter_dir: Path) -> MergedWeights:

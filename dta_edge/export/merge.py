@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dta_edge.errors import ExportError
 from dta_edge.export.checkpoint_writer import FOLDER_FILES, write_checkpoint
 from dta_edge.export.lora_merge import Adapter, MergedWeights, merged_weights
-from dta_edge.export.streamed_reference import load_module
+from dta_edge.export.streamed_reference import ParameterPool, load_module, widened_rows
 from dta_edge.models.weights import CheckpointWeights, Weights
 
 TOKENIZER_FILES = FOLDER_FILES  # the files a converted folder carries beside its weights
@@ -42,7 +42,9 @@ def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
     return write_checkpoint(merged_weights(model_dir, adapter_dir), out_dir)
 
 
-def _lora_layer(layer, index: int, adapter: Adapter, lora_config, base: Weights):
+def _lora_layer(
+    layer, index: int, adapter: Adapter, lora_config, base: Weights, pool: ParameterPool
+):
     """Decoder layer ``index`` with the base's weights and peft's own LoRA modules, unmerged."""
     import torch
     from peft import inject_adapter_in_model
@@ -50,7 +52,7 @@ def _lora_layer(layer, index: int, adapter: Adapter, lora_config, base: Weights)
     holder = torch.nn.Module()  # module names as in the whole model, so peft's patterns match
     holder.model = torch.nn.Module()
     holder.model.layers = torch.nn.ModuleDict({str(index): layer})
-    load_module(layer, f"model.layers.{index}.", base)
+    load_module(layer, f"model.layers.{index}.", base, pool)
     inject_adapter_in_model(lora_config, holder)
     prefix = f"model.layers.{index}."
     state = {}
@@ -70,17 +72,6 @@ def _lora_layer(layer, index: int, adapter: Adapter, lora_config, base: Weights)
     return layer.eval()
 
 
-def _rows(table, start: int):  # -> float32 tensor
-    import numpy as np
-    import torch
-
-    from dta_edge.models.bf16 import bf16_to_float32
-
-    block = table[start : start + _HEAD_ROWS]
-    block = bf16_to_float32(block) if block.dtype == np.uint16 else block
-    return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
-
-
 @dataclass(frozen=True)
 class MergeParity:
     """How the merged model's logits compare with base + adapter, unmerged, on the same texts.
@@ -94,16 +85,34 @@ class MergeParity:
     max_abs_logit_diff: float
     top1_agreement: float
     max_abs_logit: float
+    token_ids: tuple[tuple[int, ...], ...] = field(default=(), repr=False)  # per text, ids run
+    merged_argmax: tuple[tuple[int, ...], ...] = field(default=(), repr=False)  # fp32, per text
+
+    def known_argmax(self) -> dict[tuple[int, ...], list[int]]:
+        """The merged model's argmax by token ids: the reference an export's parity needs."""
+        return {ids: list(best) for ids, best in zip(self.token_ids, self.merged_argmax,
+                                                     strict=True)}  # fmt: skip
 
 
 def _head_compare(check: MergedWeights, merged: Weights, hidden_lora, hidden_merged):
-    """(max |logit diff|, positions whose top token agrees, max |logit|), in row slices."""
+    """(max |logit diff|, merged argmax per position, peft's argmax, max |logit|), in row slices.
+
+    An output head the adapter leaves alone is one stored tensor on both sides: it is read and
+    widened once per slice.
+    """
     import torch
 
     adapter = check.adapter
     tied = bool(merged.config().get("tie_word_embeddings"))
-    merged_table = merged.raw("model.embed_tokens.weight" if tied else "lm_head.weight")
-    if "lm_head.weight" in adapter.saved:  # modules_to_save: the trained copy
+    merged_name = "model.embed_tokens.weight" if tied else "lm_head.weight"
+    merged_table = merged.raw(merged_name)
+    head = "lm_head.weight"
+    shared = merged_name == check._base_name(head) and not (
+        check.changed(merged_name) or check.changed(head)
+    )
+    if shared:
+        base_table = merged_table
+    elif "lm_head.weight" in adapter.saved:  # modules_to_save: the trained copy
         base_table = adapter.factor(adapter.saved["lm_head.weight"])
     else:
         base_table = check.base.raw(check._base_name("lm_head.weight"))
@@ -112,9 +121,15 @@ def _head_compare(check: MergedWeights, merged: Weights, hidden_lora, hidden_mer
     positions = hidden_merged.shape[0]
     best = {side: (torch.full((positions,), -math.inf), torch.zeros(positions, dtype=torch.long))
             for side in ("ours", "theirs")}  # fmt: skip
+    buffers: dict[str, torch.Tensor | None] = {"ours": None, "theirs": None}
     for start in range(0, merged_table.shape[0], _HEAD_ROWS):
-        ours = hidden_merged @ _rows(merged_table, start).T
-        theirs = hidden_lora @ _rows(base_table, start).T
+        ours_block = widened_rows(merged_table, start, _HEAD_ROWS, buffers["ours"])
+        theirs_block = ours_block if shared else widened_rows(
+            base_table, start, _HEAD_ROWS, buffers["theirs"])  # fmt: skip
+        buffers = {side: block if buffers[side] is None else buffers[side]
+                   for side, block in (("ours", ours_block), ("theirs", theirs_block))}  # fmt: skip
+        ours = hidden_merged @ ours_block.T
+        theirs = hidden_lora @ theirs_block.T
         for delta in deltas:
             a = torch.from_numpy(adapter.factor(delta.a))
             b = torch.from_numpy(adapter.factor(delta.b))[start : start + _HEAD_ROWS]
@@ -127,8 +142,7 @@ def _head_compare(check: MergedWeights, merged: Weights, hidden_lora, hidden_mer
             better = values > kept
             best[side] = (torch.where(better, values, kept),
                           torch.where(better, indices + start, kept_index))  # fmt: skip
-    agree = int((best["ours"][1] == best["theirs"][1]).sum())
-    return worst, agree, scale
+    return worst, best["ours"][1], best["theirs"][1], scale
 
 
 def merge_parity(
@@ -152,13 +166,13 @@ def merge_parity(
     import torch
     from transformers.masking_utils import create_causal_mask
 
-    from dta_edge.export.streamed_reference import embed_rows, hf_config
+    from dta_edge.export.streamed_reference import embed_rows, hf_config, parity_ids
     from dta_edge.models.hf_load import causal_lm_from_config, load_lora_config, load_tokenizer
 
     check = merged_weights(model_dir, adapter_dir)  # the base and the adapter, apart
     reference = CheckpointWeights(merged) if isinstance(merged, Path) else merged
     tokenizer = load_tokenizer(model_dir)
-    id_lists = [tokenizer.encode(text, add_special_tokens=False)[:max_positions] for text in texts]
+    id_lists = parity_ids(tokenizer, texts, max_positions)
     config = hf_config(reference)
     lora_config = load_lora_config(adapter_dir)
     with torch.device("meta"):
@@ -175,29 +189,33 @@ def merge_parity(
             for h, p in zip(hidden, positions, strict=True)
         ]  # fmt: skip
         lora_hidden, merged_hidden = list(hidden), list(hidden)
+        lora_pool, merged_pool = ParameterPool(), ParameterPool()
         for index in range(config.num_hidden_layers):
             with torch.device("meta"):
                 lora_layer, merged_layer = layer_class(config, index), layer_class(config, index)
-            lora_layer = _lora_layer(lora_layer, index, check.adapter, lora_config, check.base)
-            load_module(merged_layer, f"model.layers.{index}.", reference)
+            lora_layer = _lora_layer(
+                lora_layer, index, check.adapter, lora_config, check.base, lora_pool
+            )
+            load_module(merged_layer, f"model.layers.{index}.", reference, merged_pool)
             lora_hidden = _run(lora_layer, lora_hidden, context)
             merged_hidden = _run(merged_layer, merged_hidden, context)
             if on_layer is not None:
                 on_layer(index + 1, config.num_hidden_layers)
         norm = skeleton.norm
         load_module(norm, "model.norm.", reference)
-        worst = scale = 0.0
-        agree = positions = 0
-        for lora_h, merged_h in zip(lora_hidden, merged_hidden, strict=True):
-            diff, agreed, logit_scale = _head_compare(
-                check, reference, norm(lora_h)[0], norm(merged_h)[0]
-            )
-            worst, scale = max(worst, diff), max(scale, logit_scale)
-            agree, positions = agree + agreed, positions + lora_h.shape[1]
+        worst, merged_best, lora_best, scale = _head_compare(  # every text in one pass
+            check,
+            reference,
+            torch.cat([norm(h)[0] for h in lora_hidden]),
+            torch.cat([norm(h)[0] for h in merged_hidden]),
+        )
+    lengths = [len(ids) for ids in id_lists]
     return MergeParity(
         max_abs_logit_diff=worst if math.isfinite(worst) else math.inf,
-        top1_agreement=agree / positions if positions else 1.0,
+        top1_agreement=float((merged_best == lora_best).float().mean()) if sum(lengths) else 1.0,
         max_abs_logit=scale,
+        token_ids=tuple(tuple(ids) for ids in id_lists),
+        merged_argmax=tuple(tuple(part.tolist()) for part in merged_best.split(lengths)),
     )
 
 

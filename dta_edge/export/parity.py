@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from dta_edge.export.streamed_reference import KnownArgmax
 from dta_edge.models.gguf_file import load_gguf
 from dta_edge.models.weights import Weights
 
@@ -123,22 +124,23 @@ def greedy_divergences(
 
 def gguf_top1_agreement(
     path: Path, source: Path | Weights, texts: Sequence[str], max_positions: int | None = None,
-    on_layer=None,
+    on_layer=None, known: KnownArgmax | None = None,
 ) -> float:  # fmt: skip
     """Share of teacher-forced positions where llama.cpp's argmax equals transformers' fp32 one.
 
     Texts are tokenized as the model sees them (with its own special tokens) and cut to
     ``max_positions``; the reference is the whole model, or one layer at a time when the
-    checkpoint would not fit in memory in float32 (export/streamed_reference).
+    checkpoint would not fit in memory in float32 (export/streamed_reference), unless
+    ``known`` already holds it.
     """
     import numpy as np
 
-    from dta_edge.export.streamed_reference import reference_argmax
+    from dta_edge.export.streamed_reference import parity_ids, reference_argmax
     from dta_edge.models.hf_load import load_tokenizer
 
     tokenizer = load_tokenizer(source if isinstance(source, Path) else source.folder)
-    id_lists = [tokenizer.encode(text)[:max_positions] for text in texts]
-    reference = reference_argmax(source, id_lists, on_layer=on_layer)
+    id_lists = parity_ids(tokenizer, texts, max_positions)
+    reference = reference_argmax(source, id_lists, on_layer=on_layer, known=known)
     llm = load_gguf(path, logits_all=True, n_ctx=max(len(ids) for ids in id_lists) + 8)
     agree = total = 0
     for ids, expected in zip(id_lists, reference, strict=True):

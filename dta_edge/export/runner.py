@@ -26,6 +26,7 @@ from dta_edge.export.formats import (
     parity_texts,
 )
 from dta_edge.export.step_cost import StepCost, measured
+from dta_edge.export.streamed_reference import KnownArgmax
 from dta_edge.export.targets import ExportTarget, ParityMode
 from dta_edge.layout import MANIFEST, MERGED, NATIVE_LOG
 from dta_edge.runs import package_versions, run_record
@@ -163,14 +164,18 @@ def _texts(target: ExportTarget, mode: str) -> list[str]:
 
 
 def _measure(
-    target: ExportTarget, mode: str, final: Path, source: Source, progress: Progress | None = None
+    target: ExportTarget,
+    mode: str,
+    final: Path,
+    source: Source,
+    progress: Progress | None = None,
+    known: KnownArgmax | None = None,
 ) -> dict[str, float]:
     """Parity of ``final`` with ``source`` in ``mode`` (the manifest's and verify's numbers)."""
     measure = FORMATS[target.format][1]
     texts = _texts(target, mode)
-    if progress is None:
-        return measure(final, source, texts, mode == "quick")
-    return measure(final, source, texts, mode == "quick", progress)
+    quiet: Progress = lambda _step, _done, _total: None  # noqa: E731
+    return measure(final, source, texts, mode == "quick", progress or quiet, known)
 
 
 def _merged_source(
@@ -209,6 +214,7 @@ def _export(
     costs: Costs = {}
     source: Source = model_dir
     merged = None
+    known: KnownArgmax = {}  # the merge check's argmax, reused as the export's reference
     if adapter_dir is not None:
         say("merging adapter (tensor by tensor, in the base's dtype)")
         source, merged = _merged_source(target, model_dir, adapter_dir, out_dir, say)
@@ -231,6 +237,7 @@ def _export(
             parity["merge_max_abs_logit_diff"] = checked.max_abs_logit_diff
             parity["merge_top1_agreement"] = checked.top1_agreement
             parity["merge_max_abs_logit"] = checked.max_abs_logit
+            known = checked.known_argmax()
     unavailable = None
     if mode == "off":
         unavailable = "parity off (--parity off)"
@@ -238,7 +245,7 @@ def _export(
         say(f"measuring parity ({mode})")
         try:
             with measured(costs, "parity"):
-                parity.update(_measure(target, mode, final, source, progress))
+                parity.update(_measure(target, mode, final, source, progress, known))
         except ParityUnavailable as exc:
             unavailable = str(exc)
             say(f"parity not measured: {exc}")

@@ -12,9 +12,10 @@ embedding rows the texts use, and the output matrix is read in slices.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from dta_edge.errors import ExportError
 from dta_edge.models.bf16 import bf16_to_float32
 from dta_edge.models.weights import Weights, as_weights
 from dta_edge.models.weights import float32_bytes as weights_float32_bytes
@@ -27,18 +28,60 @@ def float32_bytes(source: Path | Weights) -> int:
     return weights_float32_bytes(as_weights(source))
 
 
-def load_module(module, prefix: str, weights: Weights) -> None:
-    """Materialise ``module`` on the CPU with the float32 weights stored under ``prefix``."""
-    import torch
+class ParameterPool:
+    """Float32 parameter storage reused from one decoder layer to the next.
 
-    module.to_empty(device="cpu")
-    names = [name for name, _ in module.named_parameters()]
-    state = {name: torch.from_numpy(weights.float32(prefix + name).copy())
-             for name in names}  # fmt: skip
+    Every decoder layer has the same parameter shapes, and each is dropped before the next is
+    loaded. Widening each layer into the previous layer's arrays, instead of fresh ones, spares
+    the kernel faulting in and zeroing about 0.8 GB per 8B layer on every pass (most of the
+    streamed passes' system time, measured). One pool per stream: two layers alive at once
+    (peft's and the merged one) each need their own.
+    """
+
+    def __init__(self) -> None:
+        self._tensors: dict[tuple[str, tuple[int, ...]], object] = {}
+
+    def tensor(self, name: str, shape: tuple[int, ...]):  # -> float32 tensor
+        """The pooled float32 tensor for parameter ``name`` of this shape (made the first time)."""
+        import torch
+
+        key = (name, tuple(shape))
+        if key not in self._tensors:
+            self._tensors[key] = torch.empty(shape, dtype=torch.float32)
+        return self._tensors[key]
+
+
+def fill_float32(out, weights: Weights, name: str) -> None:
+    """Write tensor ``name`` of ``weights``, widened to float32, into the numpy array ``out``."""
+    import numpy as np
+
+    stored = weights.raw(name)
+    if tuple(stored.shape) != tuple(out.shape):
+        raise ExportError(f"{weights.folder}: tensor '{name}' has shape {tuple(stored.shape)}, "
+                          f"the model expects {tuple(out.shape)}")  # fmt: skip
+    if stored.dtype == np.uint16:  # bf16 words
+        bf16_to_float32(stored, out=out)
+    else:
+        np.copyto(out, stored)
+
+
+def load_module(module, prefix: str, weights: Weights, pool: ParameterPool | None = None) -> None:
+    """Materialise ``module`` on the CPU with the float32 weights stored under ``prefix``.
+
+    With a ``pool``, the parameters live in the pool's arrays (overwritten by the next module
+    loaded from it); without one, in arrays of their own.
+    """
+    pool = pool or ParameterPool()
+    state = {}
+    for name, parameter in module.named_parameters():
+        tensor = pool.tensor(name, tuple(parameter.shape))
+        fill_float32(tensor.numpy(), weights, prefix + name)
+        state[name] = tensor
     module.load_state_dict(state, strict=False, assign=True)
     for name, buffer in module.named_buffers():
-        if buffer.is_meta:  # non-persistent buffers (none in these decoder layers) stay unset
-            raise RuntimeError(f"{prefix}{name}: buffer left on the meta device")
+        if buffer.is_meta:  # a buffer made at init (a per-layer rotary table) has no weights
+            raise ExportError(f"{prefix}{name}: a buffer of this architecture's layers; "
+                              "streamed parity loads weights only")  # fmt: skip
 
 
 def embed_rows(weights: Weights, ids: list[int]):  # -> float32 tensor [len(ids), hidden]
@@ -53,19 +96,34 @@ def embed_rows(weights: Weights, ids: list[int]):  # -> float32 tensor [len(ids)
     return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
 
 
+def widened_rows(table, start: int, rows: int, out=None):  # -> float32 tensor
+    """Rows ``start:start+rows`` of a stored matrix in float32, in ``out``'s memory if it fits."""
+    import numpy as np
+    import torch
+
+    block = table[start : start + rows]
+    if out is None or out.shape[0] < block.shape[0] or out.shape[1:] != block.shape[1:]:
+        out = torch.empty(block.shape, dtype=torch.float32)
+    target = out[: block.shape[0]]
+    if block.dtype == np.uint16:  # bf16 words
+        bf16_to_float32(block, out=target.numpy())
+    else:
+        np.copyto(target.numpy(), block)
+    return target
+
+
 def _argmax_over_output(weights: Weights, hidden, tied: bool):  # -> int64 tensor [positions]
     """Argmax of hidden @ W.T with W read in row slices, never whole in float32."""
-    import numpy as np
     import torch
 
     table = weights.raw("model.embed_tokens.weight" if tied else "lm_head.weight")
     best = torch.full((hidden.shape[0],), -math.inf)
     best_id = torch.zeros(hidden.shape[0], dtype=torch.long)
+    buffer = None
     for start in range(0, table.shape[0], _OUTPUT_ROWS):
-        block = table[start : start + _OUTPUT_ROWS]
-        if block.dtype == np.uint16:  # bf16 words
-            block = bf16_to_float32(block)
-        logits = hidden @ torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).T
+        block = widened_rows(table, start, _OUTPUT_ROWS, buffer)
+        buffer = block if buffer is None else buffer
+        logits = hidden @ block.T
         values, index = logits.max(dim=-1)
         better = values > best  # ties keep the lower id, as torch.argmax does
         best = torch.where(better, values, best)
@@ -104,8 +162,9 @@ def streamed_argmax(
         masks = [create_causal_mask(config=config, inputs_embeds=h, attention_mask=None,
                                     cache=None, position_ids=p)
                  for h, p in zip(hidden, positions, strict=True)]  # fmt: skip
+        pool = ParameterPool()
         for index, layer in enumerate(inner.layers):
-            load_module(layer, f"model.layers.{index}.", weights)
+            load_module(layer, f"model.layers.{index}.", weights, pool)
             steps = zip(hidden, masks, rope, positions, strict=True)
             hidden = [layer(h, attention_mask=m, position_embeddings=r, position_ids=p)
                       for h, m, r, p in steps]  # fmt: skip
@@ -115,7 +174,9 @@ def streamed_argmax(
                 on_layer(index + 1, len(inner.layers))
         load_module(inner.norm, "model.norm.", weights)
         tied = bool(getattr(config, "tie_word_embeddings", False))
-        return [_argmax_over_output(weights, inner.norm(h)[0], tied).tolist() for h in hidden]
+        every = torch.cat([inner.norm(h)[0] for h in hidden])  # the head is read once for all
+        best = _argmax_over_output(weights, every, tied)
+        return [part.tolist() for part in best.split([len(ids) for ids in id_lists])]
 
 
 def whole_model(source: Path | Weights):  # -> transformers model, float32, eval mode
@@ -135,14 +196,34 @@ def whole_model(source: Path | Weights):  # -> transformers model, float32, eval
     return model.eval()
 
 
-def reference_argmax(
-    source: Path | Weights, id_lists: Sequence[Sequence[int]], on_layer=None
-) -> list[list[int]]:
-    """Transformers' float32 argmax per position: the whole model when it fits, else streamed.
+KnownArgmax = Mapping[tuple[int, ...], Sequence[int]]  # token ids -> the argmax already computed
 
-    "Fits" means its float32 weights take under a quarter of physical memory, which leaves room
-    for llama.cpp's copy and the activations beside it.
+
+def parity_ids(tokenizer, texts: Sequence[str], max_positions: int | None) -> list[list[int]]:
+    """Each text's token ids as the model sees them (its own special tokens), cut for quick parity.
+
+    Every parity pass tokenizes this way, so a reference computed by one (the merge check's
+    merged side) is the reference of another (the export's), looked up by these ids.
     """
+    return [tokenizer.encode(text)[:max_positions] for text in texts]
+
+
+def reference_argmax(
+    source: Path | Weights,
+    id_lists: Sequence[Sequence[int]],
+    on_layer=None,
+    known: KnownArgmax | None = None,
+) -> list[list[int]]:
+    """Transformers' float32 argmax per position: known, the whole model when it fits, or streamed.
+
+    ``known`` holds argmaxes another pass already computed on these weights (the merge check
+    runs the merged model layer by layer and keeps its argmax), so the layers are not streamed
+    a second time. "Fits" means its float32 weights take under a quarter of physical memory,
+    which leaves room for llama.cpp's copy and the activations beside it.
+    """
+    known = known or {}
+    if all(tuple(ids) in known for ids in id_lists):
+        return [list(known[tuple(ids)]) for ids in id_lists]
     if float32_bytes(source) > _physical_memory() // 4:
         return streamed_argmax(source, id_lists, on_layer)
     import torch

@@ -47,3 +47,43 @@ def test_adapter_for_another_base_is_refused(tiny_model_dir, lora_adapter, tmp_p
     with pytest.raises(ExportError, match="not a peft adapter folder"):
         merge_adapter(tiny_model_dir, tmp_path, tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
+
+
+def test_the_merge_check_hands_the_export_transformers_own_reference(tiny_model_dir, lora_adapter):
+    """The merged side of the check is the merged model: its argmax is what a whole load gives."""
+    from dta_edge.export.formats import parity_texts
+    from dta_edge.export.lora_merge import merged_weights
+    from dta_edge.export.streamed_reference import parity_ids, reference_argmax, streamed_argmax
+    from dta_edge.models.hf_load import load_tokenizer
+
+    merged = merged_weights(tiny_model_dir, lora_adapter)
+    texts = parity_texts(3)
+    checked = merge_parity(tiny_model_dir, lora_adapter, merged, texts, max_positions=24)
+    ids = parity_ids(load_tokenizer(tiny_model_dir), texts, 24)
+    assert [list(t) for t in checked.token_ids] == ids and all(len(t) == 24 for t in ids)
+    whole = reference_argmax(merged, ids)  # the tiny model fits: transformers' whole forward
+    assert [list(best) for best in checked.merged_argmax] == whole
+    assert streamed_argmax(merged, ids) == whole  # pooled layers give the same as fresh ones
+    assert reference_argmax(merged, ids, known=checked.known_argmax()) == whole
+
+
+def test_an_adapter_export_streams_the_reference_layers_once(
+    tiny_model_dir, lora_adapter, tmp_path, monkeypatch
+):
+    """GGUF parity after a merge check reuses its argmax; no second reference pass runs."""
+    from dta_edge.config import load_config
+    from dta_edge.export import streamed_reference
+    from dta_edge.export.runner import export_model
+    from dta_edge.export.targets import ExportTarget
+
+    from ..conftest import REPO
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a second reference pass ran")
+
+    monkeypatch.setattr(streamed_reference, "whole_model", refuse)
+    monkeypatch.setattr(streamed_reference, "streamed_argmax", refuse)
+    target = load_config(REPO / "export" / "cpu-gguf-q8_0.yaml", ExportTarget)
+    manifest = export_model(target, tiny_model_dir, tmp_path / "out", lora_adapter, parity="quick")
+    assert manifest.parity["merge_top1_agreement"] == 1.0
+    assert manifest.parity["top1_agreement"] >= 0.97  # as the subprocess test measures it
