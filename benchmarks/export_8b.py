@@ -272,9 +272,9 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(model, ignore_errors=True)
             shutil.rmtree(args.work / f"adapter-{args.shape}", ignore_errors=True)
-    _print_table(results, args.quants)
-    if args.json:
+    if args.json:  # first: the figures outlive a failure in the table below
         args.json.write_text(json.dumps(results, indent=1))
+    _print_table(results, args.quants)
 
 
 def _print_table(results: dict, quants: list[str]) -> None:
@@ -310,10 +310,6 @@ def _print_table(results: dict, quants: list[str]) -> None:
             )
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _print_totals(results: dict, quant: str) -> None:
     """Our whole export against upstream's merge + convert + quantize, with and without proof."""
     steps = results[f"ours {quant}"]["steps"]
@@ -328,3 +324,7 @@ def _print_totals(results: dict, quant: str) -> None:
         f"{quant}: ours {whole:.0f} s ({proof:.0f} s of it parity) vs upstream {theirs:.0f} s "
         f"(no parity): {whole / theirs:.2f}x, {(whole - proof) / theirs:.2f}x without parity"
     )
+
+
+if __name__ == "__main__":
+    main()
