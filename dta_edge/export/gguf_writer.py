@@ -165,6 +165,8 @@ def write_gguf(
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         for done, plan in enumerate(plans, start=1):
+            if done < len(plans):  # the next tensor's bytes load while this one is written
+                weights.prefetch([plans[done].entry.name])
             writer.write_tensor_data(_tensor_array(plan, weights, permute, config))
             if on_tensor is not None:
                 on_tensor(done, len(plans))

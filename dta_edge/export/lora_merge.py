@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,12 @@ class MergedWeights:
         if not self.changed(name):
             return self.base.raw(name)
         return self._narrowed(name)[0]
+
+    def prefetch(self, names: Sequence[str]) -> None:
+        """Start reading the base tensors these merged tensors start from (a hint)."""
+        stored = {entry.name for entry in self.base.entries()}
+        self.base.prefetch([self._base_name(name) for name in names
+                            if self._base_name(name) in stored])  # fmt: skip
 
     def _source32(self, name: str) -> np.ndarray:
         """The tensor the deltas are added to, in float32: the adapter's saved copy, else W."""

@@ -165,13 +165,7 @@ def merge_parity(
     """
     import torch
 
-    from dta_edge.export.streamed_reference import (
-        hf_config,
-        parity_ids,
-        real_positions,
-        run_layer,
-        text_batch,
-    )
+    from dta_edge.export.streamed_reference import hf_config, parity_ids, real_positions, text_batch
     from dta_edge.models.hf_load import causal_lm_from_config, load_lora_config, load_tokenizer
 
     check = merged_weights(model_dir, adapter_dir)  # the base and the adapter, apart
@@ -179,26 +173,15 @@ def merge_parity(
     tokenizer = load_tokenizer(model_dir)
     id_lists = parity_ids(tokenizer, texts, max_positions)
     config = hf_config(reference)
-    lora_config = load_lora_config(adapter_dir)
     with torch.device("meta"):
         skeleton = causal_lm_from_config(config, dtype=torch.float32).model
-    layer_class = type(skeleton.layers[0])
     with torch.no_grad():
         rotary = type(skeleton.rotary_emb)(config=config)
         hidden, context = text_batch(reference, config, rotary, id_lists)  # one padded batch
-        lora_hidden = merged_hidden = hidden
-        lora_pool, merged_pool = ParameterPool(), ParameterPool()
-        for index in range(config.num_hidden_layers):
-            with torch.device("meta"):
-                lora_layer, merged_layer = layer_class(config, index), layer_class(config, index)
-            lora_layer = _lora_layer(
-                lora_layer, index, check.adapter, lora_config, check.base, lora_pool
-            )
-            load_module(merged_layer, f"model.layers.{index}.", reference, merged_pool)
-            lora_hidden = run_layer(lora_layer, lora_hidden, context)
-            merged_hidden = run_layer(merged_layer, merged_hidden, context)
-            if on_layer is not None:
-                on_layer(index + 1, config.num_hidden_layers)
+        lora_hidden, merged_hidden = _both_sides(
+            check, reference, load_lora_config(adapter_dir), type(skeleton.layers[0]), config,
+            (hidden, context), on_layer,
+        )  # fmt: skip
         norm = skeleton.norm
         load_module(norm, "model.norm.", reference)
         worst, merged_best, lora_best, scale = _head_compare(  # every text in one pass
@@ -213,3 +196,32 @@ def merge_parity(
         token_ids=tuple(tuple(ids) for ids in id_lists),
         merged_argmax=tuple(tuple(part.tolist()) for part in merged_best.split(lengths)),
     )
+
+
+def _both_sides(check: MergedWeights, reference: Weights, lora_config, layer_class, config,
+                batch, on_layer):  # fmt: skip
+    """The batch through every decoder layer twice: peft's unmerged LoRA and the merged weights.
+
+    Each side widens its layers into its own pool (both layers of one index are alive at once).
+    Returns the hidden states after the last layer, (peft's, merged).
+    """
+    import torch
+
+    from dta_edge.export.streamed_reference import prefetch_next, run_layer
+
+    hidden, context = batch
+    lora_hidden = merged_hidden = hidden
+    lora_pool, merged_pool = ParameterPool(), ParameterPool()
+    for index in range(config.num_hidden_layers):
+        with torch.device("meta"):
+            lora_layer, merged_layer = layer_class(config, index), layer_class(config, index)
+        lora_layer = _lora_layer(lora_layer, index, check.adapter, lora_config, check.base,
+                                 lora_pool)  # fmt: skip
+        load_module(merged_layer, f"model.layers.{index}.", reference, merged_pool)
+        for weights in (check.base, reference):  # one file twice when the merge is a view
+            prefetch_next(weights, merged_layer, index, config.num_hidden_layers)
+        lora_hidden = run_layer(lora_layer, lora_hidden, context)
+        merged_hidden = run_layer(merged_layer, merged_hidden, context)
+        if on_layer is not None:
+            on_layer(index + 1, config.num_hidden_layers)
+    return lora_hidden, merged_hidden

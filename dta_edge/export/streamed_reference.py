@@ -164,6 +164,15 @@ def text_batch(weights: Weights, config, rotary, id_lists: Sequence[Sequence[int
                     "position_ids": positions}  # fmt: skip
 
 
+def prefetch_next(weights: Weights, layer, index: int, count: int) -> None:
+    """Start reading layer ``index + 1`` (the output head after the last) while ``index`` runs."""
+    if index + 1 < count:
+        prefix = f"model.layers.{index + 1}."
+        weights.prefetch([prefix + name for name, _ in layer.named_parameters()])
+    else:
+        weights.prefetch(["model.norm.weight", "lm_head.weight", "model.embed_tokens.weight"])
+
+
 def run_layer(layer, hidden, context: dict):  # -> hidden states
     """The batch through one decoder layer (some transformers versions return a tuple)."""
     out = layer(hidden, **context)
@@ -196,6 +205,7 @@ def streamed_argmax(
         pool = ParameterPool()
         for index, layer in enumerate(inner.layers):
             load_module(layer, f"model.layers.{index}.", weights, pool)
+            prefetch_next(weights, layer, index, len(inner.layers))
             hidden = run_layer(layer, hidden, context)
             layer.to("meta")
             if on_layer is not None:

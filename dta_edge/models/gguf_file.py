@@ -39,14 +39,20 @@ def check_gguf(path: Path, *, tensors: bool = True) -> None:
 def load_gguf(path: Path, **kwargs):  # -> llama_cpp.Llama
     """Open a GGUF with llama.cpp on the CPU, quietly, after checking the file is sound.
 
+    It uses every core this process may run on unless ``n_threads`` says otherwise: parity of an
+    8B export on a workstation should not run on two threads.
+
     Raises:
         ExportError: the header check failed, or llama.cpp refused the file (its own reason is
             in its log; the message names the file).
     """
     import llama_cpp
 
+    from dta_edge.models.build_threads import allowed_cpus
+
     check_gguf(path, tensors=not kwargs.get("vocab_only", False))
-    settings = {"n_ctx": 1024, "n_threads": 2, "verbose": False, **kwargs}
+    threads = len(allowed_cpus())  # every core this process may use, as llama-cli does
+    settings = {"n_ctx": 1024, "n_threads": threads, "verbose": False, **kwargs}
     try:
         return llama_cpp.Llama(model_path=str(path), **settings)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -10,6 +10,7 @@ in memory at a time.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from dta_edge.errors import ExportError
 from dta_edge.models.safetensors_stream import (
     TensorEntry,
     iter_index,
+    prefetch,
     read_float32,
     read_raw,
     weight_files,
@@ -43,7 +45,11 @@ class Weights(Protocol):
         ...
 
     def float32(self, name: str) -> np.ndarray:
-        """One tensor widened to float32."""
+        """One tensor widened to float32, in a new array the caller may change."""
+        ...
+
+    def prefetch(self, names: Sequence[str]) -> None:
+        """A hint that these tensors are read next (their bytes may start loading now)."""
         ...
 
 
@@ -117,6 +123,16 @@ class CheckpointWeights:
         """One tensor in float32."""
         self.entry(name)
         return read_float32(*self._where[name])
+
+    def prefetch(self, names: Sequence[str]) -> None:
+        """Start reading these tensors' bytes into the page cache (names not stored are skipped)."""
+        by_shard: dict[Path, list[TensorEntry]] = {}
+        for name in names:
+            if name in self._where:
+                shard, entry = self._where[name]
+                by_shard.setdefault(shard, []).append(entry)
+        for shard, entries in by_shard.items():
+            prefetch(shard, entries)
 
 
 def as_weights(source: Path | Weights) -> Weights:

@@ -213,3 +213,12 @@ def test_other_architectures_match_transformers_logits(architecture, tiny_model_
     scale = np.abs(reference).max()
     assert np.abs(ours - reference).max() <= 2e-3 * scale
     assert (ours.argmax(-1) == reference.argmax(-1)).mean() >= 0.95
+
+
+def test_llama_cpp_gets_every_core_the_process_may_use(gguf_files, monkeypatch):
+    """Parity on a workstation uses its cores; a fixed count would leave most of them idle."""
+    from dta_edge.models import build_threads
+
+    monkeypatch.setattr(build_threads, "allowed_cpus", lambda: {0, 1, 2, 5})
+    assert load_gguf(gguf_files["q8_0"], vocab_only=True).n_threads == 4
+    assert load_gguf(gguf_files["q8_0"], vocab_only=True, n_threads=1).n_threads == 1

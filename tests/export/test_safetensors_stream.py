@@ -45,3 +45,31 @@ def test_truncated_and_corrupt_files(tmp_path):
     (tmp_path / "empty.safetensors").write_bytes(b"12")
     with pytest.raises(ExportError, match="no header"):
         read_index(tmp_path / "empty.safetensors")
+
+
+def test_prefetch_asks_the_kernel_for_exactly_the_named_tensors(tmp_path, monkeypatch):
+    """The next layer's bytes load during this one's work: the hint names their byte ranges."""
+    import os
+    import threading
+
+    import torch
+    from safetensors.torch import save_file
+
+    from dta_edge.models import safetensors_stream
+    from dta_edge.models.weights import CheckpointWeights
+
+    save_file({"a": torch.zeros(64), "b": torch.ones(3, 8)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text("{}")
+    asked, done = [], threading.Event()
+
+    def advise(fd, offset, length, how):
+        asked.append((offset, length, how))
+        done.set()
+
+    monkeypatch.setattr(safetensors_stream.os, "posix_fadvise", advise, raising=False)
+    weights = CheckpointWeights(tmp_path)
+    weights.prefetch(["b", "not stored"])
+    assert done.wait(10)
+    entry = weights.entry("b")
+    assert asked == [(entry.offset, entry.nbytes, os.POSIX_FADV_WILLNEED)]
+    assert np.array_equal(weights.float32("b"), np.ones((3, 8), np.float32))
