@@ -33,9 +33,8 @@ class ParameterPool:
 
     Every decoder layer has the same parameter shapes, and each is dropped before the next is
     loaded. Widening each layer into the previous layer's arrays, instead of fresh ones, spares
-    the kernel faulting in and zeroing about 0.8 GB per 8B layer on every pass (most of the
-    streamed passes' system time, measured). One pool per stream: two layers alive at once
-    (peft's and the merged one) each need their own.
+    the kernel faulting in and zeroing about 0.8 GB per 8B layer on every pass. One pool per
+    stream: two layers alive at once (peft's and the merged one) each need their own.
     """
 
     def __init__(self) -> None:
@@ -144,7 +143,8 @@ def text_batch(weights: Weights, config, rotary, id_lists: Sequence[Sequence[int
     """(hidden, layer keyword arguments): every text's embeddings as one right-padded batch.
 
     One batch makes each decoder layer a few large matrix products instead of one small product
-    per text (measured 2.4x the float32 rate at 4 x 64 positions on 2 cores). Right padding
+    per text (an 8B-shaped layer on 2 cores, 4 texts x 64 positions: 0.86 s batched, 1.12 s one
+    text at a time). Right padding
     changes nothing a text's own positions compute: under the causal mask a position sees only
     the positions before it, all of them the text's own. The padding's outputs are dropped by
     :func:`real_positions`.

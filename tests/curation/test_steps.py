@@ -82,19 +82,25 @@ def test_an_interrupt_of_the_calling_thread_stops_new_requests():
     import signal
 
     sent = []
+    main = threading.main_thread().ident
 
     def work(item: int) -> int:
         sent.append(item)
+        if len(sent) == 40:  # the interrupt comes while the pool is busy, however loaded
+            signal.pthread_kill(main, signal.SIGINT)
         time.sleep(0.01)
         return item
 
-    main = threading.main_thread().ident
-    threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        run_bounded(range(1000), work, lambda _item, _result: None, workers=4)
+    # Ctrl-C's own handler, whatever an earlier test in this process installed in its place
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_bounded(range(1000), work, lambda _item, _result: None, workers=4)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     at_return = len(sent)
     time.sleep(0.3)  # nothing left running behind the caller's back
-    assert len(sent) == at_return < 200  # about 40 by the interrupt
+    assert len(sent) == at_return < 200  # about 44 by the interrupt
 
 
 def test_one_worker_runs_in_order_on_the_calling_thread():
