@@ -261,9 +261,7 @@ class MergedWeights:
 
     def prefetch(self, names: Sequence[str]) -> None:
         """Start reading the base tensors these merged tensors start from (a hint)."""
-        stored = {entry.name for entry in self.base.entries()}
-        self.base.prefetch([self._base_name(name) for name in names
-                            if self._base_name(name) in stored])  # fmt: skip
+        self.base.prefetch([self._base_name(name) for name in names])  # unknown names: skipped
 
     def _source32(self, name: str) -> np.ndarray:
         """The tensor the deltas are added to, in float32: the adapter's saved copy, else W."""

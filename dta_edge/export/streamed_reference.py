@@ -52,12 +52,17 @@ class ParameterPool:
 
 def fill_float32(out, weights: Weights, name: str) -> None:
     """Write tensor ``name`` of ``weights``, widened to float32, into the numpy array ``out``."""
-    import numpy as np
-
     stored = weights.raw(name)
     if tuple(stored.shape) != tuple(out.shape):
         raise ExportError(f"{weights.folder}: tensor '{name}' has shape {tuple(stored.shape)}, "
                           f"the model expects {tuple(out.shape)}")  # fmt: skip
+    _widen_into(out, stored)
+
+
+def _widen_into(out, stored) -> None:
+    """``stored`` (bf16 words or any float type) in float32, written into the array ``out``."""
+    import numpy as np
+
     if stored.dtype == np.uint16:  # bf16 words
         bf16_to_float32(stored, out=out)
     else:
@@ -97,17 +102,13 @@ def embed_rows(weights: Weights, ids: list[int]):  # -> float32 tensor [len(ids)
 
 def widened_rows(table, start: int, rows: int, out=None):  # -> float32 tensor
     """Rows ``start:start+rows`` of a stored matrix in float32, in ``out``'s memory if it fits."""
-    import numpy as np
     import torch
 
     block = table[start : start + rows]
     if out is None or out.shape[0] < block.shape[0] or out.shape[1:] != block.shape[1:]:
         out = torch.empty(block.shape, dtype=torch.float32)
     target = out[: block.shape[0]]
-    if block.dtype == np.uint16:  # bf16 words
-        bf16_to_float32(block, out=target.numpy())
-    else:
-        np.copyto(target.numpy(), block)
+    _widen_into(target.numpy(), block)
     return target
 
 
