@@ -11,8 +11,10 @@ request rates and the ratio ours / bare (target >= 0.90), against
    process of its own, as every real server does, so its work is not charged to the client's
    interpreter lock (``--server-in-process`` puts it back, as this script did before).
 
-Between the two, "transport" is our openai backend alone (``complete`` on prompts rendered
-beforehand, C threads): what the HTTP client costs, without rendering, scoring and records.
+Between the two, "transport" is our openai backend alone (``acomplete`` on prompts rendered
+beforehand, C at a time on the client's loop): what the HTTP client costs, without rendering,
+scoring and records; "blocking callers" is the same through the blocking ``complete`` from C
+threads, as the judge and Phase II call it.
 
     .venv/bin/python benchmarks/curation_throughput.py [--requests 64] [--concurrency 4]
 
@@ -66,15 +68,21 @@ async def bare_client(base_url: str, bodies: list[dict], concurrency: int) -> fl
     return len(bodies) / (time.perf_counter() - started)
 
 
-def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -> float:
-    """Requests per second of Phase I with one openai teacher (k=1)."""
+def ours(
+    base_url: str, problems, concurrency: int, work: Path, template: str, samples: int = 1
+) -> float:
+    """Requests per second of Phase I with one openai teacher, ``samples`` (k) per problem.
+
+    With k > 1, len(problems) / k problems are asked, so the request count stays the same; a
+    problem's prompt is rendered once for its k requests, as in the shipped recipes (k: 4).
+    """
     from dta_edge.backends.base import SamplingSettings
     from dta_edge.curation.phase1 import run_phase1
     from dta_edge.curation.recipe import CurationRecipe, ModelSpec, StudentSpec, TeacherSpec
     from dta_edge.tasks.sources import ProblemSource
 
     teacher = TeacherSpec(
-        name="served", concurrency=concurrency,
+        name="served", concurrency=concurrency, k=samples,
         model=ModelSpec(backend="openai", model="tiny", sampling=SamplingSettings(
             temperature=0.7, max_tokens=MAX_TOKENS),
             options={"base_url": base_url, "api": "completions", "chat_template": template}),
@@ -83,14 +91,40 @@ def ours(base_url: str, problems, concurrency: int, work: Path, template: str) -
         name="bench", problems=ProblemSource(file="unused"), student=StudentSpec(model="unused"),
         teachers=(teacher,),
     )  # fmt: skip
+    asked = problems[: len(problems) // samples]
     run_phase1(recipe, problems[:4], work / "warm-up")  # imports and first connections
     started = time.perf_counter()
-    run_phase1(recipe, problems, work / "run")
-    return len(problems) / (time.perf_counter() - started)
+    run_phase1(recipe, asked, work / "run")
+    return len(asked) * samples / (time.perf_counter() - started)
 
 
 def transport(base_url: str, prompts: list[str], concurrency: int, template: str) -> float:
-    """Requests per second of the openai backend alone on rendered prompts (C threads)."""
+    """Requests per second of the openai backend alone on rendered prompts (C coroutines)."""
+    from dta_edge.backends.base import SamplingSettings
+    from dta_edge.backends.openai_backend import OpenAIGenerator
+
+    options = OpenAIGenerator.Options(
+        base_url=base_url, api="completions", chat_template=template, concurrency=concurrency
+    )
+    generator = OpenAIGenerator("tiny", options)
+    sampling = SamplingSettings(temperature=0.7, max_tokens=MAX_TOKENS)
+
+    async def every_prompt() -> None:
+        async def one(prompt: str) -> None:
+            await generator.acomplete(prompt, sampling, 0, ())  # the endpoint's bound applies
+
+        await asyncio.gather(*(one(prompt) for prompt in prompts))
+
+    try:
+        started = time.perf_counter()
+        generator.run(every_prompt())
+        return len(prompts) / (time.perf_counter() - started)
+    finally:
+        generator.close()
+
+
+def blocking(base_url: str, prompts: list[str], concurrency: int, template: str) -> float:
+    """The same through the blocking ``complete`` from C threads (as the judge calls it)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from dta_edge.backends.base import SamplingSettings
@@ -158,6 +192,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
     parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="Phase I's k (samples per problem; the same number of requests in all)",
+    )
+    parser.add_argument(
         "--servers",
         choices=["both", "instant"],
         default="both",
@@ -192,13 +232,15 @@ def main() -> None:
             for concurrency in args.concurrency:
                 asyncio.run(bare_client(base, bodies[:4], concurrency))  # warm-up
                 with tempfile.TemporaryDirectory() as work:
-                    mine = ours(base, problems, concurrency, Path(work), template)
+                    mine = ours(base, problems, concurrency, Path(work), template, args.samples)
                 alone = transport(base, prompts, concurrency, template)
+                threaded = blocking(base, prompts, concurrency, template)
                 bare = asyncio.run(bare_client(base, bodies, concurrency))
-                print(f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, bare "
-                      f"asyncio client {bare:.1f} req/s, ratio {mine / bare:.3f} (transport "
-                      f"{alone / bare:.3f}; {args.requests} requests, concurrency "
-                      f"{concurrency})", flush=True)  # fmt: skip
+                print(f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, "
+                      f"blocking callers {threaded:.1f} req/s, bare asyncio client {bare:.1f} "
+                      f"req/s, ratio {mine / bare:.3f} (transport {alone / bare:.3f}, blocking "
+                      f"{threaded / bare:.3f}; {args.requests} requests, concurrency "
+                      f"{concurrency}, k={args.samples})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Generator as Generator_
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field
 
 from dta_edge.config import FrozenModel
 from dta_edge.models.chat import THINK_CLOSE, THINK_OPEN, ChatTemplate, render_chat
 from dta_edge.records import ChatMessage
+
+Result = TypeVar("Result")
 
 END_MARKERS = ("<|im_end|>", "<|endoftext|>")
 # Qwen3's recipe when the budget runs out: close the block and let the model answer.
@@ -91,6 +94,24 @@ class Generator(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncGenerator(Protocol):
+    """A served model's client that can also be driven from its own event loop.
+
+    ``run`` executes a coroutine on the loop the client's connections and bounds live on; inside
+    it, ``agenerate`` answers a request without a thread of its own. Phase I drives a whole
+    teacher's requests this way (one coroutine per request in flight).
+    """
+
+    async def agenerate(self, request: GenerationRequest) -> list[Generation]:
+        """``generate``, as a coroutine on the client's loop."""
+        ...
+
+    def run(self, coroutine: Coroutine[Any, Any, Result]) -> Result:
+        """Run ``coroutine`` on the client's loop and wait for it."""
+        ...
+
+
 def split_reasoning(text: str, *, thinking: bool) -> tuple[str, str | None]:
     """(answer, reasoning) from raw model text; thinking-on prompts leave ``<think>`` open.
 
@@ -156,38 +177,59 @@ class PromptBackend(ABC):
         ]
 
     def _one(self, prompt: str, request: GenerationRequest, seed: int) -> Generation:
-        sampling = request.sampling
-        budget = request.thinking_budget if request.thinking else None
-        if budget is None or budget >= sampling.max_tokens:
-            done = self.complete(prompt, sampling, seed, ())
-            return _generation(done.text, done, request.thinking)
-        started = time.perf_counter()
-        thought = self.complete(
-            prompt, sampling.model_copy(update={"max_tokens": budget}), seed, (THINK_CLOSE,)
-        )
-        if thought.text.endswith(THINK_CLOSE):
-            head = thought.text  # closed within budget: the model goes on to answer
-        elif thought.finish_reason == "length":
-            head = thought.text + BUDGET_CLOSE  # budget spent: close the block for it
-        else:
-            return _generation(thought.text, thought, request.thinking)  # ended while thinking
-        remaining = sampling.max_tokens - thought.output_tokens
-        answer = self.complete(
-            prompt + head, sampling.model_copy(update={"max_tokens": max(remaining, 1)}), seed, ()
-        )
-        merged = Completion(
-            text=head + answer.text,
-            prompt_tokens=thought.prompt_tokens,
-            output_tokens=thought.output_tokens + answer.output_tokens,
-            ttft_s=thought.ttft_s,
-            e2e_s=time.perf_counter() - started,
-            finish_reason=answer.finish_reason,
-            backend_timings={
-                k: thought.backend_timings.get(k, 0.0) + answer.backend_timings.get(k, 0.0)
-                for k in {*thought.backend_timings, *answer.backend_timings}
-            },
-        )
-        return _generation(merged.text, merged, request.thinking)
+        steps = budgeted_completion(prompt, request, seed)
+        call = next(steps)
+        while True:
+            try:
+                call = steps.send(self.complete(*call))
+            except StopIteration as finished:
+                return finished.value
+
+
+CompletionCall = tuple[str, SamplingSettings, int, tuple[str, ...]]
+
+
+def budgeted_completion(
+    prompt: str, request: GenerationRequest, seed: int
+) -> Generator_[CompletionCall, Completion, Generation]:
+    """One sample under the thinking budget, as the completions it needs (sans I/O).
+
+    Yields each ``complete`` call's arguments and is sent its Completion; returns the
+    Generation. A blocking backend drives it with ``complete``, the async client with its
+    coroutine, so both close an over-long thinking block the same way.
+    """
+    sampling = request.sampling
+    budget = request.thinking_budget if request.thinking else None
+    if budget is None or budget >= sampling.max_tokens:
+        done = yield (prompt, sampling, seed, ())
+        return _generation(done.text, done, request.thinking)
+    started = time.perf_counter()
+    thought = yield (
+        prompt, sampling.model_copy(update={"max_tokens": budget}), seed, (THINK_CLOSE,)
+    )  # fmt: skip
+    if thought.text.endswith(THINK_CLOSE):
+        head = thought.text  # closed within budget: the model goes on to answer
+    elif thought.finish_reason == "length":
+        head = thought.text + BUDGET_CLOSE  # budget spent: close the block for it
+    else:
+        return _generation(thought.text, thought, request.thinking)  # ended while thinking
+    remaining = sampling.max_tokens - thought.output_tokens
+    answer = yield (
+        prompt + head, sampling.model_copy(update={"max_tokens": max(remaining, 1)}), seed, ()
+    )  # fmt: skip
+    merged = Completion(
+        text=head + answer.text,
+        prompt_tokens=thought.prompt_tokens,
+        output_tokens=thought.output_tokens + answer.output_tokens,
+        ttft_s=thought.ttft_s,
+        e2e_s=time.perf_counter() - started,
+        finish_reason=answer.finish_reason,
+        backend_timings={
+            k: thought.backend_timings.get(k, 0.0) + answer.backend_timings.get(k, 0.0)
+            for k in {*thought.backend_timings, *answer.backend_timings}
+        },
+    )
+    return _generation(merged.text, merged, request.thinking)
 
 
 def _generation(raw: str, done: Completion, thinking: bool) -> Generation:

@@ -1,26 +1,23 @@
 """One HTTP POST to a server we do not control, bounded in time and size, its key kept home.
 
-Standard library only (``http.client``), so no client package is pinned against vLLM's. What a
-hostile or broken server can no longer do:
+Standard library only (asyncio streams), so no client package is pinned against vLLM's. The
+client runs on one event loop (:mod:`dta_edge.backends.event_loop`): a request in flight is a
+coroutine, not a thread. What a hostile or broken server can no longer do:
 
-- keep a request open forever: a whole-request deadline, enforced by a watchdog that shuts the
-  socket down (a server sending one byte every few seconds never trips a per-read timeout);
-- exhaust memory: a cap on the body and on one line of a stream;
+- keep a request open forever: a whole-request deadline and a per-read timeout, enforced by one
+  timer per request that aborts the connection (a server sending one byte every few seconds
+  never trips the read timeout, and still meets the deadline);
+- exhaust memory: caps on the headers, the body, one chunk-size line and one line of a stream;
 - collect the API key: a redirect is followed only within the origin (scheme, host, port) the
   request was sent to; a redirect elsewhere is an error, and the key is never sent there.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import http.client
-import itertools
+import asyncio
 import socket
 import ssl
-import threading
-import time
-from collections.abc import Iterator
+from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +25,8 @@ from dta_edge.secrets import origin
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
+HEAD_LIMIT = 64 * 1024  # a status line and its headers; also one chunk-size line
+ERROR_BODY = 4096  # bytes of a refusal's body kept for the error message
 
 
 @dataclass(frozen=True)
@@ -59,96 +58,94 @@ class HttpStatus(Exception):
         self.body = body
 
 
-class Watchdog:
-    """Shuts sockets down at their deadline; one thread per client, started on first use."""
+class _Clock:
+    """The request's two limits on one timer: the deadline, and silence longer than a read.
 
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, socket.socket]] = []
-        self._live: dict[int, socket.socket] = {}
-        self._expired: set[int] = set()
-        self._ids = itertools.count()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+    Whichever passes first aborts the connection; the pending read then ends, and
+    :meth:`check` turns that into the error that says which limit it was. A read only stamps
+    the time, so the timer costs nothing per chunk.
+    """
 
-    def watch(self, sock: socket.socket, deadline: float) -> int:
-        """Shut ``sock`` down at ``deadline`` (perf_counter time) unless unwatched first."""
-        token = next(self._ids)
-        with self._wake:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="http-deadline",
-                                                daemon=True)  # fmt: skip
-                self._thread.start()
-            self._live[token] = sock
-            heapq.heappush(self._heap, (deadline, token, sock))
-            if self._heap[0][1] == token:  # the thread sleeps until an earlier deadline
-                self._wake.notify()
-        return token
+    def __init__(self, limits: Limits, deadline: float, transport: asyncio.Transport) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._limits = limits
+        self._deadline = deadline
+        self._transport = transport
+        self.expired: str | None = None  # "deadline" or "read"
+        self.touch()
+        self._timer = self._loop.call_at(self._next(), self._fire)
 
-    def unwatch(self, token: int) -> bool:
-        """Stop watching; True when the deadline had already shut the socket down."""
-        with self._wake:
-            self._live.pop(token, None)
-            expired = token in self._expired
-            self._expired.discard(token)
-            return expired
+    def touch(self) -> None:
+        """Bytes arrived: the read timeout counts from now."""
+        self._last = self._loop.time()
 
-    def expired(self, token: int) -> bool:
-        """Whether the deadline shut this socket down."""
-        with self._wake:
-            return token in self._expired
+    def check(self) -> None:
+        """Raise the limit that aborted the connection, if one did."""
+        if self.expired == "deadline":
+            raise _over_deadline(self._limits)
+        if self.expired == "read":
+            raise TransportError(
+                f"no byte for {self._limits.read_timeout_s:g} s (timeout_s)", retryable=True
+            )
 
-    def close(self) -> None:
-        """End the thread (sockets still watched are left alone)."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
+    def stop(self) -> None:
+        self._timer.cancel()
 
-    def _run(self) -> None:
-        with self._wake:
-            while not self._closed:
-                while self._heap and self._heap[0][1] not in self._live:
-                    heapq.heappop(self._heap)  # finished in time
-                if not self._heap:
-                    self._wake.wait()
-                    continue
-                deadline, token, sock = self._heap[0]
-                wait = deadline - time.perf_counter()
-                if wait > 0:
-                    self._wake.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                self._live.pop(token, None)
-                self._expired.add(token)
-                with contextlib.suppress(OSError):  # closed meanwhile
-                    sock.shutdown(socket.SHUT_RDWR)
+    def _next(self) -> float:
+        return min(self._deadline, self._last + self._limits.read_timeout_s)
+
+    def _fire(self) -> None:
+        now = self._loop.time()
+        if now >= self._deadline:
+            self.expired = "deadline"
+        elif now >= self._last + self._limits.read_timeout_s:
+            self.expired = "read"
+        else:
+            self._timer = self._loop.call_at(self._next(), self._fire)
+            return
+        self._transport.abort()
+
+
+def _over_deadline(limits: Limits) -> TransportError:
+    return TransportError(
+        f"no complete answer within {limits.deadline_s:g} s (request_timeout_s, the whole "
+        "request); not waited for further", retryable=False,
+    )  # fmt: skip
+
+
+def _broken(exc: BaseException) -> TransportError:
+    return TransportError(f"connection broke mid-response ({type(exc).__name__})", retryable=True)
 
 
 class Reply:
-    """An open 2xx response: read it whole or as lines, within the limits; then close it."""
+    """An open 2xx response: read it whole or line by line, within the limits; then close it."""
 
     def __init__(
-        self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse,
-        limits: Limits, watchdog: Watchdog, token: int,
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, clock: _Clock,
+        limits: Limits, framing: _Framing,
     ) -> None:  # fmt: skip
-        self._connection = connection
-        self._response = response
+        self._reader = reader
+        self._writer = writer
+        self._clock = clock
         self._limits = limits
-        self._watchdog = watchdog
-        self._token = token
+        self._framing = framing
         self._received = 0
-        self._closed = False
+        self._lines: deque[bytes] = deque()
+        self._pending = b""
+        self._ended = False
 
-    def _read(self) -> bytes:
+    async def _read(self) -> bytes:
+        """The next piece of the body (b'' at its end), within the deadline and the cap."""
         try:
-            chunk = self._response.read1(CHUNK)
-        except (OSError, http.client.HTTPException) as exc:
-            if self._watchdog.expired(self._token):
-                raise _over_deadline(self._limits) from None
-            raise TransportError(f"connection broke mid-response ({type(exc).__name__})",
-                                 retryable=True) from None  # fmt: skip
-        if self._watchdog.expired(self._token):  # a shut socket reads as the end of the body
-            raise _over_deadline(self._limits)
+            chunk = await self._framing.read(self._reader)
+        except TransportError:
+            self._clock.check()
+            raise
+        except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as exc:
+            self._clock.check()
+            raise _broken(exc) from None
+        self._clock.check()  # an aborted connection reads as the end of the body
+        self._clock.touch()
         self._received += len(chunk)
         if self._received > self._limits.max_body_bytes:
             raise TransportError(
@@ -157,44 +154,157 @@ class Reply:
             )  # fmt: skip
         return chunk
 
-    def body(self) -> bytes:
-        """The whole body (at most ``max_body_bytes``)."""
-        parts = []
-        while chunk := self._read():
+    async def body(self, limit: int | None = None) -> bytes:
+        """The whole body (at most ``max_body_bytes``; with ``limit``, its first bytes)."""
+        parts, size = [], 0
+        while chunk := await self._read():
             parts.append(chunk)
-        return b"".join(parts)
+            size += len(chunk)
+            if limit is not None and size >= limit:
+                break
+        return b"".join(parts)[:limit]
 
-    def lines(self) -> Iterator[bytes]:
-        """Lines of the body as they arrive (newline kept), none longer than the line cap."""
-        pending = b""
-        while chunk := self._read():
-            pieces = (pending + chunk).split(b"\n")
-            pending = pieces.pop()
-            for piece in pieces:
-                yield piece + b"\n"
-            if len(pending) > self._limits.max_line_bytes:
+    async def readline(self) -> bytes:
+        """The next line of the body (newline kept; b'' at its end), within the line cap.
+
+        A coroutine, not an async generator: a generator left unfinished at ``[DONE]`` costs a
+        finalizer task per request when it is collected.
+        """
+        while not self._lines:
+            if self._ended:
+                line, self._pending = self._pending, b""
+                return line
+            chunk = await self._read()
+            if not chunk:
+                self._ended = True
+                continue
+            pieces = (self._pending + chunk).split(b"\n")
+            self._pending = pieces.pop()
+            self._lines.extend(piece + b"\n" for piece in pieces)
+            if len(self._pending) > self._limits.max_line_bytes:
                 raise TransportError(
                     f"one line of the stream passed {self._limits.max_line_bytes / 1024:g} KiB "
                     "(max_line_kib); not read further", retryable=False,
                 )  # fmt: skip
-        if pending:
-            yield pending
+        return self._lines.popleft()
 
     def close(self) -> None:
-        """Close the response and its connection; the watchdog lets go of the socket."""
-        if self._closed:
-            return
-        self._closed = True
-        self._response.close()
-        self._connection.close()
-        self._watchdog.unwatch(self._token)
+        """Drop the connection (one request per connection) and its timer."""
+        self._clock.stop()
+        self._writer.transport.abort()
 
 
-def _over_deadline(limits: Limits) -> TransportError:
-    return TransportError(
-        f"no complete answer within {limits.deadline_s:g} s (request_timeout_s, the whole "
-        "request); not waited for further", retryable=False,
-    )  # fmt: skip
+class _Framing:
+    """How the body's end is known: a length, chunks, or the connection closing."""
+
+    async def read(self, reader: asyncio.StreamReader) -> bytes:
+        raise NotImplementedError
+
+
+class _UntilClose(_Framing):
+    async def read(self, reader: asyncio.StreamReader) -> bytes:
+        return await reader.read(CHUNK)
+
+
+class _Length(_Framing):
+    def __init__(self, length: int) -> None:
+        self._left = length
+
+    async def read(self, reader: asyncio.StreamReader) -> bytes:
+        if self._left == 0:
+            return b""
+        chunk = await reader.read(min(CHUNK, self._left))
+        if not chunk:
+            raise EOFError("the body ended before its Content-Length")
+        self._left -= len(chunk)
+        return chunk
+
+
+class _Chunked(_Framing):
+    """``Transfer-Encoding: chunked`` (what uvicorn, and so vLLM, streams with)."""
+
+    def __init__(self) -> None:
+        self._left = 0
+        self._started = False
+        self._done = False
+
+    async def read(self, reader: asyncio.StreamReader) -> bytes:
+        if self._done:
+            return b""
+        if self._left == 0:
+            if self._started and await reader.readexactly(2) != b"\r\n":
+                raise ValueError("a chunk not followed by CRLF")
+            self._started = True
+            line = await _line(reader)
+            size_text = line.split(b";", 1)[0].strip()
+            if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise ValueError("a malformed chunk size")
+            self._left = int(size_text, 16)
+            if self._left == 0:
+                while await _line(reader) not in (b"\r\n", b"\n"):
+                    pass  # trailers, each bounded like a header line
+                self._done = True
+                return b""
+        chunk = await reader.read(min(CHUNK, self._left))
+        if not chunk:
+            raise EOFError("the body ended inside a chunk")
+        self._left -= len(chunk)
+        return chunk
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.LimitOverrunError:
+        raise TransportError(
+            f"a header or chunk-size line passed {HEAD_LIMIT // 1024} KiB; not read further",
+            retryable=False,
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Head:
+    status: int
+    headers: dict[str, str]  # lower-case names; repeated ones joined with ", "
+
+    def framing(self) -> _Framing:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return _Chunked()
+        length = self.headers.get("content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                raise TransportError(f"a malformed Content-Length ({length[:40]!r})",
+                                     retryable=True)  # fmt: skip
+            return _Length(int(length))
+        if self.status in (204, 304):
+            return _Length(0)
+        return _UntilClose()
+
+
+async def _read_head(reader: asyncio.StreamReader) -> _Head:
+    """The status and headers, skipping interim 1xx answers."""
+    while True:
+        try:
+            raw = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            raise TransportError(
+                f"the answer's headers passed {HEAD_LIMIT // 1024} KiB; not read further",
+                retryable=False,
+            ) from None
+        lines = raw.decode("latin-1").split("\r\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise TransportError(f"a malformed status line ({lines[0][:80]!r})", retryable=True)
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if colon:
+                key = name.strip().lower()
+                headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else (
+                    value.strip())  # fmt: skip
+        if not 100 <= status < 200:
+            return _Head(status, headers)
 
 
 Proxy = tuple[str, int] | None
@@ -212,27 +322,82 @@ def _proxy_for(url: str) -> Proxy:
     return (found.hostname, found.port or 80) if found.hostname else None
 
 
-def _connect(url: str, proxy: Proxy, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+async def _open(
+    url: str, proxy: Proxy, context: ssl.SSLContext | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
     """A connection for ``url`` (through ``proxy``, if any) and the request target.
 
     Through a proxy, https is tunnelled (CONNECT) and http asks for the absolute URL; either way
-    the origin checks above apply to the URL, never to the proxy.
+    the origin checks apply to the URL, never to the proxy.
     """
     parts = urlsplit(url)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    if parts.scheme == "https":
-        context = ssl.create_default_context()
-        if proxy is None:
-            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
-                                               context=context), target  # fmt: skip
-        connection = http.client.HTTPSConnection(*proxy, timeout=timeout, context=context)
-        connection.set_tunnel(parts.hostname, parts.port or 443)
-        return connection, target
-    if proxy is not None:
-        return http.client.HTTPConnection(*proxy, timeout=timeout), url
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), target
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if proxy is None:
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=context if https else None, limit=HEAD_LIMIT
+        )
+        return reader, writer, target
+    if not https:
+        reader, writer = await asyncio.open_connection(*proxy, limit=HEAD_LIMIT)
+        return reader, writer, url
+    tunnel = await _tunnel(proxy, host, port)
+    reader, writer = await asyncio.open_connection(
+        sock=tunnel, ssl=context, server_hostname=host, limit=HEAD_LIMIT
+    )
+    return reader, writer, target
+
+
+async def _tunnel(proxy: tuple[str, int], host: str, port: int) -> socket.socket:
+    """A socket to ``host:port`` through the proxy's CONNECT, ready for TLS."""
+    loop = asyncio.get_running_loop()
+    family, kind, proto, _name, address = (await loop.getaddrinfo(*proxy, type=socket.SOCK_STREAM))[
+        0
+    ]
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, address)
+        await loop.sock_sendall(
+            sock, f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = await loop.sock_recv(sock, 4096)
+            if not data:
+                raise ConnectionError("the proxy closed the tunnel")
+            head += data
+            if len(head) > HEAD_LIMIT:
+                raise ConnectionError("the proxy's answer to CONNECT has no end")
+        status = head.split(b"\r\n", 1)[0].split(None, 2)
+        if len(status) < 2 or status[1] != b"200":
+            raise ConnectionError(f"the proxy refused the tunnel ({head[:80]!r})")
+        if not head.endswith(b"\r\n\r\n"):
+            raise ConnectionError("the proxy sent bytes after its answer to CONNECT")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _request_head(url: str, target: str, headers: dict[str, str], length: int) -> bytes:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    if parts.port and parts.port != default:
+        host = f"{host}:{parts.port}"
+    lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {length}",
+             "Connection: close", "Accept-Encoding: identity"]  # fmt: skip
+    for name, value in headers.items():
+        if any(c in name + value for c in "\r\n\0"):
+            raise TransportError(f"the {name} header holds a line break; not sent",
+                                 retryable=False)  # fmt: skip
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="strict")
 
 
 def _follow(url: str, status: int, location: str | None, home: tuple[str, str, int]) -> str:
@@ -255,7 +420,7 @@ def _follow(url: str, status: int, location: str | None, home: tuple[str, str, i
 
 
 class HttpClient:
-    """POSTs within ``limits``: one deadline watchdog, and the environment's proxies read once.
+    """POSTs within ``limits``, on the running event loop; the environment's proxies read once.
 
     Reading the proxy variables walks the whole environment; at hundreds of requests a second
     that was an eighth of the client's time, so each origin's proxy is looked up on first use.
@@ -263,10 +428,10 @@ class HttpClient:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._watchdog = Watchdog()
         self._proxies: dict[tuple[str, str, int], Proxy] = {}
+        self._tls: ssl.SSLContext | None = None
 
-    def post(self, url: str, payload: bytes, headers: dict[str, str]) -> Reply:
+    async def post(self, url: str, payload: bytes, headers: dict[str, str]) -> Reply:
         """POST ``payload`` to ``url``; the open 2xx reply, following same-origin redirects only.
 
         Raises:
@@ -274,51 +439,72 @@ class HttpClient:
             TransportError: the connection failed (retryable), the deadline passed, a redirect
                 left the origin or looped (not retryable).
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.deadline_s
+        home = origin(url)
+        for _hop in range(self.limits.max_redirects + 1):
+            reply, head = await self._exchange(url, payload, headers, deadline)
+            if head.status in REDIRECTS:
+                reply.close()
+                url = _follow(url, head.status, head.headers.get("location"), home)
+                continue
+            if not 200 <= head.status < 300:
+                try:
+                    body = await reply.body(ERROR_BODY)
+                except TransportError:
+                    body = b""
+                finally:
+                    reply.close()
+                raise HttpStatus(head.status, head.headers.get("retry-after"), body)
+            return reply
+        raise TransportError(f"more than {self.limits.max_redirects} redirects", retryable=False)
+
+    async def _exchange(
+        self, url: str, payload: bytes, headers: dict[str, str], deadline: float
+    ) -> tuple[Reply, _Head]:
+        """Connect, send, read the head: the reply is open, its timer running."""
+        loop = asyncio.get_running_loop()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise _over_deadline(self.limits)
         home = origin(url)
         if home not in self._proxies:
             self._proxies[home] = _proxy_for(url)
-        return _post(url, self._proxies[home], payload, headers, self.limits, self._watchdog)
+        if home[0] == "https" and self._tls is None:
+            self._tls = ssl.create_default_context()
+        connect_s = min(self.limits.read_timeout_s, remaining)
+        try:
+            reader, writer, target = await asyncio.wait_for(
+                _open(url, self._proxies[home], self._tls), connect_s
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            if loop.time() >= deadline:
+                raise _over_deadline(self.limits) from None
+            raise TransportError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+        clock = _Clock(self.limits, deadline, writer.transport)
+        try:
+            writer.write(_request_head(url, target, headers, len(payload)) + payload)
+            await writer.drain()
+            head = await _read_head(reader)
+        except BaseException as exc:
+            clock.stop()
+            writer.transport.abort()
+            if isinstance(exc, TransportError):
+                clock.check()
+                raise
+            if isinstance(exc, (OSError, EOFError, asyncio.IncompleteReadError)):
+                clock.check()
+                raise TransportError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+            raise
+        clock.touch()
+        try:
+            framing = head.framing()
+        except TransportError:
+            clock.stop()
+            writer.transport.abort()
+            raise
+        return Reply(reader, writer, clock, self.limits, framing), head
 
     def close(self) -> None:
-        """End the watchdog's thread."""
-        self._watchdog.close()
-
-
-def _post(
-    url: str, proxy: Proxy, payload: bytes, headers: dict[str, str], limits: Limits,
-    watchdog: Watchdog,
-) -> Reply:  # fmt: skip
-    deadline = time.perf_counter() + limits.deadline_s
-    home = origin(url)
-    for _hop in range(limits.max_redirects + 1):
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            raise _over_deadline(limits)
-        connection, target = _connect(url, proxy, min(limits.read_timeout_s, remaining))
-        token = None
-        try:
-            connection.connect()
-            token = watchdog.watch(connection.sock, deadline)
-            connection.request("POST", target, body=payload, headers=headers)
-            response = connection.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            if token is not None and watchdog.unwatch(token):
-                raise _over_deadline(limits) from None
-            raise TransportError(f"{type(exc).__name__}: {exc}", retryable=True) from None
-        reply = Reply(connection, response, limits, watchdog, token)
-        if response.status in REDIRECTS:
-            location = response.getheader("Location")
-            reply.close()
-            url = _follow(url, response.status, location, home)
-            continue
-        if not 200 <= response.status < 300:
-            try:
-                body = response.read(4096)
-            except (OSError, http.client.HTTPException):
-                body = b""
-            retry_after = response.getheader("Retry-After")
-            reply.close()
-            raise HttpStatus(response.status, retry_after, body)
-        return reply
-    raise TransportError(f"more than {limits.max_redirects} redirects", retryable=False)
+        """Forget the proxies read (nothing else is held between requests)."""
+        self._proxies.clear()

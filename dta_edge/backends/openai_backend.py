@@ -8,21 +8,22 @@ Python server) and lets the shared thinking budget apply. Streaming measures TTF
 come from the server's ``usage`` (requested with ``stream_options.include_usage``), else from the
 number of streamed chunks, which llama.cpp and vLLM send one per token.
 
-Standard library HTTP only: no client package to pin against vLLM's.
+Standard library HTTP only: no client package to pin against vLLM's. Requests run as coroutines
+on one event loop per client (:meth:`OpenAIGenerator.run`); the blocking methods hand their
+coroutine to that loop, and Phase I hands it a whole teacher's requests at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
 import random
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, Field
 from typing_extensions import override
@@ -33,14 +34,23 @@ from dta_edge.backends.base import (
     GenerationRequest,
     PromptBackend,
     SamplingSettings,
+    budgeted_completion,
     split_reasoning,
     truncate_at_stop,
 )
-from dta_edge.backends.http_transport import HttpClient, HttpStatus, Limits, TransportError
+from dta_edge.backends.event_loop import LoopThread
+from dta_edge.backends.http_transport import (
+    HttpClient,
+    HttpStatus,
+    Limits,
+    Reply,
+    TransportError,
+)
 from dta_edge.config import FrozenModel
 from dta_edge.errors import ConfigError, DtaError
 from dta_edge.secrets import check_endpoint_url
 
+T = TypeVar("T")
 EndpointUrl = Annotated[str, AfterValidator(check_endpoint_url)]
 
 
@@ -114,16 +124,16 @@ class OpenAIGenerator(PromptBackend):
         self.model = model
         self.options = options
         urls = (options.base_url,) if isinstance(options.base_url, str) else options.base_url
-        urls = tuple(u.rstrip("/") for u in urls)
-        self._urls = itertools.cycle(urls)
-        self._pick = threading.Lock()
-        self._slots = {url: threading.BoundedSemaphore(options.concurrency) for url in urls}
+        self._bases = tuple(u.rstrip("/") for u in urls)
+        self._urls = itertools.cycle(self._bases)
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._random = random.Random()  # jitter only; never seeds anything else
         self._http = HttpClient(Limits(
             read_timeout_s=options.timeout_s, deadline_s=options.request_timeout_s,
             max_body_bytes=int(options.max_response_mib * 2**20),
             max_line_bytes=int(options.max_line_kib * 1024),
         ))  # fmt: skip
+        self._loop = LoopThread(f"openai-{model}"[:15])
         self._template: str | None = None
         self._key: str | None = None
         if options.api_key_env:
@@ -147,8 +157,20 @@ class OpenAIGenerator(PromptBackend):
             raise ConfigError("openai options", ["api chat renders the template on the server"])
         return self._template
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on this client's event loop (a thread of its own) and wait for it.
+
+        Every request goes through that one loop, whichever thread asks: the per-endpoint
+        bounds hold across callers, and a request in flight costs no thread.
+        """
+        return self._loop.run(coroutine)
+
     def generate(self, request: GenerationRequest) -> list[Generation]:
         """The n samples, ``concurrency`` at a time; chat or completions as configured."""
+        return self.run(self.agenerate(request))
+
+    async def agenerate(self, request: GenerationRequest) -> list[Generation]:
+        """:meth:`generate` on this client's loop (inside :meth:`run`)."""
         if self.options.api == "chat" and request.thinking_budget is not None:
             raise ConfigError(
                 "openai options",
@@ -161,25 +183,38 @@ class OpenAIGenerator(PromptBackend):
             prompt = render_chat(
                 self.compiled_template(), request.messages, thinking=request.thinking
             )
-            one = lambda seed: self._one(prompt, request, seed)  # noqa: E731
+            one = lambda seed: self._budgeted(prompt, request, seed)  # noqa: E731
         else:
             one = lambda seed: self._chat(request, seed)  # noqa: E731
         seeds = [request.sampling.seed + i for i in range(request.sampling.n)]
-        workers = self.options.concurrency * len(self._slots)
-        if workers == 1 or len(seeds) == 1:
-            return [one(seed) for seed in seeds]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(one, seeds))
+        if len(seeds) == 1:
+            return [await one(seeds[0])]
+        return await _all([one(seed) for seed in seeds])
+
+    async def _budgeted(self, prompt: str, request: GenerationRequest, seed: int) -> Generation:
+        steps = budgeted_completion(prompt, request, seed)
+        call = next(steps)
+        while True:
+            try:
+                call = steps.send(await self.acomplete(*call))
+            except StopIteration as finished:
+                return finished.value
 
     @override
     def complete(
         self, prompt: str, sampling: SamplingSettings, seed: int, stop: Sequence[str]
     ) -> Completion:
+        return self.run(self.acomplete(prompt, sampling, seed, stop))
+
+    async def acomplete(
+        self, prompt: str, sampling: SamplingSettings, seed: int, stop: Sequence[str]
+    ) -> Completion:
+        """:meth:`complete` on this client's loop."""
         body = {"prompt": prompt, **_sampling_body(sampling, seed)}
         if stop:
             body["stop"] = list(stop)
         started = time.perf_counter()
-        result = self._request("completions", body, started)
+        result = await self._request("completions", body, started)
         text = result["text"]
         matched = result["stop_reason"]  # vLLM names the stop string that ended the text
         # Servers drop the stop string; keep it, as the other backends do, unless the server
@@ -189,7 +224,7 @@ class OpenAIGenerator(PromptBackend):
             text += matched if isinstance(matched, str) else stop[0]
         return Completion(text=text, **_measured(result, started))
 
-    def _chat(self, request: GenerationRequest, seed: int) -> Generation:
+    async def _chat(self, request: GenerationRequest, seed: int) -> Generation:
         body = {
             "messages": [m.model_dump(exclude_none=True) for m in request.messages],
             "chat_template_kwargs": {"enable_thinking": request.thinking},
@@ -205,7 +240,7 @@ class OpenAIGenerator(PromptBackend):
                 else {"type": "json_object", "schema": request.json_schema}
             )
         started = time.perf_counter()
-        result = self._request("chat/completions", body, started)
+        result = await self._request("chat/completions", body, started)
         answer, reasoning = split_reasoning(result["text"], thinking=request.thinking)
         if result["reasoning"]:
             reasoning = result["reasoning"].strip()
@@ -217,9 +252,11 @@ class OpenAIGenerator(PromptBackend):
         Same endpoints, round robin, retries and bounds as generation: what prompt
         log-probabilities (the served NLL scorer) and other raw calls go through.
         """
-        return self._request(path, {**body, "stream": False}, time.perf_counter(), raw=True)
+        return self.run(
+            self._request(path, {**body, "stream": False}, time.perf_counter(), raw=True)
+        )
 
-    def _request(self, path: str, body: dict, started: float, *, raw: bool = False) -> dict:
+    async def _request(self, path: str, body: dict, started: float, *, raw: bool = False) -> dict:
         """POST with retries: exponential backoff with jitter, Retry-After honoured."""
         body = {"model": self.model, "stream": self.options.stream, **body}
         body.update(self.options.extra_body)
@@ -231,12 +268,11 @@ class OpenAIGenerator(PromptBackend):
             headers["Authorization"] = f"Bearer {self._key}"
         attempts = self.options.retries + 1
         for attempt in range(attempts):
-            with self._pick:
-                base = next(self._urls)
+            base = next(self._urls)
             url = f"{base}/{path}"
             try:
-                with self._slots[base]:
-                    result = self._send(url, payload, headers, started, raw=raw)
+                async with self._slot(base):
+                    result = await self._send(url, payload, headers, started, raw=raw)
                 result["attempts"] = attempt + 1
                 return result
             except _Retryable as exc:
@@ -246,14 +282,21 @@ class OpenAIGenerator(PromptBackend):
                 delay = delay / 2 + self._random.uniform(0, delay / 2)
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, self.options.backoff_max_s))
-                time.sleep(delay)
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _send(
+    def _slot(self, base: str) -> asyncio.Semaphore:
+        """The endpoint's bound on requests in flight (made on the loop that uses it)."""
+        slot = self._slots.get(base)
+        if slot is None:
+            slot = self._slots[base] = asyncio.Semaphore(self.options.concurrency)
+        return slot
+
+    async def _send(
         self, url: str, payload: bytes, headers: dict, started: float, *, raw: bool = False
     ) -> dict:
         try:
-            reply = self._http.post(url, payload, headers)
+            reply = await self._http.post(url, payload, headers)
         except HttpStatus as exc:
             # Error bodies may echo the request, headers included: never store the key.
             detail = self._redact(exc.body.decode("utf-8", errors="replace"))[:300]
@@ -268,13 +311,13 @@ class OpenAIGenerator(PromptBackend):
             raise ServerError(f"{url}: {self._redact(str(exc))}") from None
         try:
             if raw:
-                answer = json.loads(reply.body())
+                answer = json.loads(await reply.body())
                 if not isinstance(answer, dict):
                     raise TypeError("the answer is not a JSON object")
                 return answer
             if not self.options.stream:
-                return _parse_whole(json.loads(reply.body()))
-            return _parse_stream(_sse_events(reply.lines()), started)
+                return _parse_whole(json.loads(await reply.body()))
+            return await _parse_stream(reply, started)
         except TransportError as exc:
             if exc.retryable:
                 raise _Retryable(str(exc)) from None
@@ -286,13 +329,27 @@ class OpenAIGenerator(PromptBackend):
             reply.close()
 
     def close(self) -> None:
-        """End the deadline watchdog's thread."""
+        """Stop this client's event loop and its thread (a later call starts a fresh one)."""
+        self._loop.close()
+        self._slots = {}  # bound to the loop just closed
         self._http.close()
 
     def _redact(self, text: str) -> str:
         from dta_edge.secrets import redact
 
         return redact(text, (self._key,) if self._key else ())
+
+
+async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Every result, in order; on the first failure the others are cancelled, not left running."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _measured(result: dict, started: float) -> dict:
@@ -328,16 +385,20 @@ def _read_template(path: Path) -> str:
     return json.loads(text)["chat_template"] if path.suffix == ".json" else text
 
 
-def _sse_events(lines: Iterator[bytes]) -> Iterator[dict]:
-    """JSON payloads of a server-sent event stream, until ``[DONE]``; a stream without it is cut."""
-    for raw in lines:
+async def _next_event(reply: Reply) -> dict | None:
+    """The next JSON payload of a server-sent event stream; None after ``[DONE]``.
+
+    Raises:
+        _Retryable: the stream ended without ``[DONE]`` (it was cut).
+    """
+    while raw := await reply.readline():
         line = raw.decode("utf-8").strip()
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
-            return
-        yield json.loads(data)
+            return None
+        return json.loads(data)
     raise _Retryable("stream ended before [DONE]")
 
 
@@ -348,7 +409,7 @@ def _no_text(tool_calls: bool) -> _Retryable:
     return _Retryable("the answer has no content (content: null)")
 
 
-def _parse_stream(events: Iterator[dict], started: float) -> dict:
+async def _parse_stream(reply: Reply, started: float) -> dict:
     text, reasoning = [], []
     chunks = 0
     ttft = None
@@ -357,7 +418,7 @@ def _parse_stream(events: Iterator[dict], started: float) -> dict:
     stop_reason = None
     choices_seen = 0
     has_content = tool_calls = False
-    for event in events:
+    while (event := await _next_event(reply)) is not None:
         usage = event.get("usage") or usage
         for choice in event.get("choices") or []:
             choices_seen += 1

@@ -1,7 +1,8 @@
 """Phase I: every teacher writes k candidate solutions per problem -> candidates.jsonl.
 
 Remote teachers run ``concurrency`` problems at once per endpoint (the openai backend bounds each
-endpoint and retries); in-process models run one at a time. Each finished problem's samples are
+endpoint and retries), as coroutines on the client's own event loop; in-process models run one
+at a time. Each finished problem's samples are
 appended at once, so a crash loses at most the problems in flight, and a rerun asks only for
 (problem, teacher) pairs that are not complete.
 """
@@ -13,12 +14,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from dta_edge.backends.base import GenerationRequest
+from dta_edge.backends.base import AsyncGenerator, Generation, GenerationRequest, Generator
 from dta_edge.backends.registry import backend_class, open_generator
 from dta_edge.curation.prompts import PromptTemplate
 from dta_edge.curation.recipe import CurationRecipe, ModelSpec, TeacherSpec
 from dta_edge.curation.reference_teacher import reference_samples
-from dta_edge.curation.steps import progress_ticker, run_bounded
+from dta_edge.curation.steps import progress_ticker, run_bounded, run_bounded_async
 from dta_edge.errors import ConfigError
 from dta_edge.layout import CANDIDATES
 from dta_edge.models.references import ModelResolver, resolve_model
@@ -70,34 +71,66 @@ def _model_of(teacher: TeacherSpec) -> ModelSpec:
     return teacher.model
 
 
-def _ask(
-    generator, teacher: TeacherSpec, prompt: PromptTemplate, recipe: CurationRecipe,
-    problem: Problem,
-):  # fmt: skip
+def _request(
+    teacher: TeacherSpec, prompt: PromptTemplate, recipe: CurationRecipe, problem: Problem
+) -> GenerationRequest:
     spec = _model_of(teacher)
     content = prompt.render(question=problem.question, instruction=recipe.instruction)
-    request = GenerationRequest(
+    return GenerationRequest(
         messages=(ChatMessage(role="user", content=content),),
         sampling=spec.sampling.model_copy(update={"n": teacher.k, "seed": teacher.seed}),
         thinking=teacher.thinking,
     )
+
+
+def _failed(teacher: TeacherSpec, problem: Problem, exc: Exception) -> list[Candidate]:
+    """A failed request is recorded, never fatal (a rerun asks again)."""
+    return [
+        Candidate(problem_id=problem.id, teacher=teacher.name, sample_index=i, text="",
+                  error=f"{type(exc).__name__}: {exc}"[:500])
+        for i in range(teacher.k)
+    ]  # fmt: skip
+
+
+def _answered(
+    teacher: TeacherSpec, problem: Problem, answers: list[Generation], latency: float
+) -> list[Candidate]:
+    return [
+        candidate(problem, teacher.name, i, _trace(a, teacher.thinking),
+                  output_tokens=a.output_tokens, latency_s=a.e2e_s if teacher.k == 1 else latency)
+        for i, a in enumerate(answers)
+    ]  # fmt: skip
+
+
+def _ask(
+    generator: Generator, teacher: TeacherSpec, prompt: PromptTemplate, recipe: CurationRecipe,
+    problem: Problem,
+) -> list[Candidate]:  # fmt: skip
+    request = _request(teacher, prompt, recipe, problem)
     started = time.perf_counter()
     try:
         answers = generator.generate(request)
     except ConfigError:
         raise  # a broken chat template or option: every request would fail alike
     except Exception as exc:  # noqa: BLE001 - a failed request is recorded, never fatal
-        return [
-            Candidate(problem_id=problem.id, teacher=teacher.name, sample_index=i, text="",
-                      error=f"{type(exc).__name__}: {exc}"[:500])
-            for i in range(teacher.k)
-        ]  # fmt: skip
-    latency = time.perf_counter() - started
-    return [
-        candidate(problem, teacher.name, i, _trace(a, teacher.thinking),
-                  output_tokens=a.output_tokens, latency_s=a.e2e_s if teacher.k == 1 else latency)
-        for i, a in enumerate(answers)
-    ]  # fmt: skip
+        return _failed(teacher, problem, exc)
+    return _answered(teacher, problem, answers, time.perf_counter() - started)
+
+
+async def _ask_async(
+    generator: AsyncGenerator, teacher: TeacherSpec, prompt: PromptTemplate,
+    recipe: CurationRecipe, problem: Problem,
+) -> list[Candidate]:  # fmt: skip
+    """:func:`_ask` as a coroutine on the client's loop."""
+    request = _request(teacher, prompt, recipe, problem)
+    started = time.perf_counter()
+    try:
+        answers = await generator.agenerate(request)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failed request is recorded, never fatal
+        return _failed(teacher, problem, exc)
+    return _answered(teacher, problem, answers, time.perf_counter() - started)
 
 
 def _trace(answer, thinking: bool) -> str:
@@ -130,12 +163,15 @@ def run_phase1(
                 continue
             prompt = PromptTemplate(teacher.prompt)
             generator = open_model(_model_of(teacher), resolve, teacher.concurrency)
+            workers = workers_for(_model_of(teacher), teacher.concurrency)
             try:
-                ask = partial(_ask, generator, teacher, prompt, recipe)
-                run_bounded(
-                    todo, ask, keep, on_done=tick,
-                    workers=workers_for(_model_of(teacher), teacher.concurrency),
-                )  # fmt: skip
+                if isinstance(generator, AsyncGenerator):
+                    ask_async = partial(_ask_async, generator, teacher, prompt, recipe)
+                    generator.run(run_bounded_async(
+                        todo, ask_async, keep, on_done=tick, workers=workers))  # fmt: skip
+                else:
+                    ask = partial(_ask, generator, teacher, prompt, recipe)
+                    run_bounded(todo, ask, keep, on_done=tick, workers=workers)
             finally:
                 generator.close()
     return path

@@ -3,13 +3,15 @@
 Phase I (teachers), Phase II rewriting and the judge all send requests ``workers`` at a time and
 append each finished result to their JSONL file at once, one append at a time, so appends never
 interleave and a crash loses only what was in flight; a resumed step passes only the items its
-file does not hold yet.
+file does not hold yet. A served model's client that runs on an event loop of its own gets
+the same loop as coroutines (:func:`run_bounded_async`): no thread per request in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -83,3 +85,39 @@ def run_bounded(
             raise
     for future in futures:
         future.result()  # the first failure, in submission order
+
+
+async def run_bounded_async(
+    items: Sequence[T],
+    work: Callable[[T], Awaitable[R]],
+    keep: Callable[[T, R], None],
+    *,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """:func:`run_bounded` on an event loop: ``workers`` coroutines take items in order.
+
+    ``keep`` runs on the loop between awaits, so appends never interleave without a lock. After
+    the first failure no new item starts; the items in flight finish and the failure is raised.
+    Cancelled (the caller interrupted, see ``LoopThread.run``), the items in flight are
+    cancelled with it and nothing goes on behind the caller's back.
+    """
+    done = on_done or (lambda: None)
+    queue = iter(items)
+    failures: list[BaseException] = []
+
+    async def worker() -> None:
+        for item in queue:
+            if failures:
+                return
+            try:
+                result = await work(item)
+                keep(item, result)
+                done()
+            except Exception as exc:  # noqa: BLE001 - raised below, once the others stopped
+                failures.append(exc)
+                return
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(items))))))
+    if failures:
+        raise failures[0]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dta_edge.curation.steps import run_bounded
+from dta_edge.curation.steps import run_bounded, run_bounded_async
 
 
 def test_every_item_is_kept_once_and_no_two_writes_overlap():
@@ -108,3 +108,76 @@ def test_one_worker_runs_in_order_on_the_calling_thread():
     run_bounded([3, 1, 2], lambda i: (i, threading.get_ident()), lambda i, r: seen.append(r))
     assert [item for item, _ in seen] == [3, 1, 2]
     assert {thread for _, thread in seen} == {threading.get_ident()}
+
+
+# The same loop on an event loop (Phase I's driver for a served teacher).
+
+
+def test_the_async_loop_keeps_every_item_once_with_at_most_workers_in_flight():
+    import asyncio
+
+    kept: list[int] = []
+    running = most_running = 0
+
+    async def work(item: int) -> int:
+        nonlocal running, most_running
+        running += 1
+        most_running = max(most_running, running)
+        await asyncio.sleep(0.001 * (item % 3))
+        running -= 1
+        return item
+
+    ticks = []
+    asyncio.run(run_bounded_async(range(300), work, lambda _i, r: kept.append(r), workers=16,
+                                  on_done=lambda: ticks.append(1)))  # fmt: skip
+    assert sorted(kept) == list(range(300)) and len(ticks) == 300
+    assert 1 < most_running <= 16
+
+
+def test_the_async_loop_stops_new_items_after_a_failed_write():
+    import asyncio
+
+    sent = []
+
+    async def work(item: int) -> int:
+        sent.append(item)
+        await asyncio.sleep(0.002)
+        return item
+
+    def keep(_item: int, _result: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        asyncio.run(run_bounded_async(range(500), work, keep, workers=4))
+    assert len(sent) <= 8  # the 4 in flight, never the rest
+
+
+def test_an_interrupt_while_the_client_loop_works_cancels_it_and_stops_new_requests():
+    """Ctrl-C in the calling thread: the loop's requests in flight are cancelled, none follows."""
+    import asyncio
+    import signal
+
+    from dta_edge.backends.event_loop import LoopThread
+
+    sent = []
+    main = threading.main_thread().ident
+
+    async def work(item: int) -> int:
+        sent.append(item)
+        if len(sent) == 40:
+            signal.pthread_kill(main, signal.SIGINT)
+        await asyncio.sleep(0.01)
+        return item
+
+    loop = LoopThread("test-loop")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run(run_bounded_async(range(1000), work, lambda _i, _r: None, workers=4))
+        at_return = len(sent)
+        time.sleep(0.3)  # nothing left running behind the caller's back
+        assert len(sent) == at_return < 60
+        assert loop.run(asyncio.sleep(0, result="still serves")) == "still serves"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        loop.close()
