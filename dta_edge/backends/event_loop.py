@@ -11,6 +11,7 @@ at about half the rate of a bare asyncio one.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ class LoopThread:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._starting = threading.Lock()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -79,6 +81,10 @@ class LoopThread:
         return thread.ident if thread is not None else None
 
     def _started(self) -> asyncio.AbstractEventLoop:
+        if self._pid != os.getpid():  # a forked child: the parent's loop thread is not here
+            self._starting = threading.Lock()
+            self._loop = self._thread = None
+            self._pid = os.getpid()
         with self._starting:
             if self._loop is None:
                 loop = asyncio.new_event_loop()

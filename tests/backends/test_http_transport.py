@@ -312,3 +312,32 @@ def test_server_error_names_the_url_not_the_key(monkeypatch):
     finally:
         generator.close()
     assert "sk-refused" not in str(caught.value)
+
+
+def test_a_forked_child_gets_a_loop_of_its_own():
+    """A client used before a fork still answers in the child (the loop thread is not copied)."""
+    import os
+    import signal
+
+    from ..backends.fault_server import FaultServer
+
+    server = FaultServer([])
+    generator = create_generator("openai", "m", {"base_url": server.base_url})
+    try:
+        assert generator.generate(REQUEST)[0].text == "The answer is \\boxed{42}."
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe
+            signal.alarm(20)  # a child waiting on a loop that was not copied dies, never hangs
+            try:
+                os.write(write_end, generator.generate(REQUEST)[0].text.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            text = answer.read().decode()
+        os.waitpid(child, 0)
+    finally:
+        generator.close()
+        server.close()
+    assert text == "The answer is \\boxed{42}."
