@@ -2,9 +2,8 @@
 
 Remote teachers run ``concurrency`` problems at once per endpoint (the openai backend bounds each
 endpoint and retries), as coroutines on the client's own event loop; in-process models run one
-at a time. Each finished problem's samples are
-appended at once, so a crash loses at most the problems in flight, and a rerun asks only for
-(problem, teacher) pairs that are not complete.
+at a time. Each finished problem's samples are appended at once, so a crash loses at most the
+problems in flight, and a rerun asks only for (problem, teacher) pairs that are not complete.
 """
 
 from __future__ import annotations
