@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,10 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 MAX_TOKENS = 24
 
 
-async def bare_client(base_url: str, bodies: list[dict], concurrency: int) -> float:
+async def bare_client(
+    base_url: str, bodies: list[dict], concurrency: int, endpoint: str = "completions"
+) -> float:
     """Requests per second of a minimal asyncio streaming client."""
     host, port = base_url.split("//")[1].split("/")[0].split(":")
-    path = "/" + "/".join(base_url.split("//")[1].split("/")[1:]) + "/completions"
+    path = "/" + "/".join(base_url.split("//")[1].split("/")[1:]) + "/" + endpoint
     gate = asyncio.Semaphore(concurrency)
 
     async def one(body: dict) -> None:
@@ -69,8 +72,9 @@ async def bare_client(base_url: str, bodies: list[dict], concurrency: int) -> fl
 
 
 def ours(
-    base_url: str, problems, concurrency: int, work: Path, template: str, samples: int = 1
-) -> float:
+    base_url: str, problems, concurrency: int, work: Path, template: str, samples: int = 1,
+    api: str = "completions",
+) -> float:  # fmt: skip
     """Requests per second of Phase I with one openai teacher, ``samples`` (k) per problem.
 
     With k > 1, len(problems) / k problems are asked, so the request count stays the same; a
@@ -85,7 +89,7 @@ def ours(
         name="served", concurrency=concurrency, k=samples,
         model=ModelSpec(backend="openai", model="tiny", sampling=SamplingSettings(
             temperature=0.7, max_tokens=MAX_TOKENS),
-            options={"base_url": base_url, "api": "completions", "chat_template": template}),
+            options=_options(base_url, api, template)),
     )  # fmt: skip
     recipe = CurationRecipe(
         name="bench", problems=ProblemSource(file="unused"), student=StudentSpec(model="unused"),
@@ -98,48 +102,55 @@ def ours(
     return len(asked) * samples / (time.perf_counter() - started)
 
 
-def transport(base_url: str, prompts: list[str], concurrency: int, template: str) -> float:
-    """Requests per second of the openai backend alone on rendered prompts (C coroutines)."""
+def _options(base_url: str, api: str, template: str) -> dict:
+    """The teacher's options: completions renders the chat template here, chat on the server."""
+    if api == "chat":
+        return {"base_url": base_url, "api": "chat"}
+    return {"base_url": base_url, "api": "completions", "chat_template": template}
+
+
+def _client(base_url: str, concurrency: int, template: str, api: str):
+    """(generator, coroutine for one ask, blocking call for one ask) on ``api``."""
     from dta_edge.backends.base import SamplingSettings
     from dta_edge.backends.openai_backend import OpenAIGenerator
 
-    options = OpenAIGenerator.Options(
-        base_url=base_url, api="completions", chat_template=template, concurrency=concurrency
-    )
+    options = OpenAIGenerator.Options(**_options(base_url, api, template), concurrency=concurrency)
     generator = OpenAIGenerator("tiny", options)
+    if api == "chat":  # asks are GenerationRequests
+        return generator, generator.agenerate, generator.generate
     sampling = SamplingSettings(temperature=0.7, max_tokens=MAX_TOKENS)
+    return (
+        generator,
+        lambda prompt: generator.acomplete(prompt, sampling, 0, ()),
+        lambda prompt: generator.complete(prompt, sampling, 0, ()),
+    )
 
-    async def every_prompt() -> None:
-        async def one(prompt: str) -> None:
-            await generator.acomplete(prompt, sampling, 0, ())  # the endpoint's bound applies
 
-        await asyncio.gather(*(one(prompt) for prompt in prompts))
+def transport(base_url: str, asks: list, concurrency: int, template: str, api: str) -> float:
+    """Requests per second of the openai backend alone on rendered asks (C coroutines)."""
+    generator, one, _ = _client(base_url, concurrency, template, api)
+
+    async def every_ask() -> None:
+        await asyncio.gather(*(one(ask) for ask in asks))  # the endpoint's bound applies
 
     try:
         started = time.perf_counter()
-        generator.run(every_prompt())
-        return len(prompts) / (time.perf_counter() - started)
+        generator.run(every_ask())
+        return len(asks) / (time.perf_counter() - started)
     finally:
         generator.close()
 
 
-def blocking(base_url: str, prompts: list[str], concurrency: int, template: str) -> float:
-    """The same through the blocking ``complete`` from C threads (as the judge calls it)."""
+def blocking(base_url: str, asks: list, concurrency: int, template: str, api: str) -> float:
+    """The same through the blocking calls from C threads (as the judge calls them)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from dta_edge.backends.base import SamplingSettings
-    from dta_edge.backends.openai_backend import OpenAIGenerator
-
-    options = OpenAIGenerator.Options(
-        base_url=base_url, api="completions", chat_template=template, concurrency=concurrency
-    )
-    generator = OpenAIGenerator("tiny", options)
-    sampling = SamplingSettings(temperature=0.7, max_tokens=MAX_TOKENS)
+    generator, _, call = _client(base_url, concurrency, template, api)
     try:
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(lambda prompt: generator.complete(prompt, sampling, 0, ()), prompts))
-        return len(prompts) / (time.perf_counter() - started)
+            list(pool.map(call, asks))
+        return len(asks) / (time.perf_counter() - started)
     finally:
         generator.close()
 
@@ -168,20 +179,39 @@ def instant_server(in_process: bool):
         child.wait()
 
 
-def bodies_for(problems, template: str) -> list[dict]:
+def bodies_for(problems, template: str, api: str = "completions") -> list[dict]:
     """The exact bodies our teacher sends (same prompt, sampling and streaming)."""
     from dta_edge.curation.prompts import render
     from dta_edge.models.chat import DEFAULT_INSTRUCTION, render_chat
     from dta_edge.records import ChatMessage
 
-    return [
-        {"model": "tiny", "stream": True, "stream_options": {"include_usage": True},
-         "prompt": render_chat(template, [ChatMessage(role="user", content=render(
-             "curation/prompts/teacher.jinja", question=p.question,
-             instruction=DEFAULT_INSTRUCTION))], thinking=False),
-         "temperature": 0.7, "top_p": 1.0, "max_tokens": MAX_TOKENS, "seed": 0}
-        for p in problems
-    ]  # fmt: skip
+    bodies = []
+    for p in problems:
+        content = render("curation/prompts/teacher.jinja", question=p.question,
+                         instruction=DEFAULT_INSTRUCTION)  # fmt: skip
+        message = ChatMessage(role="user", content=content)
+        asked = (
+            {"messages": [message.model_dump(exclude_none=True)],
+             "chat_template_kwargs": {"enable_thinking": False}}
+            if api == "chat"
+            else {"prompt": render_chat(template, [message], thinking=False)}
+        )  # fmt: skip
+        bodies.append({"model": "tiny", "stream": True, "stream_options": {"include_usage": True},
+                       **asked, "temperature": 0.7, "top_p": 1.0, "max_tokens": MAX_TOKENS,
+                       "seed": 0})  # fmt: skip
+    return bodies
+
+
+def asks_for(bodies: list[dict], api: str) -> list:
+    """What the transport is handed: rendered prompts, or chat requests."""
+    if api != "chat":
+        return [body["prompt"] for body in bodies]
+    from dta_edge.backends.base import GenerationRequest, SamplingSettings
+    from dta_edge.records import ChatMessage
+
+    sampling = SamplingSettings(temperature=0.7, max_tokens=MAX_TOKENS)
+    return [GenerationRequest(messages=tuple(ChatMessage(**m) for m in body["messages"]),
+                              sampling=sampling) for body in bodies]  # fmt: skip
 
 
 def main() -> None:
@@ -191,6 +221,19 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds per concurrency; ratios are taken within a round and their median printed",
+    )
+    parser.add_argument(
+        "--api",
+        choices=["completions", "chat"],
+        default="completions",
+        help="completions: the chat template rendered by the client (more client work); chat: "
+        "messages, rendered by the server (the shipped recipes' default)",
+    )
     parser.add_argument(
         "--samples",
         type=int,
@@ -211,36 +254,57 @@ def main() -> None:
     args = parser.parse_args()
 
     from dta_edge.backends.llama_server import serve_gguf
-    from dta_edge.models.references import resolve_model
+    from dta_edge.export.embedded import exporting_resolver
     from dta_edge.models.tiny import tiny_model
     from dta_edge.tasks.generator import ProblemsConfig, generate_problems
 
     template = str(tiny_model().path)
     problems = list(generate_problems(ProblemsConfig(n=args.requests, seed=8)))
     with open(Path(template) / "chat_template.jinja") as handle:
-        bodies = bodies_for(problems, handle.read())
-    prompts = [body["prompt"] for body in bodies]
+        bodies = bodies_for(problems, handle.read(), args.api)
+    asks = asks_for(bodies, args.api)
+    endpoint = "chat/completions" if args.api == "chat" else "completions"
     with contextlib.ExitStack() as stack:
         instant = stack.enter_context(instant_server(args.server_in_process))
         where = "this process" if args.server_in_process else "its own process"
         servers = [(f"instant loopback server ({where})", instant)]
         if args.servers == "both":
-            gguf = Path(resolve_model("embedded:tiny@cpu-gguf-q8_0", Path("export")))
+            gguf = Path(exporting_resolver()("embedded:tiny@cpu-gguf-q8_0"))
             served = stack.enter_context(serve_gguf(gguf))
             servers.insert(0, ("llama_cpp.server, tiny GGUF", served))
         for label, base in servers:
             for concurrency in args.concurrency:
-                asyncio.run(bare_client(base, bodies[:4], concurrency))  # warm-up
-                with tempfile.TemporaryDirectory() as work:
-                    mine = ours(base, problems, concurrency, Path(work), template, args.samples)
-                alone = transport(base, prompts, concurrency, template)
-                threaded = blocking(base, prompts, concurrency, template)
-                bare = asyncio.run(bare_client(base, bodies, concurrency))
+                asyncio.run(bare_client(base, bodies[:4], concurrency, endpoint))  # warm-up
+                rounds = [
+                    measure_round(base, problems, bodies, asks, concurrency, template, args)
+                    for _ in range(args.repeats)
+                ]
+                mine, alone, threaded, bare = (statistics.median(r[i] for r in rounds)
+                                               for i in range(4))  # fmt: skip
+                ratios = sorted(r[0] / r[3] for r in rounds)
+                spread = f" (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})" if len(rounds) > 1 else ""
                 print(f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, "
                       f"blocking callers {threaded:.1f} req/s, bare asyncio client {bare:.1f} "
-                      f"req/s, ratio {mine / bare:.3f} (transport {alone / bare:.3f}, blocking "
-                      f"{threaded / bare:.3f}; {args.requests} requests, concurrency "
-                      f"{concurrency}, k={args.samples})", flush=True)  # fmt: skip
+                      f"req/s, ratio {statistics.median(ratios):.3f}{spread} (transport "
+                      f"{statistics.median(r[1] / r[3] for r in rounds):.3f}, blocking "
+                      f"{statistics.median(r[2] / r[3] for r in rounds):.3f}; medians of "
+                      f"{len(rounds)}; {args.requests} requests, concurrency {concurrency}, "
+                      f"k={args.samples}, api {args.api})", flush=True)  # fmt: skip
+
+
+def measure_round(base, problems, bodies, asks, concurrency, template, args) -> tuple:
+    """One round: Phase I, the transport, blocking callers, then the bare client (req/s each).
+
+    A ratio is taken within a round, so this VM's drift between rounds (the bare client's own
+    rate moved by a third from run to run) does not enter it.
+    """
+    endpoint = "chat/completions" if args.api == "chat" else "completions"
+    with tempfile.TemporaryDirectory() as work:
+        mine = ours(base, problems, concurrency, Path(work), template, args.samples, args.api)
+    alone = transport(base, asks, concurrency, template, args.api)
+    threaded = blocking(base, asks, concurrency, template, args.api)
+    bare = asyncio.run(bare_client(base, bodies, concurrency, endpoint))
+    return mine, alone, threaded, bare
 
 
 if __name__ == "__main__":
