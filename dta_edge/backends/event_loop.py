@@ -61,13 +61,25 @@ class LoopThread:
         return task.result()
 
     def close(self) -> None:
-        """Stop the loop and its thread; a later :meth:`run` starts a fresh one."""
+        """Cancel what still runs, stop the loop and its thread; a later :meth:`run` starts anew.
+
+        A thread still waiting in :meth:`run` gets ``CancelledError`` instead of waiting forever
+        on a loop that no longer turns.
+        """
         with self._starting:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop)
         thread.join()
         loop.close()
 

@@ -181,3 +181,29 @@ def test_an_interrupt_while_the_client_loop_works_cancels_it_and_stops_new_reque
     finally:
         signal.signal(signal.SIGINT, previous)
         loop.close()
+
+
+def test_closing_the_client_loop_releases_a_thread_still_waiting_on_it():
+    import asyncio
+
+    from dta_edge.backends.event_loop import LoopThread
+
+    loop = LoopThread("test-close")
+    raised: list[BaseException] = []
+
+    def wait_long() -> None:
+        try:
+            loop.run(asyncio.sleep(30))
+        except BaseException as exc:  # noqa: BLE001 - what the waiting thread saw
+            raised.append(exc)
+
+    waiter = threading.Thread(target=wait_long)
+    waiter.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    loop.close()
+    waiter.join(5)
+    assert not waiter.is_alive() and time.perf_counter() - started < 5
+    assert len(raised) == 1 and isinstance(raised[0], asyncio.CancelledError)
+    assert loop.run(asyncio.sleep(0, result="fresh")) == "fresh"  # a later run starts anew
+    loop.close()
