@@ -214,8 +214,8 @@ def asks_for(bodies: list[dict], api: str) -> list:
                               sampling=sampling) for body in bodies]  # fmt: skip
 
 
-def main() -> None:
-    """Measure both servers and print the ratios."""
+def parse_args() -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -251,7 +251,12 @@ def main() -> None:
         action="store_true",
         help="serve the instant server from this process (shares the client's interpreter lock)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Measure both servers and print the ratios."""
+    args = parse_args()
 
     from dta_edge.backends.llama_server import serve_gguf
     from dta_edge.export.embedded import exporting_resolver
