@@ -245,6 +245,42 @@ def test_https_through_a_connect_proxy_keeps_the_key_encrypted(certificate, monk
     assert b"sk-tunnel-secret" not in b"".join(proxied) and b"POST" not in b"".join(proxied[1:])
 
 
+def test_https_straight_to_a_trusted_server_streams_chunked(certificate, monkeypatch):
+    """A hosted endpoint's path: TLS with no proxy, the key sent, a chunked event stream back."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate / "cert.pem", certificate / "key.pem")
+    seen: list[bytes] = []
+
+    async def attempt() -> bytes:
+        async def handle(reader, writer):
+            request = await reader.readuntil(b"\r\n\r\n")
+            seen.append(request)
+            length = int(request.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(head(Transfer_Encoding="chunked") + chunked(EVENTS, 5))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            url = f"https://localhost:{port}/v1/completions"
+            reply = await HttpClient(LIMITS).post(url, b"{}", {"Authorization": "Bearer sk-1"})
+            try:
+                return await reply.body()
+            finally:
+                reply.close()
+        finally:
+            server.close()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate / "cert.pem"))
+    for name in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert asyncio.run(attempt()) == EVENTS
+    assert b"\r\nAuthorization: Bearer sk-1\r\n" in seen[0]
+    assert b"\r\nHost: localhost:" in seen[0]
+
+
 def test_a_certificate_the_client_does_not_trust_is_refused(certificate, monkeypatch):
     """Without the test's CA the TLS handshake fails: a failed request, never plain text."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
