@@ -83,11 +83,6 @@ class LoopThread:
         thread.join()
         loop.close()
 
-    @property
-    def started(self) -> bool:
-        """Whether a loop is running (tests; a closed client has none)."""
-        return self._loop is not None
-
     def _thread_id(self) -> int | None:
         thread = self._thread
         return thread.ident if thread is not None else None

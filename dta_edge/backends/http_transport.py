@@ -207,49 +207,50 @@ class _UntilClose(_Framing):
 
 
 class _Length(_Framing):
-    def __init__(self, length: int) -> None:
-        self._left = length
+    def __init__(
+        self, length: int, short: str = "the body ended before its Content-Length"
+    ) -> None:
+        self.left = length
+        self._short = short  # what a connection closing early means
 
     async def read(self, reader: asyncio.StreamReader) -> bytes:
-        if self._left == 0:
+        if self.left == 0:
             return b""
-        chunk = await reader.read(min(CHUNK, self._left))
+        chunk = await reader.read(min(CHUNK, self.left))
         if not chunk:
-            raise EOFError("the body ended before its Content-Length")
-        self._left -= len(chunk)
+            raise EOFError(self._short)
+        self.left -= len(chunk)
         return chunk
 
 
 class _Chunked(_Framing):
-    """``Transfer-Encoding: chunked`` (what uvicorn, and so vLLM, streams with)."""
+    """``Transfer-Encoding: chunked`` (what uvicorn, and so vLLM, streams with).
+
+    Each chunk's data is read as a length-framed piece of its own.
+    """
 
     def __init__(self) -> None:
-        self._left = 0
-        self._started = False
+        self._chunk: _Length | None = None
         self._done = False
 
     async def read(self, reader: asyncio.StreamReader) -> bytes:
         if self._done:
             return b""
-        if self._left == 0:
-            if self._started and await reader.readexactly(2) != b"\r\n":
+        if self._chunk is None or self._chunk.left == 0:
+            if self._chunk is not None and await reader.readexactly(2) != b"\r\n":
                 raise ValueError("a chunk not followed by CRLF")
-            self._started = True
             line = await _line(reader)
             size_text = line.split(b";", 1)[0].strip()
             if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
                 raise ValueError("a malformed chunk size")
-            self._left = int(size_text, 16)
-            if self._left == 0:
+            size = int(size_text, 16)
+            if size == 0:
                 while await _line(reader) not in (b"\r\n", b"\n"):
                     pass  # trailers, each bounded like a header line
                 self._done = True
                 return b""
-        chunk = await reader.read(min(CHUNK, self._left))
-        if not chunk:
-            raise EOFError("the body ended inside a chunk")
-        self._left -= len(chunk)
-        return chunk
+            self._chunk = _Length(size, "the body ended inside a chunk")
+        return await self._chunk.read(reader)
 
 
 async def _line(reader: asyncio.StreamReader) -> bytes:

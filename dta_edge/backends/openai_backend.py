@@ -124,8 +124,7 @@ class OpenAIGenerator(PromptBackend):
         self.model = model
         self.options = options
         urls = (options.base_url,) if isinstance(options.base_url, str) else options.base_url
-        self._bases = tuple(u.rstrip("/") for u in urls)
-        self._urls = itertools.cycle(self._bases)
+        self._urls = itertools.cycle(tuple(u.rstrip("/") for u in urls))
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._random = random.Random()  # jitter only; never seeds anything else
         self._http = HttpClient(Limits(
