@@ -196,9 +196,11 @@ class SandboxedTemplate:
             raise TemplateFault(origin, [_describe(exc)]) from None
         except RecursionError:
             raise TemplateFault(origin, ["nested too deeply to compile"]) from None
-        self._template = environment.template_class.from_code(
-            environment, code, environment.make_globals(None), None
-        )
+        # A plain dict, not jinja's ChainMap over the environment's globals: each render copies
+        # the globals into its context, and walking a ChainMap was half of a short render.
+        # Nothing changes this private environment's globals after this point.
+        globals_ = dict(environment.make_globals(None))
+        self._template = environment.template_class.from_code(environment, code, globals_, None)
 
     def render(self, **values: Any) -> str:
         """The rendered text.
