@@ -64,6 +64,9 @@ _LATEX_COLOR = re.compile(
 _LATEX_SPACING = re.compile(r"\\(?:displaystyle|textstyle|quad|qquad|;|:|,|!)|\\ ")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_BRACED_EXPONENT = re.compile(r"\^\s*\{\s*([-+]?\d+)\s*\}")
+_PARENTHESISED_NUMBER = re.compile(r"\(\s*([-+]?[\d.]+)\s*\)")
+_THOUSANDS_SPACE = re.compile(r"(?<=\d) (?=\d{3}\b)")
 # A decimal comma: "3,5", "0,125", "1234,5" (a comma that cannot group thousands), and the
 # European "1.234,5". "1,234" stays one thousand two hundred thirty-four (English grouping).
 _EURO_GROUPED = re.compile(r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+),(\d+)(?![\d.,])")
@@ -199,7 +202,11 @@ def _decimal_comma(match: re.Match[str]) -> str:
 
 
 def _normalise(text: str) -> str:
-    """Rewrite LaTeX, typography and decimal commas into the plain forms numbers are read from."""
+    """Rewrite LaTeX, typography and decimal commas into the plain forms numbers are read from.
+
+    Each pattern runs only when the character it needs is there (a backslash, a caret, a comma):
+    most answers are a plain number and a unit, and every output is read this way once.
+    """
     s = text.replace("−", "-").replace("–", "-").replace("×", "x")
     for dot in ("·", "⋅", "∙"):
         s = s.replace(dot, "*")
@@ -207,18 +214,25 @@ def _normalise(text: str) -> str:
         s = s.replace(space, " ")
     s = s.replace("\\times", "x").replace("\\cdot", "*").replace("\\%", "%").replace("$", "")
     s = s.replace("{,}", ",").replace("~", " ")
-    s = _LATEX_SPACING.sub(" ", s)
-    s = s.replace("\\left", "").replace("\\right", "").replace("\\mu", "µ").replace("\\Omega", "Ω")
-    s = _SUPERSCRIPT_RUN.sub(_superscript, s)
-    s = re.sub(r"\^\s*\{\s*([-+]?\d+)\s*\}", r"^\1", s)  # 10^{-3} -> 10^-3: no braces left inside
-    for _ in range(3):  # nested wrappers such as \text{\mathrm{...}}
+    if "\\" in s:
+        s = _LATEX_SPACING.sub(" ", s)
+        s = s.replace("\\left", "").replace("\\right", "")
+        s = s.replace("\\mu", "µ").replace("\\Omega", "Ω")
+    if not s.isascii():
+        s = _SUPERSCRIPT_RUN.sub(_superscript, s)
+    if "^" in s:
+        s = _BRACED_EXPONENT.sub(r"^\1", s)  # 10^{-3} -> 10^-3: no braces left inside
+    for _ in range(3 if "\\" in s else 0):  # nested wrappers such as \text{\mathrm{...}}
         s = _LATEX_FRAC.sub(r"(\1)/(\2)", s)
         s = _LATEX_COLOR.sub(r"\1", s)
         s = _LATEX_WRAPPER.sub(r"\1", s)
-    s = re.sub(r"\(\s*([-+]?[\d.]+)\s*\)", r"\1", s)  # (3)/(4) -> 3/4
-    s = re.sub(r"(?<=\d) (?=\d{3}\b)", "", s)  # thin-space thousands: 1 234
-    s = _EURO_GROUPED.sub(lambda m: m.group(1).replace(".", "") + "." + m.group(2), s)
-    s = _DECIMAL_COMMA.sub(_decimal_comma, s)
+    if "(" in s:
+        s = _PARENTHESISED_NUMBER.sub(r"\1", s)  # (3)/(4) -> 3/4
+    if " " in s:
+        s = _THOUSANDS_SPACE.sub("", s)  # thin-space thousands: 1 234
+    if "," in s:
+        s = _EURO_GROUPED.sub(lambda m: m.group(1).replace(".", "") + "." + m.group(2), s)
+        s = _DECIMAL_COMMA.sub(_decimal_comma, s)
     return s.strip()
 
 
