@@ -17,11 +17,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import sys
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from dta_edge.secrets import origin
+
+T = TypeVar("T")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
@@ -323,32 +328,52 @@ def _proxy_for(url: str) -> Proxy:
     return (found.hostname, found.port or 80) if found.hostname else None
 
 
+@dataclass(frozen=True)
+class _Target:
+    """A URL read once: where to connect, what to ask for, and the origin its key belongs to."""
+
+    url: str
+    home: tuple[str, str, int]  # (scheme, host, port): what a redirect may not leave
+    path: str  # the request target: path and query
+    host_header: str
+
+    @property
+    def https(self) -> bool:
+        return self.home[0] == "https"
+
+    @classmethod
+    def of(cls, url: str) -> _Target:
+        parts = urlsplit(url)
+        home = origin(url)
+        host = home[1] if ":" not in home[1] else f"[{home[1]}]"
+        if parts.port and parts.port != (443 if home[0] == "https" else 80):
+            host = f"{host}:{parts.port}"
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(url, home, path, host)
+
+
 async def _open(
-    url: str, proxy: Proxy, context: ssl.SSLContext | None
+    target: _Target, proxy: Proxy, context: ssl.SSLContext | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
-    """A connection for ``url`` (through ``proxy``, if any) and the request target.
+    """A connection for ``target`` (through ``proxy``, if any) and the request target.
 
     Through a proxy, https is tunnelled (CONNECT) and http asks for the absolute URL; either way
     the origin checks apply to the URL, never to the proxy.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    _scheme, host, port = target.home
     if proxy is None:
         reader, writer = await asyncio.open_connection(
-            host, port, ssl=context if https else None, limit=HEAD_LIMIT
+            host, port, ssl=context if target.https else None, limit=HEAD_LIMIT
         )
-        return reader, writer, target
-    if not https:
+        return reader, writer, target.path
+    if not target.https:
         reader, writer = await asyncio.open_connection(*proxy, limit=HEAD_LIMIT)
-        return reader, writer, url
+        return reader, writer, target.url
     tunnel = await _tunnel(proxy, host, port)
     reader, writer = await asyncio.open_connection(
         sock=tunnel, ssl=context, server_hostname=host, limit=HEAD_LIMIT
     )
-    return reader, writer, target
+    return reader, writer, target.path
 
 
 async def _tunnel(proxy: tuple[str, int], host: str, port: int) -> socket.socket:
@@ -383,15 +408,8 @@ async def _tunnel(proxy: tuple[str, int], host: str, port: int) -> socket.socket
     return sock
 
 
-def _request_head(url: str, target: str, headers: dict[str, str], length: int) -> bytes:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if parts.scheme == "https" else 80
-    if parts.port and parts.port != default:
-        host = f"{host}:{parts.port}"
-    lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {length}",
+def _request_head(host: str, path: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {length}",
              "Connection: close", "Accept-Encoding: identity"]  # fmt: skip
     for name, value in headers.items():
         if any(c in name + value for c in "\r\n\0"):
@@ -423,13 +441,17 @@ def _follow(url: str, status: int, location: str | None, home: tuple[str, str, i
 class HttpClient:
     """POSTs within ``limits``, on the running event loop; the environment's proxies read once.
 
-    Reading the proxy variables walks the whole environment; at hundreds of requests a second
-    that was an eighth of the client's time, so each origin's proxy is looked up on first use.
+    Reading the proxy variables walks the whole environment, and taking a URL apart costs a
+    dozen property reads; at a thousand requests a second both showed, so each URL is read once
+    (:class:`_Target`) and each origin's proxy looked up on first use.
     """
+
+    KEPT_TARGETS = 256  # URLs read and kept (endpoints and their same-origin redirects)
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._proxies: dict[tuple[str, str, int], Proxy] = {}
+        self._targets: dict[str, _Target] = {}
         self._tls: ssl.SSLContext | None = None
 
     async def post(self, url: str, payload: bytes, headers: dict[str, str]) -> Reply:
@@ -442,12 +464,15 @@ class HttpClient:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.deadline_s
-        home = origin(url)
+        target = self._target(url)
+        home = target.home
         for _hop in range(self.limits.max_redirects + 1):
-            reply, head = await self._exchange(url, payload, headers, deadline)
+            reply, head = await self._exchange(target, payload, headers, deadline)
             if head.status in REDIRECTS:
                 reply.close()
-                url = _follow(url, head.status, head.headers.get("location"), home)
+                target = self._target(
+                    _follow(target.url, head.status, head.headers.get("location"), home)
+                )
                 continue
             if not 200 <= head.status < 300:
                 try:
@@ -460,23 +485,31 @@ class HttpClient:
             return reply
         raise TransportError(f"more than {self.limits.max_redirects} redirects", retryable=False)
 
+    def _target(self, url: str) -> _Target:
+        target = self._targets.get(url)
+        if target is None:
+            if len(self._targets) >= self.KEPT_TARGETS:
+                self._targets.clear()  # a server redirecting to ever new paths
+            target = self._targets[url] = _Target.of(url)
+        return target
+
     async def _exchange(
-        self, url: str, payload: bytes, headers: dict[str, str], deadline: float
+        self, target: _Target, payload: bytes, headers: dict[str, str], deadline: float
     ) -> tuple[Reply, _Head]:
         """Connect, send, read the head: the reply is open, its timer running."""
         loop = asyncio.get_running_loop()
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise _over_deadline(self.limits)
-        home = origin(url)
+        home = target.home
         if home not in self._proxies:
-            self._proxies[home] = _proxy_for(url)
-        if home[0] == "https" and self._tls is None:
+            self._proxies[home] = _proxy_for(target.url)
+        if target.https and self._tls is None:
             self._tls = ssl.create_default_context()
         connect_s = min(self.limits.read_timeout_s, remaining)
         try:
-            reader, writer, target = await asyncio.wait_for(
-                _open(url, self._proxies[home], self._tls), connect_s
+            reader, writer, path = await _within(
+                connect_s, _open(target, self._proxies[home], self._tls)
             )
         except (OSError, asyncio.TimeoutError) as exc:
             if loop.time() >= deadline:
@@ -484,7 +517,7 @@ class HttpClient:
             raise TransportError(f"{type(exc).__name__}: {exc}", retryable=True) from None
         clock = _Clock(self.limits, deadline, writer.transport)
         try:
-            writer.write(_request_head(url, target, headers, len(payload)) + payload)
+            writer.write(_request_head(target.host_header, path, headers, len(payload)) + payload)
             await writer.drain()
             head = await _read_head(reader)
         except BaseException as exc:
@@ -507,5 +540,18 @@ class HttpClient:
         return Reply(reader, writer, clock, self.limits, framing), head
 
     def close(self) -> None:
-        """Forget the proxies read (nothing else is held between requests)."""
+        """Forget the proxies and URLs read (nothing else is held between requests)."""
         self._proxies.clear()
+        self._targets.clear()
+
+
+async def _within(seconds: float, awaitable: Coroutine[Any, Any, T]) -> T:
+    """``awaitable``'s result, or ``TimeoutError`` after ``seconds``.
+
+    ``asyncio.timeout`` (3.11) cancels the running task at the limit, where ``wait_for`` wraps
+    the coroutine in a task of its own: one task fewer per request.
+    """
+    if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(awaitable, seconds)
+    async with asyncio.timeout(seconds):
+        return await awaitable
