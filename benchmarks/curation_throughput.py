@@ -2,8 +2,10 @@
 
 Phase I (dta_edge.curation.phase1 with an `openai` teacher: threads, retries, per-endpoint
 bounds, JSONL appends) sends N requests at concurrency C; a bare asyncio client (raw HTTP/1.1 on
-asyncio streams, no retries, no records) sends the same N requests at the same C. Printed: both
-request rates and the ratio ours / bare (target >= 0.90), against
+asyncio streams, no retries, no records) sends the same N requests at the same C, once just
+before Phase I and once just after. Printed: the request rates, the ratio ours / bare (target
+>= 0.90) against the mean of the two bare runs, and those two runs' own ratio (the A/A control:
+what this machine's noise alone moves), against
 
 1. llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving the tiny GGUF (the model
    dominates), and
@@ -284,32 +286,43 @@ def main() -> None:
                     measure_round(base, problems, bodies, asks, concurrency, template, args)
                     for _ in range(args.repeats)
                 ]
-                mine, alone, threaded, bare = (statistics.median(r[i] for r in rounds)
-                                               for i in range(4))  # fmt: skip
-                ratios = sorted(r[0] / r[3] for r in rounds)
-                spread = f" (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})" if len(rounds) > 1 else ""
-                print(f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, "
-                      f"blocking callers {threaded:.1f} req/s, bare asyncio client {bare:.1f} "
-                      f"req/s, ratio {statistics.median(ratios):.3f}{spread} (transport "
-                      f"{statistics.median(r[1] / r[3] for r in rounds):.3f}, blocking "
-                      f"{statistics.median(r[2] / r[3] for r in rounds):.3f}; medians of "
-                      f"{len(rounds)}; {args.requests} requests, concurrency {concurrency}, "
-                      f"k={args.samples}, api {args.api})", flush=True)  # fmt: skip
+                print(summary(label, rounds, concurrency, args), flush=True)
+
+
+def summary(label: str, rounds: list[tuple], concurrency: int, args) -> str:
+    """One line: the medians of every rate and ratio over the rounds, and the ratios' spread."""
+    mine, alone, threaded, bare = (statistics.median(r[i] for r in rounds) for i in range(4))
+    ratios = sorted(r[0] / r[3] for r in rounds)
+    spread = f" (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})" if len(rounds) > 1 else ""
+    controls = sorted(r[4] for r in rounds)
+    return (
+        f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, blocking callers "
+        f"{threaded:.1f} req/s, bare asyncio client {bare:.1f} req/s, ratio "
+        f"{statistics.median(ratios):.3f}{spread} (transport "
+        f"{statistics.median(r[1] / r[3] for r in rounds):.3f}, blocking "
+        f"{statistics.median(r[2] / r[3] for r in rounds):.3f}; A/A control: bare after / bare "
+        f"before {statistics.median(controls):.3f}, {controls[0]:.3f}-{controls[-1]:.3f}; "
+        f"medians of {len(rounds)}; {args.requests} requests, concurrency {concurrency}, "
+        f"k={args.samples}, api {args.api})"
+    )
 
 
 def measure_round(base, problems, bodies, asks, concurrency, template, args) -> tuple:
-    """One round: Phase I, the transport, blocking callers, then the bare client (req/s each).
+    """One round, in req/s: Phase I, the transport, blocking callers, and the bare client.
 
-    A ratio is taken within a round, so this VM's drift between rounds (the bare client's own
-    rate moved by a third from run to run) does not enter it.
+    The bare client runs just before and just after Phase I, and Phase I's ratio is taken
+    against the mean of the two: this VM's speed drifts within seconds (the bare client's own
+    rate moved by a third from run to run), and a drift that is linear over the three runs
+    cancels. The two bare runs' ratio is returned as the A/A control: the noise floor.
     """
     endpoint = "chat/completions" if args.api == "chat" else "completions"
+    before = asyncio.run(bare_client(base, bodies, concurrency, endpoint))
     with tempfile.TemporaryDirectory() as work:
         mine = ours(base, problems, concurrency, Path(work), template, args.samples, args.api)
+    after = asyncio.run(bare_client(base, bodies, concurrency, endpoint))
     alone = transport(base, asks, concurrency, template, args.api)
     threaded = blocking(base, asks, concurrency, template, args.api)
-    bare = asyncio.run(bare_client(base, bodies, concurrency, endpoint))
-    return mine, alone, threaded, bare
+    return mine, alone, threaded, (before + after) / 2, after / before
 
 
 if __name__ == "__main__":
