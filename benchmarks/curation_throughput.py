@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -293,7 +294,11 @@ def summary(label: str, rounds: list[tuple], concurrency: int, args) -> str:
     """One line: the medians of every rate and ratio over the rounds, and the ratios' spread."""
     mine, alone, threaded, bare = (statistics.median(r[i] for r in rounds) for i in range(4))
     ratios = sorted(r[0] / r[3] for r in rounds)
-    spread = f" (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})" if len(rounds) > 1 else ""
+    spread = ""
+    if len(rounds) > 1:
+        low, high, coverage = median_interval(ratios)
+        spread = (f" (rounds {ratios[0]:.3f}-{ratios[-1]:.3f}; the median within {low:.3f}-"
+                  f"{high:.3f} with {coverage:.0%} confidence)")  # fmt: skip
     controls = sorted(r[4] for r in rounds)
     return (
         f"{label}: curation {mine:.1f} req/s, transport {alone:.1f} req/s, blocking callers "
@@ -305,6 +310,24 @@ def summary(label: str, rounds: list[tuple], concurrency: int, args) -> str:
         f"medians of {len(rounds)}; {args.requests} requests, concurrency {concurrency}, "
         f"k={args.samples}, api {args.api})"
     )
+
+
+def median_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """(low, high, coverage): the narrowest order-statistic interval around the median.
+
+    Distribution-free: the median lies between the k-th smallest and the k-th largest of n
+    rounds with probability 1 - 2 P(Binomial(n, 1/2) < k). The largest k whose coverage still
+    reaches ``level`` is taken; with too few rounds for ``level`` (fewer than 6 for 95%), the
+    full range and the coverage it has.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    below = [math.comb(n, i) / 2**n for i in range(n + 1)]
+    k, coverage = 1, 1 - 2 * below[0]
+    while k + 1 <= n // 2 and 1 - 2 * sum(below[: k + 1]) >= level:
+        k += 1
+        coverage = 1 - 2 * sum(below[:k])
+    return ordered[k - 1], ordered[n - k], coverage
 
 
 def measure_round(base, problems, bodies, asks, concurrency, template, args) -> tuple:
