@@ -112,6 +112,11 @@ def _options(base_url: str, api: str, template: str) -> dict:
     return {"base_url": base_url, "api": "completions", "chat_template": template}
 
 
+def _endpoint(api: str) -> str:
+    """The path under base_url that ``api`` posts to (the bare client asks the same one)."""
+    return "chat/completions" if api == "chat" else "completions"
+
+
 def _client(base_url: str, concurrency: int, template: str, api: str):
     """(generator, coroutine for one ask, blocking call for one ask) on ``api``."""
     from dta_edge.backends.base import SamplingSettings
@@ -228,7 +233,8 @@ def parse_args() -> argparse.Namespace:
         "--repeats",
         type=int,
         default=1,
-        help="rounds per concurrency; ratios are taken within a round and their median printed",
+        help="rounds per concurrency; each ratio is taken within its round, and the median, its "
+        "interval and the rounds' range are printed",
     )
     parser.add_argument(
         "--api",
@@ -271,7 +277,7 @@ def main() -> None:
     with open(Path(template) / "chat_template.jinja") as handle:
         bodies = bodies_for(problems, handle.read(), args.api)
     asks = asks_for(bodies, args.api)
-    endpoint = "chat/completions" if args.api == "chat" else "completions"
+    endpoint = _endpoint(args.api)
     with contextlib.ExitStack() as stack:
         instant = stack.enter_context(instant_server(args.server_in_process))
         where = "this process" if args.server_in_process else "its own process"
@@ -338,7 +344,7 @@ def measure_round(base, problems, bodies, asks, concurrency, template, args) -> 
     rate moved by a third from run to run), and a drift that is linear over the three runs
     cancels. The two bare runs' ratio is returned as the A/A control: the noise floor.
     """
-    endpoint = "chat/completions" if args.api == "chat" else "completions"
+    endpoint = _endpoint(args.api)
     before = asyncio.run(bare_client(base, bodies, concurrency, endpoint))
     with tempfile.TemporaryDirectory() as work:
         mine = ours(base, problems, concurrency, Path(work), template, args.samples, args.api)
